@@ -1,0 +1,46 @@
+# Facecast — the commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.facecast-installed
+HOST ?= 127.0.0.1
+PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: setup run test check bench model clean
+
+# Virtual env, pinned dependencies (torch CPU build, mediapipe without its numpy<2 pin),
+# the editable project and the ICT face model cache.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	@command -v $(PY) >/dev/null || { echo "Facecast needs Python 3.11 ($(PY) not found)"; exit 1; }
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps mediapipe==0.10.21
+	$(BIN)/facecast model fetch
+	touch $(STAMP)
+
+model: $(STAMP)
+	$(BIN)/facecast model fetch
+
+run: $(STAMP)
+	$(BIN)/facecast serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(BIN)/ruff check server engines calibration tests bench
+	$(BIN)/mypy server engines calibration
+
+bench: $(STAMP)
+	mkdir -p artifacts
+	$(BIN)/facecast bench --json -o artifacts/bench.json
+	@cat artifacts/bench.json
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache .mypy_cache .ruff_cache
