@@ -34,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 check: $(STAMP)
-	$(BIN)/ruff check server engines calibration tests bench
+	$(BIN)/ruff check server engines calibration tests
 	$(BIN)/mypy server engines calibration
 
 bench: $(STAMP)

@@ -89,8 +89,9 @@ def save_avatar(avatar: Avatar, path: str | os.PathLike[str]) -> Path:
         "camera": {"scale": avatar.camera.scale, "tu": avatar.camera.tu, "tw": avatar.camera.tw},
         "meta": avatar.meta,
     }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+    np.savez_compressed(buffer, allow_pickle=False, **arrays)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     partial.write_bytes(buffer.getvalue())

@@ -42,6 +42,12 @@ def _floats(lines: list[bytes], width: int, what: str) -> NDArray[np.float32]:
     return values.reshape(len(lines), width).astype(np.float32)
 
 
+def _uv_index(corner: bytes) -> int:
+    """0-based UV index of an ``f`` corner ``v/vt[/vn]``, or -1 when it has none."""
+    parts = corner.split(b"/")
+    return int(parts[1]) - 1 if len(parts) > 1 and parts[1] else -1
+
+
 def parse_obj_vertices(data: bytes) -> NDArray[np.float32]:
     """Only the ``v`` positions of an OBJ: (V, 3) float32. Fast path for shape files."""
     lines = [line[2:] for line in data.splitlines() if line.startswith(b"v ")]
