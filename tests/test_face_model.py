@@ -116,3 +116,27 @@ def test_rigid_and_projection(rng):
         torch.tensor([[256.0, 200.0]], dtype=torch.float64),
     )
     np.testing.assert_allclose(torch_pixels[0].numpy(), pixels, atol=1e-4)
+
+
+def test_module_matches_pure_functions(ict, rng):
+    from engines.face_model.module import FaceModelModule
+
+    subset = np.arange(0, 9409, 7)
+    module = FaceModelModule(ict, num_identity=10, vertex_ids=subset)
+    expression = rng.uniform(0, 1, size=(2, 53)).astype(np.float32)
+    identity = rng.normal(size=(2, 10)).astype(np.float32)
+    angles = np.array([[0.1, 0.2, -0.1], [0.0, 0.0, 0.0]], np.float32)
+    out = module(
+        torch.from_numpy(expression),
+        torch.from_numpy(identity),
+        torch.from_numpy(angles),
+        torch.zeros(2, 3),
+    )
+    assert out.shape == (2, subset.size, 3)
+    full = blend_vertices(
+        ict.neutral, ict.identity_basis, identity[0], ict.expression_basis, expression[0]
+    )
+    expected = full[subset] @ euler_to_matrix(*angles[0].astype(np.float64)).T
+    np.testing.assert_allclose(out[0].numpy(), expected, atol=1e-3)
+    with pytest.raises(ValueError, match="num_identity"):
+        FaceModelModule(ict, num_identity=101)
