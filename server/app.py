@@ -1,0 +1,389 @@
+"""The aiohttp application: static client, WebRTC signaling, websocket, photo upload.
+
+All state lives in one :class:`FacecastServer` object (no module globals): the sessions, the
+peers, the thread pools, the optional virtual camera. ``on_shutdown`` closes every peer and
+session.
+
+Sessions:
+    * every ``POST /offer`` without ``session`` creates a private *peer* session (at most
+      ``max_sessions`` at once; the next offer gets HTTP 503 with a polite message);
+    * ``POST /offer`` with ``"session": "broadcast"`` watches and controls the shared
+      *broadcast* session (the kiosk page; the virtual camera shows it too);
+    * a websocket ``/ws`` controls the broadcast session, or with ``?session=<id>`` attaches to an
+      existing session (the id is shown in the web page), e.g. to drive a browser's avatar
+      from a script.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from server.channel import ControlChannel
+from server.config import ServerConfig
+from server.engine import AvatarEngine
+from server.exceptions import LimitError, ServerError
+from server.session import Executors, Session
+from server.virtual_camera import VirtualCamera, VirtualCameraOutput
+from server.webrtc.connection import PeerLink
+from server.webrtc.signaling import answer_offer, parse_offer
+
+__all__ = ["BROADCAST", "FACECAST_KEY", "FacecastServer", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+BROADCAST = "broadcast"
+CLIENT_DIR = Path(__file__).resolve().parents[1] / "client_web"
+_WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers with an error
+
+
+def _error_response(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"type": "error", "code": code, "message": message}, status=status)
+
+
+class FacecastServer:
+    """The server's state and its request handlers.
+
+    Args:
+        config: server configuration.
+        engine: the engines (``server.engine.FacecastEngine`` in production).
+        virtual_camera: an opened virtual camera that shows the broadcast session, if any.
+        startup_image: (H, W, 3) uint8 RGB photo calibrated into the broadcast session at start.
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        engine: AvatarEngine,
+        *,
+        virtual_camera: VirtualCamera | None = None,
+        startup_image: Any = None,
+        warmup: bool = True,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.static_dir = Path(config.static_dir) if config.static_dir else CLIENT_DIR
+        self.sessions: dict[str, Session] = {}
+        self.peers: set[PeerLink] = set()
+        self.websockets: set[web.WebSocketResponse] = set()
+        self.executors: Executors | None = None
+        self._virtual_camera = virtual_camera
+        self._camera_output: VirtualCameraOutput | None = None
+        self._startup_image = startup_image
+        self._warmup = warmup
+        self._background: set[asyncio.Task[Any]] = set()
+        self._seed = 0
+        self.started_at = time.time()
+
+    # ------------------------------------------------------------------------ app
+    def build(self) -> web.Application:
+        app = web.Application(client_max_size=self.config.max_upload_bytes + 64 * 1024)
+        app.router.add_get("/", self.index)
+        app.router.add_get("/kiosk", self.kiosk)
+        app.router.add_post("/offer", self.offer)
+        app.router.add_get("/ws", self.websocket)
+        app.router.add_post("/upload", self.upload)
+        app.router.add_get("/api/status", self.api_status)
+        app.router.add_static("/static/", self.static_dir, show_index=False)
+        app.on_startup.append(self._on_startup)
+        app.on_shutdown.append(self._on_shutdown)
+        return app
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self.executors = Executors(
+            render=ThreadPoolExecutor(self.config.render_workers, thread_name_prefix="render"),
+            work=ThreadPoolExecutor(self.config.work_workers, thread_name_prefix="work"),
+        )
+        loop = asyncio.get_running_loop()
+        if self._warmup:
+            self._spawn(
+                self._run_logged(
+                    "engine warm-up", loop.run_in_executor(self.executors.work, self.engine.warmup)
+                )
+            )
+        if self._virtual_camera is not None or self._startup_image is not None:
+            broadcast = self.broadcast_session()
+            if self._virtual_camera is not None:
+                self._camera_output = VirtualCameraOutput(self._virtual_camera, broadcast.frames)
+                self._camera_output.start()
+            if self._startup_image is not None:
+                self._spawn(
+                    self._run_logged(
+                        "start-up photo", broadcast.set_avatar_image(self._startup_image)
+                    )
+                )
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        for ws in list(self.websockets):
+            await ws.close(code=1001, message=b"server shutting down")
+        await asyncio.gather(*(peer.close() for peer in list(self.peers)), return_exceptions=True)
+        if self._camera_output is not None:
+            self._camera_output.stop()
+        await asyncio.gather(
+            *(s.close() for s in list(self.sessions.values())), return_exceptions=True
+        )
+        self.sessions.clear()
+        for task in list(self._background):
+            task.cancel()
+        if self.executors is not None:
+            self.executors.render.shutdown(wait=False, cancel_futures=True)
+            self.executors.work.shutdown(wait=False, cancel_futures=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _run_logged(what: str, awaitable: Any) -> None:
+        try:
+            await awaitable
+            logger.info("%s done", what)
+        except Exception as error:
+            logger.error("%s failed: %s", what, error)
+
+    # ------------------------------------------------------------------- sessions
+    def _new_session(self, kind: str) -> Session:
+        if self.executors is None:
+            raise ServerError("server is not started", "not_ready")
+        session_id = BROADCAST if kind == BROADCAST else secrets.token_hex(4)
+        self._seed += 1
+        session = Session(
+            session_id, self.config, self.engine, self.executors, kind=kind, seed=self._seed
+        )
+        self.sessions[session_id] = session
+        session.start()
+        return session
+
+    def broadcast_session(self) -> Session:
+        session = self.sessions.get(BROADCAST)
+        if session is None or session.closed:
+            session = self._new_session(BROADCAST)
+        return session
+
+    def peer_sessions(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.kind == "peer" and not s.closed)
+
+    async def _peer_closed(self, link: PeerLink) -> None:
+        self.peers.discard(link)
+        if link.own_session:
+            session = self.sessions.pop(link.session.id, None)
+            if session is not None:
+                await session.close()
+                logger.info("session %s closed (%d left)", link.session.id, len(self.sessions))
+
+    # ----------------------------------------------------------------------- auth
+    def _token_ok(self, request: web.Request, body_token: str | None = None) -> bool:
+        if self.config.token is None:
+            return True
+        candidates = [
+            body_token,
+            request.query.get("token"),
+            request.headers.get("X-Facecast-Token"),
+        ]
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            candidates.append(auth.removeprefix("Bearer ").strip())
+        expected = self.config.token.encode()
+        return any(c is not None and hmac.compare_digest(c.encode(), expected) for c in candidates)
+
+    def _origin_ok(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:  # not a browser (e.g. `facecast send`): the token protects it
+            return True
+        if origin in self.config.allowed_origins:
+            return True
+        return urlsplit(origin).netloc.lower() == request.host.lower()
+
+    # ------------------------------------------------------------------- handlers
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(self.static_dir / "index.html")
+
+    async def kiosk(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(self.static_dir / "kiosk.html")
+
+    async def api_status(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "engine": self.engine.name,
+                "sessions": [
+                    {
+                        "id": s.id,
+                        "kind": s.kind,
+                        "state": s.state,
+                        "has_avatar": s.avatar is not None,
+                        "viewers": s.frames.viewers,
+                        "frames_rendered": s.frames_rendered,
+                    }
+                    for s in self.sessions.values()
+                ],
+                "peers": len(self.peers),
+                "websockets": len(self.websockets),
+                "max_sessions": self.config.max_sessions,
+                "token_required": self.config.token is not None,
+                "uptime_s": round(time.time() - self.started_at, 1),
+            }
+        )
+
+    async def offer(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return _error_response(400, "bad_offer", "the body must be JSON {sdp, type}")
+        try:
+            offer = parse_offer(body)
+        except ServerError as error:
+            return _error_response(400, error.code, error.message)
+        if not self._token_ok(request, offer.token):
+            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        own = offer.session is None
+        if own:
+            if self.peer_sessions() >= self.config.max_sessions:
+                return _error_response(
+                    503,
+                    "server_full",
+                    f"Sorry, all {self.config.max_sessions} avatar sessions are in use. "
+                    "Please try again in a moment.",
+                )
+            session = self._new_session("peer")
+        elif offer.session == BROADCAST:
+            session = self.broadcast_session()
+        else:
+            found = self.sessions.get(offer.session)
+            if found is None:
+                return _error_response(404, "unknown_session", f"no session {offer.session!r}")
+            session = found
+        try:
+            link, answer = await answer_offer(
+                offer, session, self.config, self._peer_closed, own_session=own
+            )
+        except ServerError as error:
+            if own:
+                self.sessions.pop(session.id, None)
+                await session.close()
+            return _error_response(400, error.code, error.message)
+        self.peers.add(link)
+        logger.info("peer connected to session %s (%d peers)", session.id, len(self.peers))
+        return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        if not self._origin_ok(request):
+            return _error_response(403, "bad_origin", "websocket origin not allowed")
+        if not self._token_ok(request):
+            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        wanted = request.query.get("session")
+        if wanted and wanted != BROADCAST:
+            found = self.sessions.get(wanted)
+            if found is None:
+                return _error_response(404, "unknown_session", f"no session {wanted!r}")
+            session = found
+        else:
+            session = self.broadcast_session()
+        ws = web.WebSocketResponse(max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0)
+        await ws.prepare(request)
+        self.websockets.add(ws)
+        loop = asyncio.get_running_loop()
+
+        def send(text: str) -> None:
+            if not ws.closed:
+                task = loop.create_task(ws.send_str(text))
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+        control = ControlChannel(session, send, self.config, name=f"ws {request.remote}")
+        control.send_event(session.status("connected"))
+        try:
+            async for message in ws:
+                if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    control.receive(message.data)
+                elif message.type == WSMsgType.ERROR:
+                    break
+                if session.closed:
+                    break
+        finally:
+            control.close()
+            self.websockets.discard(ws)
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def upload(self, request: web.Request) -> web.Response:
+        if not self._token_ok(request):
+            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        wanted = request.query.get("session") or BROADCAST
+        session = self.broadcast_session() if wanted == BROADCAST else self.sessions.get(wanted)
+        if session is None:
+            return _error_response(404, "unknown_session", f"no session {wanted!r}")
+        limit = self.config.max_upload_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return _error_response(
+                413, "image_too_large", f"the photo is larger than {limit // 1024} KiB"
+            )
+        try:
+            data = await self._read_upload(request, limit)
+        except web.HTTPRequestEntityTooLarge:
+            return _error_response(
+                413, "image_too_large", f"the photo is larger than {limit // 1024} KiB"
+            )
+        except ServerError as error:
+            return _error_response(400, error.code, error.message)
+        try:
+            result = await session.upload_photo(data, request.query.get("id"))
+        except LimitError as error:
+            return _error_response(429, error.code, error.message)
+        except ServerError as error:
+            status = 413 if error.code == "image_too_large" else 422
+            return _error_response(status, error.code, error.message)
+        return web.json_response(
+            {
+                "type": "done",
+                "command": "upload",
+                "session": session.id,
+                "result": json.loads(json.dumps(result, default=str)),
+            }
+        )
+
+    @staticmethod
+    async def _read_upload(request: web.Request, limit: int) -> bytes:
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            async for part in reader:
+                if getattr(part, "name", None) in ("photo", "file", "image"):
+                    data = await part.read()  # type: ignore[union-attr]
+                    if len(data) > limit:
+                        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+                    return bytes(data)
+            raise ServerError('multipart upload needs a "photo" field', "bad_upload")
+        data = await request.read()
+        if not data:
+            raise ServerError("the upload is empty: send the image bytes as the body", "bad_upload")
+        return data
+
+
+FACECAST_KEY: web.AppKey[FacecastServer] = web.AppKey("facecast", FacecastServer)
+
+
+def create_app(
+    config: ServerConfig,
+    engine: AvatarEngine,
+    *,
+    virtual_camera: VirtualCamera | None = None,
+    startup_image: Any = None,
+    warmup: bool = True,
+) -> web.Application:
+    """The aiohttp application; the :class:`FacecastServer` is ``app["facecast"]``."""
+    server = FacecastServer(
+        config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
+    )
+    app = server.build()
+    app[FACECAST_KEY] = server
+    return app

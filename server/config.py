@@ -1,0 +1,102 @@
+"""Configuration of the Facecast server: one dataclass, built from the command line in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the server can be told. Validated on construction (ValueError).
+
+    Attributes:
+        host: interface to listen on; ``127.0.0.1`` unless told otherwise.
+        port: TCP port.
+        fps: default frame rate of every stream.
+        size: default side of the square avatar video, pixels (multiple of 16).
+        intensity: default intensity scale of instructions.
+        max_sessions: largest number of WebRTC peers at once; the next is refused politely.
+        max_message_bytes: largest accepted protocol message.
+        message_rate: sustained messages per second accepted per connection.
+        message_burst: burst of messages allowed above ``message_rate``.
+        max_upload_bytes: largest uploaded photo, bytes.
+        max_upload_pixels: largest uploaded photo, pixel count (checked before decoding).
+        max_image_side: uploaded photos are downscaled so their longer side is at most this.
+        capture_seconds: default duration of a webcam capture window.
+        capture_max_frames: at most this many frames of the window are scored.
+        token: shared secret required on /offer, /ws and /upload when set.
+        allowed_origins: extra websocket origins allowed besides the server's own.
+        virtual_camera: also send the broadcast session to a virtual camera (pyvirtualcam).
+        virtual_camera_device: device path for pyvirtualcam (e.g. /dev/video10), None = default.
+        photo: source of the broadcast session at start-up (a path, or "astronaut").
+        demo_idle_seconds: the broadcast session plays demo instructions after this long idle
+            (0 disables the demo loop).
+        render_workers: threads rendering frames (shared by all sessions).
+        work_workers: threads for calibration and planning (so rendering never waits on them).
+        idle_motion: blinks and slight head motion between instructions.
+        static_dir: where the web client lives; None = the package's client_web/.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    fps: float = 30.0
+    size: int = 512
+    intensity: float = 1.0
+    max_sessions: int = 4
+    max_message_bytes: int = 4096
+    message_rate: float = 10.0
+    message_burst: int = 20
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_pixels: int = 40_000_000
+    max_image_side: int = 2048
+    capture_seconds: float = 2.0
+    capture_max_frames: int = 12
+    token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    virtual_camera: bool = False
+    virtual_camera_device: str | None = None
+    photo: str | None = None
+    demo_idle_seconds: float = 0.0
+    render_workers: int = 2
+    work_workers: int = 1
+    idle_motion: bool = True
+    static_dir: str | None = None
+    demo_instructions: tuple[str, ...] = field(
+        default=(
+            "Turn this face from disgust to happiness",
+            "Look surprised, then smile",
+            "Show a little sadness",
+            "Go from anger to a big happy smile",
+            "Look fearful and then relieved and happy",
+        )
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in [0, 65535], got {self.port}")
+        if not 1 <= self.fps <= 60:
+            raise ValueError(f"fps must be in [1, 60], got {self.fps}")
+        if not 64 <= self.size <= 1024 or self.size % 16:
+            raise ValueError(f"size must be a multiple of 16 in [64, 1024], got {self.size}")
+        if not 0 <= self.intensity <= 2:
+            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
+        if self.max_sessions < 1:
+            raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.max_message_bytes < 256:
+            raise ValueError(f"max_message_bytes must be >= 256, got {self.max_message_bytes}")
+        if self.message_rate <= 0 or self.message_burst < 1:
+            raise ValueError("message_rate must be > 0 and message_burst >= 1")
+        if self.max_upload_bytes < 1024 or self.max_upload_pixels < 64 * 64:
+            raise ValueError("max_upload_bytes must be >= 1024 and max_upload_pixels >= 4096")
+        if not 0.2 <= self.capture_seconds <= 10:
+            raise ValueError(f"capture_seconds must be in [0.2, 10], got {self.capture_seconds}")
+        if self.capture_max_frames < 1:
+            raise ValueError("capture_max_frames must be >= 1")
+        if self.render_workers < 1 or self.work_workers < 1:
+            raise ValueError("render_workers and work_workers must be >= 1")
+        if self.demo_idle_seconds < 0:
+            raise ValueError("demo_idle_seconds must be >= 0 (0 disables the demo loop)")
+        if self.token is not None and not self.token:
+            raise ValueError("token must not be empty (leave it out to disable it)")

@@ -1,0 +1,72 @@
+"""The server's error hierarchy. Every error a client can see has a stable ``code``.
+
+Engine errors (calibration, planning, rendering) are translated into these at the adapter
+boundary (:mod:`server.engine`), so that the transport and the sessions never import engines.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EngineError",
+    "EngineInputError",
+    "EngineUnavailableError",
+    "LimitError",
+    "ProtocolError",
+    "ServerError",
+    "SessionError",
+]
+
+
+class ServerError(Exception):
+    """Base class of every Facecast server error.
+
+    Attributes:
+        code: a short stable machine-readable code sent to the client (``error.code``).
+    """
+
+    code: str = "server_error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ProtocolError(ServerError):
+    """A message that cannot be parsed or validated (bad JSON, unknown type, bad field)."""
+
+    code = "bad_message"
+
+
+class LimitError(ServerError):
+    """A configured limit was hit (message size, message rate, sessions, upload size)."""
+
+    code = "limit"
+
+
+class SessionError(ServerError):
+    """A command that the session cannot run in its present state (e.g. no avatar yet)."""
+
+    code = "session"
+
+
+class EngineError(ServerError):
+    """An engine failed while working on a request (a bug or resource problem, not bad input)."""
+
+    code = "engine_error"
+
+
+class EngineInputError(EngineError):
+    """The engines rejected the input: no face, undecodable image, instruction not understood."""
+
+    code = "bad_input"
+
+
+class EngineUnavailableError(EngineError):
+    """A required engine is not installed or failed to load (e.g. a missing checkpoint)."""
+
+    code = "engine_unavailable"

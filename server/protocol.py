@@ -1,0 +1,305 @@
+"""The one message vocabulary of Facecast: every command and event is a small dataclass.
+
+The same JSON objects travel over the WebRTC data channel and the websocket. Every message
+is one JSON object with a ``type`` and, optionally, an ``id`` chosen by the client that the
+server echoes back in the events answering that command.
+
+Client → server commands::
+
+    {"type": "capture", "seconds": 2.0}              choose a source from the next webcam frames
+    {"type": "instruct", "text": "Turn this face from disgust to happiness", "intensity": 1.0}
+    {"type": "cancel"}                                stop the running instruction (jumps the queue)
+    {"type": "set", "fps": 30, "size": 512, "intensity": 0.8, "idle": true}
+    {"type": "ping"}
+
+Server → client events::
+
+    {"type": "status", "state": "ready", "message": "...", "session": "a1b2", ...}
+    {"type": "plan", "text": "...", "understood": ["disgust", "happiness"], "anchors": [...]}
+    {"type": "progress", "command": "instruct", "fraction": 0.4, "phase": "onset", "label": "..."}
+    {"type": "done", "command": "capture", "result": {"reason": "...", ...}}
+    {"type": "error", "code": "no_face", "message": "...", "command": "capture"}
+    {"type": "pong"}
+
+Parsing happens once, at the edge (:func:`parse_command`); the sessions only ever see the
+dataclasses. System commands (``cancel``) have ``urgent = True``: they are handled at once,
+never behind queued work (like pipecat's system frames).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from server.exceptions import LimitError, ProtocolError
+
+__all__ = [
+    "COMMAND_TYPES",
+    "MAX_TEXT_CHARS",
+    "Cancel",
+    "Capture",
+    "Command",
+    "Done",
+    "ErrorEvent",
+    "Event",
+    "Instruct",
+    "Ping",
+    "PlanEvent",
+    "Pong",
+    "Progress",
+    "Set",
+    "Status",
+    "encode_event",
+    "parse_command",
+]
+
+MAX_TEXT_CHARS = 500
+"""Longest instruction text accepted (characters)."""
+
+_ID_MAX_CHARS = 64
+
+
+# --------------------------------------------------------------------------------- commands
+@dataclass(frozen=True)
+class Command:
+    """Base of every client → server command."""
+
+    TYPE: ClassVar[str] = ""
+    urgent: ClassVar[bool] = False
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Capture(Command):
+    """Choose a source frame from the next ``seconds`` of the peer's webcam, then calibrate."""
+
+    TYPE: ClassVar[str] = "capture"
+    seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class Instruct(Command):
+    """Perform an instruction such as "Turn this face from disgust to happiness"."""
+
+    TYPE: ClassVar[str] = "instruct"
+    text: str = ""
+    intensity: float | None = None
+
+
+@dataclass(frozen=True)
+class Cancel(Command):
+    """Stop the running command; the face eases back to rest from where it is."""
+
+    TYPE: ClassVar[str] = "cancel"
+    urgent: ClassVar[bool] = True
+
+
+@dataclass(frozen=True)
+class Set(Command):
+    """Change stream settings; fields left out keep their value."""
+
+    TYPE: ClassVar[str] = "set"
+    fps: float | None = None
+    size: int | None = None
+    intensity: float | None = None
+    idle: bool | None = None
+
+
+@dataclass(frozen=True)
+class Ping(Command):
+    """Liveness check, answered by :class:`Pong`."""
+
+    TYPE: ClassVar[str] = "ping"
+    urgent: ClassVar[bool] = True
+
+
+COMMAND_TYPES: dict[str, type[Command]] = {
+    cls.TYPE: cls for cls in (Capture, Instruct, Cancel, Set, Ping)
+}
+
+# Allowed ranges (inclusive) of the numeric fields.
+_RANGES: dict[str, tuple[float, float]] = {
+    "seconds": (0.2, 10.0),
+    "intensity": (0.0, 2.0),
+    "fps": (1.0, 60.0),
+    "size": (64, 1024),
+}
+
+
+# ----------------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Event:
+    """Base of every server → client event."""
+
+    TYPE: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {key: value for key, value in asdict(self).items() if value is not None}
+        return {"type": self.TYPE, **body}
+
+
+@dataclass(frozen=True)
+class Status(Event):
+    """Where the session is: ``connected``, ``no_avatar``, ``capturing``, ``calibrating``,
+    ``ready``, ``planning``, ``animating``, ``closed``."""
+
+    TYPE: ClassVar[str] = "status"
+    state: str = "connected"
+    message: str = ""
+    session: str | None = None
+    has_avatar: bool | None = None
+    settings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class PlanEvent(Event):
+    """What the server understood from an instruction."""
+
+    TYPE: ClassVar[str] = "plan"
+    id: str | None = None
+    text: str = ""
+    understood: list[str] = field(default_factory=list)
+    anchors: list[dict[str, Any]] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+    duration: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Progress of a running command (``fraction`` in [0, 1])."""
+
+    TYPE: ClassVar[str] = "progress"
+    id: str | None = None
+    command: str = ""
+    fraction: float = 0.0
+    phase: str | None = None
+    label: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Done(Event):
+    """A command finished; ``result`` holds what it produced."""
+
+    TYPE: ClassVar[str] = "done"
+    id: str | None = None
+    command: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ErrorEvent(Event):
+    """A command or message failed. The session keeps working."""
+
+    TYPE: ClassVar[str] = "error"
+    code: str = "error"
+    message: str = ""
+    id: str | None = None
+    command: str | None = None
+
+
+@dataclass(frozen=True)
+class Pong(Event):
+    TYPE: ClassVar[str] = "pong"
+    id: str | None = None
+
+
+def encode_event(event: Event) -> str:
+    """The JSON text of ``event`` (NaN and infinities are not valid JSON: they become null)."""
+    return json.dumps(_finite(event.to_dict()), separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------- parsing
+def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
+    """Parse and validate one client message.
+
+    Args:
+        raw: the message as received (text or UTF-8 bytes).
+        max_bytes: largest accepted message, in bytes.
+
+    Raises:
+        LimitError: ``message_too_large``.
+        ProtocolError: ``bad_json``, ``bad_message``, ``unknown_type`` or ``bad_field``.
+    """
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > max_bytes:
+        raise LimitError(
+            f"message of {size} bytes is larger than the limit of {max_bytes} bytes",
+            code="message_too_large",
+        )
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ProtocolError(f"message is not valid JSON: {error}", code="bad_json") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            'a message must be a JSON object such as {"type": "instruct", "text": "smile"}',
+            code="bad_message",
+        )
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in COMMAND_TYPES:
+        known = ", ".join(sorted(COMMAND_TYPES))
+        raise ProtocolError(f"unknown message type {kind!r}; known types: {known}", "unknown_type")
+    cls = COMMAND_TYPES[kind]
+    allowed = {name for name in cls.__dataclass_fields__ if name != "TYPE"}
+    extra = sorted(set(data) - allowed - {"type"})
+    if extra:
+        raise ProtocolError(
+            f"{kind}: unknown field(s) {', '.join(extra)}; allowed: {', '.join(sorted(allowed))}",
+            code="bad_field",
+        )
+    values: dict[str, Any] = {}
+    for name in allowed:
+        if name in data and data[name] is not None:
+            values[name] = _validate_field(kind, name, data[name])
+    if cls is Instruct and not values.get("text", "").strip():
+        raise ProtocolError('instruct needs a non-empty "text"', code="bad_field")
+    return cls(**values)
+
+
+def _validate_field(kind: str, name: str, value: Any) -> Any:
+    if name == "id":
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise ProtocolError(f"{kind}: id must be a string or integer", code="bad_field")
+        text = str(value)
+        if len(text) > _ID_MAX_CHARS:
+            raise ProtocolError(f"{kind}: id longer than {_ID_MAX_CHARS} chars", "bad_field")
+        return text
+    if name == "text":
+        if not isinstance(value, str):
+            raise ProtocolError(f"{kind}: text must be a string", code="bad_field")
+        if len(value) > MAX_TEXT_CHARS:
+            raise ProtocolError(
+                f"{kind}: text of {len(value)} characters; the limit is {MAX_TEXT_CHARS}",
+                code="bad_field",
+            )
+        return value.strip()
+    if name == "idle":
+        if not isinstance(value, bool):
+            raise ProtocolError(f"{kind}: idle must be true or false", code="bad_field")
+        return value
+    if name in _RANGES:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProtocolError(f"{kind}: {name} must be a number", code="bad_field")
+        low, high = _RANGES[name]
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ProtocolError(f"{kind}: {name}={value} is outside [{low}, {high}]", "bad_field")
+        if name == "size":
+            if int(value) != value or int(value) % 16:
+                raise ProtocolError(f"{kind}: size must be a multiple of 16", code="bad_field")
+            return int(value)
+        return float(value)
+    raise ProtocolError(f"{kind}: unexpected field {name}", code="bad_field")

@@ -1,0 +1,595 @@
+"""A session: one avatar, its timeline and the frames it produces, driven by commands.
+
+A session is independent of any transport. WebRTC peers, websockets, the kiosk and the
+virtual camera all attach to sessions: outputs read :attr:`Session.frames` (latest frame wins),
+controllers call :meth:`Session.handle` with parsed commands and receive events through a
+listener callback.
+
+Frame production: one producer task per session ticks at the target frame rate; at each tick it
+samples the current motion (timeline of the running instruction, or rest) plus idle motion
+(blinks, slight head motion) and renders it in the shared render thread pool, keeping only the
+newest frame. Capture, calibration and planning run in the work thread pool, so neither this
+session's frames nor other sessions ever wait on them. Commands run one at a time from a short
+queue; ``cancel`` jumps the queue and stops the running one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from server.config import ServerConfig
+from server.engine import (
+    AvatarEngine,
+    CalibratedAvatar,
+    FaceState,
+    FrameRenderer,
+    IdleSource,
+    Motion,
+)
+from server.exceptions import LimitError, ServerError, SessionError
+from server.frames import FrameSlot
+from server.motion import EaseMotion
+from server.placeholder import placeholder_frame
+from server.protocol import (
+    Cancel,
+    Capture,
+    Command,
+    Done,
+    ErrorEvent,
+    Event,
+    Instruct,
+    Ping,
+    PlanEvent,
+    Pong,
+    Progress,
+    Set,
+    Status,
+)
+
+__all__ = ["Executors", "PhotoUpload", "Session", "SessionSettings", "WebcamSource"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EventListener = Callable[[Event], None]
+
+_MAX_PENDING = 8
+_PROGRESS_INTERVAL = 0.25
+_MAX_RENDER_FAILURES = 3
+_CANCEL_EASE_SECONDS = 0.6
+
+
+class WebcamSource(Protocol):
+    """Frames of a peer's webcam, for ``capture``."""
+
+    async def collect(self, seconds: float, max_frames: int) -> list[NDArray[np.uint8]]:
+        """Up to ``max_frames`` (H, W, 3) uint8 RGB frames spread over the next ``seconds``."""
+        ...
+
+
+@dataclass(frozen=True)
+class Executors:
+    """Thread pools: ``render`` for frames, ``work`` for calibration and planning."""
+
+    render: Executor
+    work: Executor
+
+
+@dataclass
+class SessionSettings:
+    """What ``set`` changes."""
+
+    fps: float
+    size: int
+    intensity: float
+    idle: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fps": self.fps, "size": self.size, "intensity": self.intensity, "idle": self.idle}
+
+
+@dataclass(frozen=True)
+class PhotoUpload(Command):
+    """Internal command (not on the wire): calibrate from uploaded image bytes."""
+
+    TYPE = "upload"
+    data: bytes = b""
+    result: asyncio.Future[dict[str, Any]] | None = field(default=None, compare=False)
+
+
+@dataclass
+class _RunningMotion:
+    motion: Motion
+    started: float
+    command: str
+    command_id: str | None
+    finished: bool = False
+    last_progress: float = -1.0
+
+
+class Session:
+    """One avatar stream.
+
+    Args:
+        session_id: short unique id (clients may attach to it by this id).
+        config: server configuration (defaults for the settings, limits).
+        engine: the engines behind :class:`server.engine.AvatarEngine`.
+        executors: the shared thread pools.
+        kind: ``"peer"`` (one browser) or ``"broadcast"`` (kiosk, virtual camera, websocket).
+        seed: seed of the idle motion.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        config: ServerConfig,
+        engine: AvatarEngine,
+        executors: Executors,
+        *,
+        kind: str = "peer",
+        seed: int = 0,
+    ) -> None:
+        self.id = session_id
+        self.kind = kind
+        self.config = config
+        self.engine = engine
+        self.executors = executors
+        self.settings = SessionSettings(
+            config.fps, config.size, config.intensity, config.idle_motion
+        )
+        self.frames = FrameSlot()
+        self.webcam: WebcamSource | None = None
+        self.avatar: CalibratedAvatar | None = None
+        self._renderer: FrameRenderer | None = None
+        self._idle: IdleSource | None = None
+        self._seed = seed
+        self._motion: _RunningMotion | None = None
+        self._listeners: dict[int, EventListener] = {}
+        self._listener_ids = itertools.count()
+        self._queue: asyncio.Queue[Command] = asyncio.Queue(maxsize=_MAX_PENDING)
+        self._running: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+        self._started_at = time.monotonic()
+        self._last_activity = time.monotonic()
+        self._demo_counter = itertools.count(1)
+        self._placeholder: NDArray[np.uint8] | None = None
+        self._render_failures = 0
+        self.frames_rendered = 0
+        self.state = "no_avatar"
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        """Start the producer and the command worker (inside the running event loop)."""
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._produce(), name=f"session-{self.id}-producer"),
+            asyncio.create_task(self._work(), name=f"session-{self.id}-worker"),
+        ]
+
+    async def close(self) -> None:
+        """Stop every task; listeners get a final ``closed`` status."""
+        if self._closed:
+            return
+        self._closed = True
+        self._set_state("closed", "session closed")
+        if self._running is not None:
+            self._running.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
+                item.result.set_exception(SessionError("session closed", "closed"))
+        self._listeners.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ------------------------------------------------------------------------- events
+    def add_listener(self, listener: EventListener) -> Callable[[], None]:
+        """Send this session's events to ``listener``; returns the function that removes it."""
+        key = next(self._listener_ids)
+        self._listeners[key] = listener
+
+        def remove() -> None:
+            self._listeners.pop(key, None)
+
+        return remove
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    def emit(self, event: Event) -> None:
+        for listener in list(self._listeners.values()):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break the session
+                logger.exception("session %s: listener failed", self.id)
+
+    def status(self, message: str = "") -> Status:
+        return Status(
+            state=self.state,
+            message=message,
+            session=self.id,
+            has_avatar=self.avatar is not None,
+            settings=self.settings.to_dict(),
+        )
+
+    def _set_state(self, state: str, message: str) -> None:
+        self.state = state
+        self.emit(self.status(message))
+
+    # ------------------------------------------------------------------------ commands
+    def handle(self, command: Command) -> None:
+        """Accept a parsed command: urgent ones run now, others wait their turn.
+
+        Raises:
+            LimitError: ``busy`` when too many commands are waiting.
+            SessionError: the session is closed.
+        """
+        if self._closed:
+            raise SessionError("this session is closed", "closed")
+        self._last_activity = time.monotonic()
+        if isinstance(command, Ping):
+            self.emit(Pong(id=command.id))
+            return
+        if isinstance(command, Cancel):
+            self._cancel(command)
+            return
+        try:
+            self._queue.put_nowait(command)
+        except asyncio.QueueFull:
+            raise LimitError(
+                f"{_MAX_PENDING} commands are already waiting; wait for them or send cancel",
+                "busy",
+            ) from None
+
+    async def upload_photo(self, data: bytes, command_id: str | None = None) -> dict[str, Any]:
+        """Calibrate the avatar from an uploaded photo (queued like a command); the result."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.handle(PhotoUpload(id=command_id, data=data, result=future))
+        return await future
+
+    def _cancel(self, command: Cancel) -> None:
+        dropped = 0
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            dropped += 1
+            if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
+                item.result.set_exception(SessionError("cancelled", "cancelled"))
+        stopped = self._running is not None and not self._running.done()
+        if self._running is not None:
+            self._running.cancel()
+        running = self._motion
+        eased = False
+        if running is not None and not running.finished and self.avatar is not None:
+            now = time.monotonic()
+            current = running.motion.state_at(now - running.started)
+            self._motion = _RunningMotion(
+                EaseMotion(current, self.avatar.rest, _CANCEL_EASE_SECONDS), now, "cancel", None
+            )
+            self._motion.finished = True  # no progress/done for the ease itself
+            if running.command == "instruct":
+                self.emit(
+                    Done(id=running.command_id, command="instruct", result={"cancelled": True})
+                )
+            eased = True
+        self.emit(
+            Done(
+                id=command.id,
+                command="cancel",
+                result={"stopped_command": stopped, "dropped": dropped, "easing_to_rest": eased},
+            )
+        )
+        if self.avatar is not None:
+            self._set_state("ready", "cancelled")
+
+    async def _work(self) -> None:
+        while True:
+            command = await self._queue.get()
+            self._running = asyncio.create_task(self._run(command))
+            await asyncio.wait({self._running})
+            if self._running.cancelled() and isinstance(command, PhotoUpload):
+                if command.result is not None and not command.result.done():
+                    command.result.set_exception(SessionError("cancelled", "cancelled"))
+            self._running = None
+
+    async def _run(self, command: Command) -> None:
+        try:
+            if isinstance(command, Instruct):
+                await self._instruct(command)
+            elif isinstance(command, Capture):
+                await self._capture(command)
+            elif isinstance(command, Set):
+                await self._apply_settings(command)
+            elif isinstance(command, PhotoUpload):
+                result = await self._upload(command)
+                if command.result is not None and not command.result.done():
+                    command.result.set_result(result)
+            else:
+                raise SessionError(f"{command.TYPE} cannot be handled here", "bad_message")
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            if isinstance(error, ServerError):
+                code, message = error.code, error.message
+            else:
+                logger.exception("session %s: %s failed", self.id, command.TYPE)
+                code, message = "engine_error", f"{command.TYPE} failed: {error}"
+            if isinstance(command, PhotoUpload):
+                if command.result is not None and not command.result.done():
+                    command.result.set_exception(
+                        error if isinstance(error, ServerError) else ServerError(message, code)
+                    )
+            self.emit(ErrorEvent(code=code, message=message, id=command.id, command=command.TYPE))
+            self._set_state("ready" if self.avatar else "no_avatar", message)
+
+    async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executors.work, function, *args)
+
+    # -- instruct ---------------------------------------------------------------------
+    async def _instruct(self, command: Instruct) -> None:
+        if self.avatar is None:
+            raise SessionError(
+                "there is no avatar yet: capture your face from the webcam or upload a photo first",
+                "no_avatar",
+            )
+        intensity = self.settings.intensity if command.intensity is None else command.intensity
+        self._set_state("planning", f"planning: {command.text}")
+        current = self.current_state()
+        plan = await self._in_worker(self.engine.plan, command.text, current, intensity, None)
+        # Continue from the face as it is now (no jump), even if a transition is running.
+        sampled_at = time.monotonic()
+        start = self.current_state(sampled_at)
+        motion = await self._in_worker(self.engine.timeline, plan, start, self.settings.fps)
+        self._motion = _RunningMotion(motion, sampled_at, "instruct", command.id)
+        self.emit(
+            PlanEvent(
+                id=command.id,
+                text=plan.text,
+                understood=list(plan.understood),
+                anchors=[dict(anchor) for anchor in plan.anchors],
+                unknown_words=list(plan.unknown_words),
+                duration=round(float(motion.duration), 3),
+                timings_ms=dict(plan.timings_ms),
+            )
+        )
+        understood = " → ".join(plan.understood) or "?"
+        self._set_state("animating", f"performing: {understood}")
+
+    # -- capture / upload ---------------------------------------------------------------
+    async def _capture(self, command: Capture) -> None:
+        if self.webcam is None:
+            raise SessionError(
+                "no webcam video reaches this session: allow the camera in the browser "
+                "or upload a photo instead",
+                "no_webcam",
+            )
+        seconds = command.seconds if command.seconds else self.config.capture_seconds
+        self._set_state("capturing", f"hold still and look at the camera ({seconds:.1f} s)")
+        frames = await self.webcam.collect(seconds, self.config.capture_max_frames)
+        if not frames:
+            raise SessionError("no webcam frames arrived during the capture", "no_webcam")
+        self._set_state("calibrating", f"choosing the best of {len(frames)} frames")
+        choice = await self._in_worker(self.engine.choose_source, frames)
+        if not 0 <= choice.index < len(frames):
+            raise ServerError(f"source selection returned index {choice.index}", "engine_error")
+        result = await self._install_avatar(frames[choice.index])
+        result.update(
+            {
+                "index": choice.index,
+                "frames": len(frames),
+                "reason": choice.reason,
+                "scores": choice.scores,
+            }
+        )
+        self.emit(Done(id=command.id, command="capture", result=result))
+        self._set_state("ready", f"avatar ready: {choice.reason}")
+
+    async def _upload(self, command: PhotoUpload) -> dict[str, Any]:
+        self._set_state("calibrating", "reading the photo")
+        image = await self._in_worker(
+            _load_image,
+            self.engine,
+            command.data,
+            self.config.max_upload_pixels,
+            self.config.max_image_side,
+        )
+        result = await self._install_avatar(image)
+        result["reason"] = "uploaded photo"
+        self.emit(Done(id=command.id, command="upload", result=result))
+        self._set_state("ready", "avatar ready from the uploaded photo")
+        return result
+
+    async def set_avatar_image(self, image: NDArray[np.uint8]) -> dict[str, Any]:
+        """Calibrate from an image already in memory (start-up photo of the broadcast)."""
+        result = await self._install_avatar(image)
+        self._set_state("ready", "avatar ready")
+        return result
+
+    async def _install_avatar(self, image: NDArray[np.uint8]) -> dict[str, Any]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise SessionError(
+                f"source image must be (H, W, 3) uint8, got {image.shape}", "bad_image"
+            )
+        started = time.perf_counter()
+        avatar = await self._in_worker(self.engine.calibrate, image)
+        renderer = await self._in_worker(self.engine.renderer, avatar, self.settings.size)
+        self.avatar = avatar
+        self._renderer = renderer
+        self._idle = self.engine.idle_motion(self._seed)
+        self._motion = None
+        self._render_failures = 0
+        return {
+            "report": avatar.report,
+            "source_size": [int(image.shape[1]), int(image.shape[0])],
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    # -- set ------------------------------------------------------------------------------
+    async def _apply_settings(self, command: Set) -> None:
+        if command.size is not None and command.size != self.settings.size:
+            if self.avatar is not None:
+                self._renderer = await self._in_worker(
+                    self.engine.renderer, self.avatar, command.size
+                )
+            self.settings.size = command.size
+        if command.fps is not None:
+            self.settings.fps = command.fps
+        if command.intensity is not None:
+            self.settings.intensity = command.intensity
+        if command.idle is not None:
+            self.settings.idle = command.idle
+        self.emit(Done(id=command.id, command="set", result=self.settings.to_dict()))
+        self.emit(self.status("settings changed"))
+
+    # ------------------------------------------------------------------------ frames
+    def current_state(self, now: float | None = None) -> FaceState:
+        """The face (without idle motion) at monotonic time ``now``."""
+        if self.avatar is None:
+            raise SessionError("no avatar", "no_avatar")
+        running = self._motion
+        if running is None:
+            return self.avatar.rest
+        now = time.monotonic() if now is None else now
+        return running.motion.state_at(max(0.0, now - running.started))
+
+    def _advance(self, now: float) -> FaceState | None:
+        """Sample the motion at ``now``; emits progress and ``done`` of the running instruction."""
+        if self.avatar is None:
+            return None
+        running = self._motion
+        if running is None:
+            return self.avatar.rest
+        elapsed = max(0.0, now - running.started)
+        state = running.motion.state_at(elapsed)
+        if not running.finished:
+            duration = max(running.motion.duration, 1e-6)
+            if elapsed >= running.motion.duration:
+                running.finished = True
+                self.emit(
+                    Progress(
+                        id=running.command_id,
+                        command=running.command,
+                        fraction=1.0,
+                        phase=state.phase,
+                        label=state.label,
+                    )
+                )
+                self.emit(
+                    Done(
+                        id=running.command_id,
+                        command=running.command,
+                        result={"duration": round(running.motion.duration, 3)},
+                    )
+                )
+                self._set_state("ready", "done")
+            elif now - running.last_progress >= _PROGRESS_INTERVAL:
+                running.last_progress = now
+                self.emit(
+                    Progress(
+                        id=running.command_id,
+                        command=running.command,
+                        fraction=round(elapsed / duration, 3),
+                        phase=state.phase,
+                        label=state.label,
+                    )
+                )
+        return state
+
+    def _maybe_demo(self, now: float) -> None:
+        if (
+            self.config.demo_idle_seconds <= 0
+            or self.kind != "broadcast"
+            or self.avatar is None
+            or not self.config.demo_instructions
+            or (self._motion is not None and not self._motion.finished)
+            or self._running is not None
+            or now - self._last_activity < self.config.demo_idle_seconds
+        ):
+            return
+        number = next(self._demo_counter)
+        text = self.config.demo_instructions[(number - 1) % len(self.config.demo_instructions)]
+        with contextlib.suppress(ServerError):
+            self.handle(Instruct(id=f"demo-{number}", text=text))
+
+    def _placeholder_image(self) -> NDArray[np.uint8]:
+        if self._placeholder is None or self._placeholder.shape[0] != self.settings.size:
+            self._placeholder = placeholder_frame(self.settings.size)
+        return self._placeholder
+
+    async def _produce(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = time.monotonic()
+        while True:
+            now = time.monotonic()
+            state = self._advance(now)
+            self._maybe_demo(now)
+            if self.frames.viewers:
+                renderer = self._renderer
+                if renderer is None or state is None:
+                    self.frames.put(self._placeholder_image())
+                else:
+                    if self.settings.idle and self._idle is not None:
+                        state = self._idle.apply(now - self._started_at, state)
+                    await self._render(loop, renderer, state)
+            period = 1.0 / self.settings.fps
+            next_tick += period
+            now = time.monotonic()
+            if next_tick < now - period:  # fell behind: skip ticks instead of catching up
+                next_tick = now
+            await asyncio.sleep(max(0.0, next_tick - now))
+
+    async def _render(
+        self, loop: asyncio.AbstractEventLoop, renderer: FrameRenderer, state: FaceState
+    ) -> None:
+        try:
+            image = await loop.run_in_executor(self.executors.render, renderer.render, state)
+        except Exception as error:
+            self._render_failures += 1
+            logger.exception("session %s: render failed", self.id)
+            if self._render_failures >= _MAX_RENDER_FAILURES and renderer is self._renderer:
+                self.avatar, self._renderer, self._motion = None, None, None
+                self.emit(
+                    ErrorEvent(
+                        code="render_failed",
+                        message=f"rendering failed repeatedly ({error}); capture or upload again",
+                    )
+                )
+                self._set_state("no_avatar", "rendering failed")
+            return
+        self._render_failures = 0
+        if renderer is self._renderer:  # not replaced meanwhile (new avatar or size)
+            self.frames.put(image)
+            self.frames_rendered += 1
+
+
+def _load_image(engine: AvatarEngine, data: bytes, max_pixels: int, max_side: int) -> Any:
+    return engine.load_image(data, max_pixels=max_pixels, max_side=max_side)
+
+
+def sample_frames(frames: Sequence[Any], count: int) -> list[Any]:
+    """``count`` items spread evenly over ``frames`` (all when there are fewer)."""
+    if len(frames) <= count:
+        return list(frames)
+    picks = np.linspace(0, len(frames) - 1, count).round().astype(int)
+    return [frames[i] for i in picks]

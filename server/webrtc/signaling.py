@@ -1,0 +1,73 @@
+"""WebRTC signaling: one SDP offer in, one answer out (non-trickle ICE, as aiortc does)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from server.config import ServerConfig
+from server.exceptions import ProtocolError
+from server.session import Session
+from server.webrtc.connection import PeerLink
+
+__all__ = ["Offer", "answer_offer", "parse_offer"]
+
+_MAX_SDP_CHARS = 64_000
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A validated ``POST /offer`` body."""
+
+    sdp: str
+    type: str
+    session: str | None
+    token: str | None
+
+
+def parse_offer(body: Any) -> Offer:
+    """Validate the JSON body of ``POST /offer`` (ProtocolError ``bad_offer`` otherwise)."""
+    if not isinstance(body, dict):
+        raise ProtocolError(
+            'the offer must be a JSON object {"sdp": ..., "type": "offer"}', "bad_offer"
+        )
+    sdp, kind = body.get("sdp"), body.get("type")
+    if kind != "offer" or not isinstance(sdp, str) or not sdp.startswith("v=0"):
+        raise ProtocolError('expected {"sdp": "v=0...", "type": "offer"}', "bad_offer")
+    if len(sdp) > _MAX_SDP_CHARS:
+        raise ProtocolError(f"SDP longer than {_MAX_SDP_CHARS} characters", "bad_offer")
+    session, token = body.get("session"), body.get("token")
+    if session is not None and not isinstance(session, str):
+        raise ProtocolError("session must be a string", "bad_offer")
+    if token is not None and not isinstance(token, str):
+        raise ProtocolError("token must be a string", "bad_offer")
+    return Offer(sdp, kind, session, token)
+
+
+async def answer_offer(
+    offer: Offer,
+    session: Session,
+    config: ServerConfig,
+    on_closed: Callable[[PeerLink], Awaitable[None]],
+    *,
+    own_session: bool,
+) -> tuple[PeerLink, RTCSessionDescription]:
+    """Create the peer for ``offer``, attach the session's video, return the peer and answer.
+
+    No STUN/TURN servers are configured: the server answers with its host candidates, which is
+    what a local or LAN deployment needs and never contacts a third party.
+    """
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    link = PeerLink(pc, session, config, on_closed, own_session=own_session)
+    try:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
+        link.attach_output()
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+    except Exception as error:
+        await link.close()
+        raise ProtocolError(f"cannot answer this offer: {error}", "bad_offer") from error
+    return link, pc.localDescription
