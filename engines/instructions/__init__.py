@@ -1,0 +1,78 @@
+"""Instruction vocabulary, FACS prototypes, lexicon analysis and the training corpus."""
+
+from engines.instructions.analysis import (
+    EmotionMention,
+    IntensityWord,
+    TextAnalysis,
+    analyze_text,
+    tokenize,
+)
+from engines.instructions.corpus import (
+    Corpus,
+    CorpusConfig,
+    InstructionSample,
+    SubjectStyle,
+    generate_corpus,
+)
+from engines.instructions.exceptions import InstructionsError, UnknownEmotionError
+from engines.instructions.facs import (
+    AU_TO_SHAPES,
+    EMOTION_AUS,
+    emotion_pose_prior,
+    emotion_prototype,
+    prototype_matrix,
+)
+from engines.instructions.templates import (
+    HELDOUT_PAIR_TEMPLATES,
+    HELDOUT_SINGLE_TEMPLATES,
+    PAIR_TEMPLATES,
+    PAPER_TEMPLATES,
+    SINGLE_TEMPLATES,
+)
+from engines.instructions.vocabulary import (
+    BASIC_EMOTIONS,
+    COMPOUND_EMOTIONS,
+    COMPOUND_PARENTS,
+    EMOTIONS,
+    HELDOUT_INTENSITY_WORDS,
+    HELDOUT_SYNONYMS,
+    INTENSITY_ADVERBS,
+    LEXICON,
+    LexicalEntry,
+    entries_for,
+)
+
+__all__ = [
+    "AU_TO_SHAPES",
+    "BASIC_EMOTIONS",
+    "COMPOUND_EMOTIONS",
+    "COMPOUND_PARENTS",
+    "EMOTIONS",
+    "EMOTION_AUS",
+    "HELDOUT_INTENSITY_WORDS",
+    "HELDOUT_PAIR_TEMPLATES",
+    "HELDOUT_SINGLE_TEMPLATES",
+    "HELDOUT_SYNONYMS",
+    "INTENSITY_ADVERBS",
+    "LEXICON",
+    "PAIR_TEMPLATES",
+    "PAPER_TEMPLATES",
+    "SINGLE_TEMPLATES",
+    "Corpus",
+    "CorpusConfig",
+    "EmotionMention",
+    "InstructionSample",
+    "InstructionsError",
+    "IntensityWord",
+    "LexicalEntry",
+    "SubjectStyle",
+    "TextAnalysis",
+    "UnknownEmotionError",
+    "analyze_text",
+    "emotion_pose_prior",
+    "emotion_prototype",
+    "entries_for",
+    "generate_corpus",
+    "prototype_matrix",
+    "tokenize",
+]

@@ -1,0 +1,157 @@
+"""Lexicon analysis of an instruction: which emotions it names, with which intensity words.
+
+This is a transparent word-level reading used for user-facing messages ("understood:
+anger, then happiness; unknown words: 'blorf'") and as a rule-based baseline planner. It
+lower-cases the text, splits it into words and matches the longest known phrase at each
+position ("burst out laughing" before "laughing"). Negation is out of scope: "not happy"
+reads as a mention of happiness.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from engines.instructions.templates import template_words
+from engines.instructions.vocabulary import (
+    _EXTRA_VERB_ADVERBS,
+    INTENSITY_ADVERBS,
+    INTENSITY_NOUN_MODIFIERS,
+    LEXICON,
+)
+
+__all__ = [
+    "STOPWORDS",
+    "EmotionMention",
+    "IntensityWord",
+    "TextAnalysis",
+    "analyze_text",
+    "tokenize",
+]
+
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_MAX_PHRASE = 8
+
+_STOPWORD_TEXT = """
+a an the and or but then to from into of in on at with for by as is are was be been this
+that these those it its her his him them their they she he you your me my i we our us
+please now just can could would will should do does make let lets let's want like face
+expression look looks looking go goes going get gets become becomes turn turns show
+shows some more less very not no don't dont also again still while after before first
+second third next finally last lastly end start begin little bit back up over avatar
+person girl boy woman man guy lady someone somebody okay ok hey hi so really am i'm im
+feel feels feeling seem seems kind sort bit lot way when what how
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
+
+
+@dataclass(frozen=True)
+class EmotionMention:
+    """A phrase naming an emotion: ``word`` (the phrase), ``label``, token ``position``."""
+
+    word: str
+    label: str
+    position: int
+
+    def __iter__(self) -> Iterator[object]:
+        # allows ``word, label, position = mention`` (the contract's tuple form)
+        return iter((self.word, self.label, self.position))
+
+
+@dataclass(frozen=True)
+class IntensityWord:
+    """An intensity phrase (``word``), the apex ``value`` it asks for, token ``position``."""
+
+    word: str
+    value: float
+    position: int
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.word, self.value, self.position))
+
+
+@dataclass(frozen=True)
+class TextAnalysis:
+    """Result of :func:`analyze_text`.
+
+    Attributes:
+        tokens: the lower-case words of the text.
+        emotion_mentions: emotion phrases in text order.
+        intensity_words: intensity phrases in text order.
+        unknown_words: words that are neither emotion, intensity, template nor stop words.
+    """
+
+    tokens: tuple[str, ...]
+    emotion_mentions: list[EmotionMention] = field(default_factory=list)
+    intensity_words: list[IntensityWord] = field(default_factory=list)
+    unknown_words: list[str] = field(default_factory=list)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Emotion labels in order, consecutive repeats merged."""
+        out: list[str] = []
+        for mention in self.emotion_mentions:
+            if not out or out[-1] != mention.label:
+                out.append(mention.label)
+        return tuple(out)
+
+    def intensity_for(self, mention: EmotionMention) -> float | None:
+        """The intensity word right before (or right after, for verbs) a mention, if any."""
+        for word in self.intensity_words:
+            if word.position + len(word.word.split()) == mention.position:
+                return word.value
+            if word.position == mention.position + len(mention.word.split()):
+                return word.value
+        return None
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Lower-case words of ``text`` (letters and inner apostrophes)."""
+    return tuple(_WORD.findall(text.lower()))
+
+
+@lru_cache(maxsize=1)
+def _phrase_tables() -> tuple[
+    dict[tuple[str, ...], str], dict[tuple[str, ...], float], frozenset[str]
+]:
+    emotions: dict[tuple[str, ...], str] = {}
+    for entry in LEXICON:
+        emotions[tuple(entry.text.split())] = entry.label
+    intensities: dict[tuple[str, ...], float] = {}
+    for table in (INTENSITY_NOUN_MODIFIERS, INTENSITY_ADVERBS, _EXTRA_VERB_ADVERBS):
+        for word, value in table.items():
+            intensities[tuple(word.split())] = value
+    known = STOPWORDS | template_words()
+    return emotions, intensities, known
+
+
+def analyze_text(text: str) -> TextAnalysis:
+    """Find emotion and intensity phrases in ``text`` (any string; never raises on content)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    emotions, intensities, known = _phrase_tables()
+    tokens = tokenize(text)
+    mentions: list[EmotionMention] = []
+    intensity_words: list[IntensityWord] = []
+    unknown: list[str] = []
+    i = 0
+    while i < len(tokens):
+        matched = False
+        for length in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
+            phrase = tokens[i : i + length]
+            if phrase in emotions:
+                mentions.append(EmotionMention(" ".join(phrase), emotions[phrase], i))
+            elif phrase in intensities:
+                intensity_words.append(IntensityWord(" ".join(phrase), intensities[phrase], i))
+            else:
+                continue
+            i += length
+            matched = True
+            break
+        if not matched:
+            if tokens[i] not in known and tokens[i] not in unknown:
+                unknown.append(tokens[i])
+            i += 1
+    return TextAnalysis(tokens, mentions, intensity_words, unknown)
