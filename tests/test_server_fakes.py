@@ -100,6 +100,7 @@ class FakeEngine:
         self.plan_delay = plan_delay
         self.segment_seconds = segment_seconds
         self.fail_render = False
+        self.renderers: list[FakeRenderer] = []
         self.calibrations = 0
         self.threads: set[str] = set()
         self._lock = threading.Lock()
@@ -140,12 +141,16 @@ class FakeEngine:
         engine = self
 
         class _Renderer(FakeRenderer):
+            fail = False
+
             def render(self, state: FaceState) -> NDArray[np.uint8]:
-                if engine.fail_render:
+                if engine.fail_render or self.fail:
                     raise RuntimeError("fake render failure")
                 return super().render(state)
 
-        return _Renderer(avatar.handle, size, self.render_delay)
+        renderer = _Renderer(avatar.handle, size, self.render_delay)
+        self.renderers.append(renderer)
+        return renderer
 
     def plan(
         self, text: str, current: FaceState, intensity: float, seed: int | None = None
@@ -154,6 +159,8 @@ class FakeEngine:
         if self.plan_delay:
             time.sleep(self.plan_delay)
         lowered = text.lower()
+        if "crash" in lowered:
+            raise RuntimeError("fake planner bug")
         found = sorted(
             (lowered.find(word), label)
             for label, words in WORDS.items()

@@ -1,0 +1,153 @@
+"""``facecast serve``: the streaming server (what `make run` starts)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the streaming server (web client, WebRTC, websocket, kiosk)",
+        description="Serve the web client on http://HOST:PORT/ (kiosk: /kiosk), WebRTC "
+        "signaling on POST /offer, the JSON protocol on /ws and the data channel, photo "
+        "upload on POST /upload.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1 only)")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--fps", type=float, default=30.0, help="stream frame rate")
+    parser.add_argument("--size", type=int, default=512, help="video side in pixels")
+    parser.add_argument("--max-sessions", type=int, default=4, help="WebRTC sessions at once")
+    parser.add_argument("--token", default=None, help="shared token required by every client")
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        help="extra allowed websocket Origin (repeatable)",
+    )
+    parser.add_argument(
+        "--photo",
+        default=None,
+        help='photo for the broadcast session at start ("astronaut" = sample)',
+    )
+    parser.add_argument(
+        "--virtual-camera",
+        action="store_true",
+        help="send the broadcast session to a virtual camera (pyvirtualcam)",
+    )
+    parser.add_argument("--virtual-camera-device", default=None, help="e.g. /dev/video10")
+    parser.add_argument(
+        "--demo-idle",
+        type=float,
+        default=20.0,
+        help="broadcast demo loop after this many idle seconds (0 = off)",
+    )
+    parser.add_argument("--max-upload-mb", type=float, default=10.0)
+    parser.add_argument("--message-rate", type=float, default=10.0, help="messages/s per client")
+    parser.add_argument("--render-workers", type=int, default=2)
+    parser.add_argument("--no-idle", action="store_true", help="no blinks/head motion when idle")
+    parser.add_argument("--no-warmup", action="store_true", help="load models on first use")
+    parser.add_argument("--checkpoint", default=None, help="instruction planner checkpoint dir")
+    parser.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The one place where the command line becomes a :class:`ServerConfig`."""
+    from server.config import ServerConfig
+
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        fps=args.fps,
+        size=args.size,
+        max_sessions=args.max_sessions,
+        token=args.token,
+        allowed_origins=tuple(args.allow_origin),
+        photo=args.photo,
+        virtual_camera=args.virtual_camera,
+        virtual_camera_device=args.virtual_camera_device,
+        demo_idle_seconds=args.demo_idle,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        message_rate=args.message_rate,
+        render_workers=args.render_workers,
+        idle_motion=not args.no_idle,
+    )
+
+
+def _startup_image(config: Any, engine: Any) -> Any:
+    if config.photo is None:
+        return None
+    if config.photo == "astronaut":
+        from skimage import data
+
+        return data.astronaut()
+    data_bytes = Path(config.photo).read_bytes()
+    return engine.load_image(
+        data_bytes, max_pixels=config.max_upload_pixels, max_side=config.max_image_side
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = build_config(args)
+    except ValueError as error:
+        print(f"facecast serve: {error}", file=sys.stderr)
+        return 2
+    from aiohttp import web
+
+    from server.app import create_app
+    from server.engine import EngineConfig, FacecastEngine
+    from server.exceptions import ServerError
+    from server.virtual_camera import open_virtual_camera
+
+    engine = FacecastEngine(
+        EngineConfig(planner_checkpoint=Path(args.checkpoint) if args.checkpoint else None)
+    )
+    try:
+        image = _startup_image(config, engine)
+    except (OSError, ServerError) as error:
+        print(f"facecast serve: cannot use --photo {config.photo}: {error}", file=sys.stderr)
+        return 2
+    camera = None
+    if config.virtual_camera:
+        try:
+            camera = open_virtual_camera(config.size, config.fps, config.virtual_camera_device)
+        except ServerError as error:
+            print(f"facecast serve: {error}", file=sys.stderr)
+            return 1
+        logger.info("virtual camera: %s", getattr(camera, "device", "opened"))
+    app = create_app(
+        config, engine, virtual_camera=camera, startup_image=image, warmup=not args.no_warmup
+    )
+    if config.host not in ("127.0.0.1", "localhost", "::1"):
+        logger.warning(
+            "listening on %s: reachable from other machines%s",
+            config.host,
+            "" if config.token else " WITHOUT a token (--token)",
+        )
+    print(
+        f"Facecast on http://{config.host}:{config.port}/  (kiosk: /kiosk, websocket: /ws)",
+        flush=True,
+    )
+    try:
+        web.run_app(
+            app,
+            host=config.host,
+            port=config.port,
+            print=None,
+            handle_signals=True,
+            shutdown_timeout=5.0,
+        )
+    except OSError as error:
+        print(
+            f"facecast serve: cannot listen on {config.host}:{config.port}: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
