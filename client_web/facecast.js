@@ -1,0 +1,116 @@
+// Facecast browser client library: WebRTC connection, the JSON protocol, an fps meter.
+// Plain ES module, no build step.
+
+const params = new URLSearchParams(location.search);
+export const token = params.get("token");
+
+function withToken(url) {
+  if (!token) return url;
+  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+}
+
+// Wait until ICE gathering is complete (the server does not trickle candidates).
+function iceGathered(pc, timeoutMs = 3000) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { pc.removeEventListener("icegatheringstatechange", check); resolve(); };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(done, timeoutMs);
+  });
+}
+
+/**
+ * Connect to the server.
+ * options: {session: null | "broadcast" | id, webcam: MediaStream | null,
+ *           video: HTMLVideoElement, onEvent(event), onConnection(state)}
+ * Returns {send(obj), sessionId, pc, close()}.
+ */
+export async function connect(options) {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const channel = pc.createDataChannel("facecast");
+  const link = { pc, sessionId: null, channel, send: null, close: () => pc.close() };
+  const queue = [];
+  link.send = (message) => {
+    const text = JSON.stringify(message);
+    if (channel.readyState === "open") channel.send(text); else queue.push(text);
+  };
+  channel.onopen = () => { while (queue.length) channel.send(queue.shift()); options.onConnection?.("open"); };
+  channel.onclose = () => options.onConnection?.("closed");
+  channel.onmessage = (message) => {
+    try { options.onEvent?.(JSON.parse(message.data)); } catch (error) { console.error(error); }
+  };
+  pc.onconnectionstatechange = () => options.onConnection?.(pc.connectionState);
+  pc.ontrack = (event) => {
+    if (event.track.kind !== "video") return;
+    options.video.srcObject = new MediaStream([event.track]);
+    options.video.play().catch(() => {});
+  };
+  const camTrack = options.webcam?.getVideoTracks()[0];
+  if (camTrack) pc.addTransceiver(camTrack, { direction: "sendrecv" });
+  else pc.addTransceiver("video", { direction: "recvonly" });
+
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGathered(pc);
+  const body = { sdp: pc.localDescription.sdp, type: "offer" };
+  if (options.session) body.session = options.session;
+  const response = await fetch(withToken("/offer"), {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) {
+    pc.close();
+    const error = new Error(answer.message || "the server refused the connection");
+    error.code = answer.code;
+    throw error;
+  }
+  link.sessionId = answer.session;
+  await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+  return link;
+}
+
+/** Upload a photo (File/Blob) to a session; resolves to the server's JSON answer. */
+export async function uploadPhoto(sessionId, file) {
+  const url = withToken("/upload?session=" + encodeURIComponent(sessionId));
+  const response = await fetch(url, { method: "POST", body: file,
+    headers: { "Content-Type": file.type || "application/octet-stream" } });
+  const answer = await response.json().catch(() => ({ code: "bad_answer", message: response.statusText }));
+  if (!response.ok) {
+    const error = new Error(answer.message || "upload failed");
+    error.code = answer.code;
+    throw error;
+  }
+  return answer;
+}
+
+/** Count decoded frames of a video element; calls onFps(fps) every second. */
+export function meterFps(video, onFps) {
+  let frames = 0;
+  let last = performance.now();
+  let previousTotal = 0;
+  const tick = () => {
+    const now = performance.now();
+    if (now - last >= 1000) {
+      const quality = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
+      let count = frames;
+      if (quality && !("requestVideoFrameCallback" in video)) {
+        count = quality.totalVideoFrames - previousTotal;
+        previousTotal = quality.totalVideoFrames;
+      }
+      onFps((count * 1000) / (now - last));
+      frames = 0;
+      last = now;
+    }
+  };
+  if ("requestVideoFrameCallback" in video) {
+    const onFrame = () => { frames += 1; video.requestVideoFrameCallback(onFrame); };
+    video.requestVideoFrameCallback(onFrame);
+  }
+  return setInterval(tick, 250);
+}
+
+/** "disgust 0.8 → happiness 1.0" from a plan event. */
+export function describePlan(plan) {
+  const anchors = (plan.anchors || []).map((a) => `${a.label.replaceAll("_", " ")} ${Number(a.intensity).toFixed(1)}`);
+  return anchors.length ? anchors.join(" → ") : (plan.understood || []).join(" → ");
+}

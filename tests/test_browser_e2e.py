@@ -1,0 +1,179 @@
+"""End to end in a real headless browser: Debian's chromium with a fake webcam fed from a video
+made from a real face photo (skimage's astronaut), driven by playwright, against the server on
+the real engines. Keeps a screenshot under artifacts/ and a small copy in docs/images/."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestServer
+
+from server.app import create_app
+from server.config import ServerConfig
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+SCREENSHOT_COPY = ROOT / "docs" / "images" / "client_screenshot.png"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def require_chromium() -> str:
+    """The chromium path; skips when absent, except under CI where that is a failure."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required under CI (apt-get install -y chromium)")
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    return path
+
+
+def write_face_y4m(photo: np.ndarray, path: Path, seconds: float = 4.0, fps: int = 15) -> Path:
+    """A 640×480 Y4M video of ``photo`` (a face) with slight jitter: the fake webcam."""
+    face = cv2.resize(photo, (480, 480), interpolation=cv2.INTER_AREA)
+    canvas = np.full((480, 640, 3), 40, np.uint8)
+    canvas[:, 80:560] = face
+    rng = np.random.default_rng(0)
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W640 H480 F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(int(seconds * fps)):
+            dx, dy = rng.normal(0, 1.0, 2)
+            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            frame = cv2.warpAffine(canvas, shift, (640, 480), borderMode=cv2.BORDER_REPLICATE)
+            out.write(b"FRAME\n")
+            out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+GRAB_PIXELS = """() => {
+  const video = document.getElementById('avatar');
+  const canvas = document.createElement('canvas');
+  canvas.width = 128; canvas.height = 128;
+  const context = canvas.getContext('2d');
+  context.drawImage(video, 0, 0, 128, 128);
+  return Array.from(context.getImageData(0, 0, 128, 128).data);
+}"""
+
+
+async def grab(page: Any) -> np.ndarray:
+    data = await page.evaluate(GRAB_PIXELS)
+    return np.asarray(data, np.float32).reshape(128, 128, 4)[..., :3]
+
+
+async def wait_event(page: Any, predicate: str, timeout_ms: float) -> Any:
+    """Wait until an event in ``window.facecast.events`` matches the JS ``predicate(e)``."""
+    await page.wait_for_function(
+        f"() => (window.facecast?.events || []).some(e => {predicate})", timeout=timeout_ms
+    )
+    return await page.evaluate(f"() => window.facecast.events.filter(e => {predicate}).at(-1)")
+
+
+async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    executable = require_chromium()
+    video = write_face_y4m(photo, workdir / "webcam.y4m")
+    config = ServerConfig(size=512, fps=30.0)
+    server = TestServer(create_app(config, engine, warmup=True), host="127.0.0.1")
+    await server.start_server()
+    result: dict[str, Any] = {}
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable,
+                args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"],
+                headless=True,
+            )
+            context = await browser.new_context(viewport={"width": 1400, "height": 820})
+            page = await context.new_page()
+            page.on(
+                "console", lambda message: result.setdefault("console", []).append(message.text)
+            )
+            await page.goto(str(server.make_url("/")))
+            await page.wait_for_function("() => window.facecast?.webcam === true", timeout=20_000)
+            await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
+            await page.click("#capture")
+            done = await wait_event(
+                page,
+                "(e.type === 'done' && e.command === 'capture') || e.type === 'error'",
+                120_000,
+            )
+            assert done["type"] == "done", done
+            result["capture"] = done["result"]
+            await page.wait_for_function(
+                "() => { const v = document.getElementById('avatar');"
+                " return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
+                timeout=20_000,
+            )
+            await asyncio.sleep(1.5)  # the avatar replaces the placeholder
+            idle_a = await grab(page)
+            await asyncio.sleep(0.4)
+            idle_b = await grab(page)
+            result["idle_diff"] = float(np.abs(idle_a - idle_b).mean())
+            await page.fill("#text", "Turn this face from disgust to happiness")
+            await page.press("#text", "Enter")
+            plan = await wait_event(page, "e.type === 'plan' || e.type === 'error'", 60_000)
+            assert plan["type"] == "plan", plan
+            result["plan"] = plan
+            diffs = []
+            for _ in range(6):
+                await asyncio.sleep(0.4)
+                diffs.append(float(np.abs(await grab(page) - idle_b).mean()))
+            result["instruct_diffs"] = diffs
+            result["fps"] = await page.evaluate("() => window.facecast.fps || 0")
+            await asyncio.sleep(0.3)
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = ARTIFACTS / "browser_e2e.png"
+            await page.screenshot(path=str(shot))
+            result["screenshot"] = shot
+            await browser.close()
+    finally:
+        await server.close()
+    return result
+
+
+def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> None:
+    require_chromium()
+    from server.engine import FacecastEngine
+
+    with tempfile.TemporaryDirectory() as workdir:
+        result = asyncio.run(browser_scenario(FacecastEngine(), astronaut, Path(workdir)))
+    assert result["capture"]["frames"] >= 2 and result["capture"]["reason"]
+    assert result["plan"]["understood"], result["plan"]
+    assert max(result["instruct_diffs"]) > max(2.0, 3 * result["idle_diff"]), result
+    shot = cv2.imread(str(result["screenshot"]))
+    assert shot is not None and shot.shape[0] > 400
+    small = cv2.resize(
+        shot, (shot.shape[1] * 700 // shot.shape[0], 700), interpolation=cv2.INTER_AREA
+    )
+    SCREENSHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(SCREENSHOT_COPY), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
