@@ -1,0 +1,180 @@
+"""From a plan (anchors in order) and the current face to a :class:`Timeline`.
+
+The trajectory starts at the current state, eases into each anchor (onset), holds its apex,
+and between two chained emotions relaxes to the subject's neutral face (offset), holds it
+briefly (neutral) and eases into the next emotion: A -> neutral -> B, the paper's NED
+midpoint (``TransitionConfig.neutral_midpoints=False`` goes straight from A to B). The last
+anchor is held (``hold``) and stays held after the end. A "neutral" anchor is reached by an
+offset and held as "neutral".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engines.transition.config import TransitionConfig
+from engines.transition.exceptions import TransitionError
+from engines.transition.plan import AnchorLike, PlanLike
+from engines.transition.timeline import Phase, Segment, Timeline
+
+__all__ = ["build_timeline", "build_timeline_from_anchors"]
+
+logger = logging.getLogger(__name__)
+
+NEUTRAL = "neutral"
+
+
+def build_timeline(
+    plan: PlanLike,
+    start_expression: NDArray[np.floating],
+    start_pose: NDArray[np.floating],
+    config: TransitionConfig | None = None,
+) -> Timeline:
+    """Per-frame coefficients realising ``plan`` from the current state.
+
+    Args:
+        plan: anchors in order plus the subject's neutral face (``engines.i2fet.Plan``).
+        start_expression: (E,) the face now (the trajectory's first frame).
+        start_pose: (3,) the head-rotation offset now.
+        config: timing, easing and midpoint options.
+    Returns:
+        the timeline; ``timeline.state_at(t)`` for any ``t``, frames at ``config.fps``.
+    Raises:
+        TransitionError: no anchors, or arrays of mismatched or non-finite shapes.
+    """
+    return build_timeline_from_anchors(
+        plan.anchors,
+        neutral_expression=plan.neutral_expression,
+        neutral_pose=plan.neutral_pose,
+        start_expression=start_expression,
+        start_pose=start_pose,
+        config=config,
+        text=getattr(plan, "text", ""),
+    )
+
+
+def build_timeline_from_anchors(
+    anchors: Sequence[AnchorLike],
+    *,
+    neutral_expression: NDArray[np.floating],
+    neutral_pose: NDArray[np.floating],
+    start_expression: NDArray[np.floating],
+    start_pose: NDArray[np.floating],
+    config: TransitionConfig | None = None,
+    text: str = "",
+) -> Timeline:
+    """:func:`build_timeline` on the parts of a plan (see there)."""
+    config = config or TransitionConfig()
+    if len(anchors) == 0:
+        raise TransitionError("the plan has no anchors: nothing to animate")
+    start_e = _vector(start_expression, "start_expression")
+    dim = start_e.shape[0]
+    start_p = _vector(start_pose, "start_pose", 3)
+    neutral_e = _vector(neutral_expression, "neutral_expression", dim)
+    neutral_p = _vector(neutral_pose, "neutral_pose", 3)
+    targets = [
+        (
+            str(a.label),
+            float(np.clip(float(a.intensity), 0.0, 1.0)),
+            _vector(a.expression, f"anchors[{i}].expression", dim),
+            _vector(a.pose, f"anchors[{i}].pose", 3),
+        )
+        for i, a in enumerate(anchors)
+    ]
+
+    builder = _SegmentList(config, start_e, start_p)
+    previous_label: str | None = None
+    for k, (label, intensity, expression, pose) in enumerate(targets):
+        last = k == len(targets) - 1
+        if label == NEUTRAL:
+            builder.move(
+                "offset", previous_label or NEUTRAL, expression, pose, intensity_end=0.0,
+                duration=config.offset_s,
+            )  # fmt: skip
+            if not last:
+                builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
+        else:
+            if (
+                config.neutral_midpoints
+                and previous_label is not None
+                and previous_label != NEUTRAL
+            ):
+                builder.move("offset", previous_label, neutral_e, neutral_p, 0.0, config.offset_s)
+                builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
+            builder.move(
+                "onset", label, expression, pose, intensity, config.onset_s, from_zero=True
+            )
+            if not last:
+                builder.hold("apex", label, config.apex_hold_s)
+        previous_label = label
+    final_label = targets[-1][0]
+    builder.hold("hold", final_label, config.final_hold_s, force=True)
+    meta = {
+        "config": asdict(config),
+        "anchors": [
+            {"label": label, "intensity": round(intensity, 4)} for label, intensity, _, _ in targets
+        ],
+    }
+    return Timeline.from_segments(builder.segments, config.fps, text=text, meta=meta)
+
+
+class _SegmentList:
+    """Appends segments that continue from the current end state."""
+
+    def __init__(
+        self, config: TransitionConfig, expression: NDArray[np.float32], pose: NDArray[np.float32]
+    ):
+        self.config = config
+        self.segments: list[Segment] = []
+        self.time = 0.0
+        self.expression = expression
+        self.pose = pose
+        self.intensity = 0.0
+
+    def move(
+        self,
+        phase: Phase,
+        label: str,
+        expression: NDArray[np.float32],
+        pose: NDArray[np.float32],
+        intensity_end: float,
+        duration: float,
+        *,
+        from_zero: bool = False,
+    ) -> None:
+        start_intensity = 0.0 if from_zero else self.intensity
+        self.segments.append(
+            Segment(
+                self.time, self.time + duration, phase, label, self.expression, expression,
+                self.pose, pose, start_intensity, intensity_end, self.config.easing,
+            )
+        )  # fmt: skip
+        self.time += duration
+        self.expression, self.pose, self.intensity = expression, pose, intensity_end
+
+    def hold(self, phase: Phase, label: str, duration: float, *, force: bool = False) -> None:
+        if duration <= 0 and not force:
+            return
+        duration = max(duration, 1e-3)
+        self.segments.append(
+            Segment(
+                self.time, self.time + duration, phase, label, self.expression, self.expression,
+                self.pose, self.pose, self.intensity, self.intensity, self.config.easing,
+            )
+        )  # fmt: skip
+        self.time += duration
+
+
+def _vector(value: NDArray[np.floating], name: str, size: int | None = None) -> NDArray[np.float32]:
+    array = np.asarray(value, dtype=np.float32)
+    if array.ndim != 1 or (size is not None and array.shape[0] != size):
+        expected = f"({size},)" if size is not None else "a 1-D vector"
+        raise TransitionError(f"{name} must be {expected}, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise TransitionError(f"{name} contains NaN or infinite values")
+    return array
