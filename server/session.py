@@ -166,6 +166,7 @@ class Session:
         self._demo_counter = itertools.count(1)
         self._placeholder: NDArray[np.uint8] | None = None
         self._render_failures = 0
+        self._kick = asyncio.Event()
         self.frames_rendered = 0
         self.state = "no_avatar"
 
@@ -362,6 +363,7 @@ class Session:
         start = self.current_state(sampled_at)
         motion = await self._in_worker(self.engine.timeline, plan, start, self.settings.fps)
         self._motion = _RunningMotion(motion, sampled_at, "instruct", command.id)
+        self._kick.set()  # render the new motion now, not at the next tick
         self.emit(
             PlanEvent(
                 id=command.id,
@@ -557,7 +559,12 @@ class Session:
             now = time.monotonic()
             if next_tick < now - period:  # fell behind: skip ticks instead of catching up
                 next_tick = now
-            await asyncio.sleep(max(0.0, next_tick - now))
+            if next_tick > now:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), next_tick - now)
+            if self._kick.is_set():
+                self._kick.clear()
+                next_tick = time.monotonic()
 
     async def _render(
         self, loop: asyncio.AbstractEventLoop, renderer: FrameRenderer, state: FaceState

@@ -1,15 +1,18 @@
 """The outgoing avatar video track: a pacer plus latest-frame-wins.
 
-``recv`` waits for the next timestamp of the target rate, takes the newest frame of the session
-(repeating the last one if nothing new was produced) and hands it to the encoder. When the
-consumer is late by more than one frame period, the missed timestamps are skipped (dropped)
-rather than sent late, so delay never builds up. The track ends with ``MediaStreamError``.
+``recv`` hands the encoder the newest frame of the session as soon as the producer makes it
+(so the track is phase-locked to the producer and adds no waiting of its own), never more often
+than twice the target rate, and repeats the last frame when nothing new came within one frame
+period. Nothing is queued: when the encoder is late, the frames produced meanwhile are dropped
+and only the newest is sent, so delay never builds up. Timestamps come from the wall clock.
+The track ends with ``MediaStreamError``.
 This is the only place where arrays become ``av.VideoFrame``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import time
 from collections.abc import Callable
@@ -20,7 +23,7 @@ import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
-from server.frames import FrameSlot
+from server.frames import FrameSlot, ProducedFrame
 
 __all__ = ["VIDEO_CLOCK_RATE", "AvatarVideoTrack", "rgb_to_i420", "rgb_to_video_frame"]
 
@@ -52,45 +55,54 @@ class AvatarVideoTrack(MediaStreamTrack):
         super().__init__()
         self._frames = frames
         self._fps = fps
-        self._start: float | None = None
-        self._next_time = 0.0
+        self._start = 0.0
+        self._last_sent: float | None = None
+        self._last_sequence = 0
+        self._last_pts = -1
         self._cached: tuple[int, NDArray[np.uint8]] | None = None
         self.frames_sent = 0
         self.frames_dropped = 0
         self._attached = True
         frames.attach()
 
-    async def _next_timestamp(self) -> int:
-        """Sleep until the next frame time; skip the times already missed."""
+    async def _next_frame(self) -> ProducedFrame:
+        """The frame to send now: a newer one as soon as it is produced (but never more often
+        than twice the target rate), else the last one again after 1.5 frame periods."""
         period = 1.0 / max(self._fps(), 1e-3)
+        if self._last_sent is None:
+            produced = self._frames.latest() or await self._frames.wait_newer(0)
+            self._start = time.monotonic()
+            return produced
+        earliest = self._last_sent + 0.5 * period
         now = time.monotonic()
-        if self._start is None:
-            self._start = now
-            self._next_time = 0.0
-            return 0
-        self._next_time += period
-        late = now - (self._start + self._next_time)
-        if late > period:
-            skipped = int(late // period)
-            self.frames_dropped += skipped
-            self._next_time += skipped * period
-        wait = self._start + self._next_time - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return int(self._next_time * VIDEO_CLOCK_RATE)
+        if earliest > now:
+            await asyncio.sleep(earliest - now)
+        last_sequence = self._last_sequence
+        remaining = self._last_sent + 1.5 * period - time.monotonic()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._frames.wait_newer(last_sequence), remaining)
+        produced = self._frames.latest()
+        assert produced is not None  # the first call waited for one
+        if produced.sequence > last_sequence + 1:
+            self.frames_dropped += produced.sequence - last_sequence - 1
+        return produced
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        pts = await self._next_timestamp()
-        produced = self._frames.latest()
-        if produced is None:
-            produced = await self._frames.wait_newer(0)
+        produced = await self._next_frame()
         if self.readyState != "live":
             raise MediaStreamError
+        now = time.monotonic()
+        self._last_sent = now
+        self._last_sequence = produced.sequence
         if self._cached is None or self._cached[0] != produced.sequence:
             self._cached = (produced.sequence, rgb_to_i420(produced.image))
         frame = av.VideoFrame.from_ndarray(self._cached[1], format="yuv420p")
+        # Presentation time from the wall clock, strictly increasing.
+        pts = max(int((now - self._start) * VIDEO_CLOCK_RATE), self._last_pts + 1)
+        self._last_pts = pts
         frame.pts = pts
         frame.time_base = VIDEO_TIME_BASE
         self.frames_sent += 1

@@ -1,0 +1,176 @@
+"""Stream benchmark: frames per second received by in-process WebRTC clients, and the time from
+an instruction to the first changed frame, on the real engines with the astronaut photo.
+
+Keys:
+    stream_fps_1: frames/s received by one session's client over the measurement window (512²).
+    stream_fps_4: mean frames/s received per client with four concurrent sessions (512²).
+    stream_fps_4_min: the slowest of the four.
+    instruct_to_frame_ms_p50 / _p95: instruction sent -> first received frame whose pixels differ
+        from the frames before it (idle motion off, so only the instruction changes the face).
+    instruct_plan_ms_p50: the server-side planning part of it.
+    stream_transport_fps_4: the same as stream_fps_4 with a zero-cost test renderer (transport,
+        pacing and VP8 overhead alone), to tell engine cost from server cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+logger = logging.getLogger(__name__)
+
+SIZE = 512
+INSTRUCTIONS = (
+    "Turn this face from disgust to happiness",
+    "look surprised",
+    "show anger",
+    "smile",
+    "a sad face",
+    "from fear to happiness",
+    "look disgusted",
+    "a big surprised smile",
+)
+
+
+@contextlib.asynccontextmanager
+async def _server(engine: Any) -> AsyncIterator[Any]:
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from server.config import ServerConfig
+
+    config = ServerConfig(size=SIZE, fps=30.0, max_sessions=8, message_rate=100.0)
+    server = TestServer(create_app(config, engine, warmup=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def _clients(server: Any, count: int, photo: bytes, keep_frames: bool) -> list[Any]:
+    import aiohttp
+
+    from server.webrtc.client import AvatarClient
+
+    base = str(server.make_url("")).rstrip("/")
+    clients = []
+    for _ in range(count):
+        client = AvatarClient(base, keep_frames=keep_frames)
+        await client.connect()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{base}/upload?session={client.session_id}", data=photo) as response,
+        ):
+            if response.status != 200:
+                raise RuntimeError(f"upload failed: {await response.text()}")
+        clients.append(client)
+    return clients
+
+
+async def _fps(engine: Any, count: int, photo: bytes, seconds: float) -> list[float]:
+    async with _server(engine) as server:
+        clients = await _clients(server, count, photo, keep_frames=False)
+        try:
+            await asyncio.sleep(1.5)  # warm-up: encoder start, bitrate ramp
+            before = [c.frames_received for c in clients]
+            started = time.monotonic()
+            await asyncio.sleep(seconds)
+            elapsed = time.monotonic() - started
+            return [(c.frames_received - b) / elapsed for c, b in zip(clients, before, strict=True)]
+        finally:
+            for client in clients:
+                await client.close()
+
+
+def _diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+async def _latency(engine: Any, photo: bytes, repeats: int) -> tuple[list[float], list[float]]:
+    async with _server(engine) as server:
+        (client,) = await _clients(server, 1, photo, keep_frames=True)
+        try:
+            client.send({"type": "set", "idle": False, "id": "s"})
+            await client.wait_event("done", command="set")
+            latencies, plans = [], []
+            for number in range(repeats):
+                client.send({"type": "cancel"})
+                await asyncio.sleep(1.2)  # back at rest and still
+                still = [(await client.next_frame()).image for _ in range(5)]
+                noise = float(np.median([_diff(x, y) for x, y in zip(still, still[1:])]))
+                threshold = max(0.05, 3 * noise)
+                b = still[-1]
+                sent = time.monotonic()
+                client.send(
+                    {
+                        "type": "instruct",
+                        "text": INSTRUCTIONS[number % len(INSTRUCTIONS)],
+                        "id": f"l{number}",
+                    }
+                )
+                while True:
+                    frame = await client.next_frame()
+                    if _diff(frame.image, b) > threshold:
+                        latencies.append((frame.received_at - sent) * 1000)
+                        break
+                    if time.monotonic() - sent > 5:
+                        raise TimeoutError("no changed frame within 5 s of an instruction")
+                plan = await client.wait_event("plan", id=f"l{number}")
+                plans.append(float(sum(plan.get("timings_ms", {}).values())))
+            return latencies, plans
+        finally:
+            await client.close()
+
+
+def _photo() -> bytes:
+    import cv2
+    from skimage import data
+
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("cannot encode the astronaut photo")
+    return encoded.tobytes()
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    from test_server_fakes import FakeEngine
+
+    from server.engine import FacecastEngine
+
+    seconds = 3.0 if quick else 10.0
+    repeats = 5 if quick else 20
+    photo = _photo()
+    engine = FacecastEngine()
+    engine.warmup()
+    result: dict[str, Any] = {"stream_size": SIZE, "stream_seconds": seconds}
+    result["stream_fps_1"] = round(float(np.mean(asyncio.run(_fps(engine, 1, photo, seconds)))), 2)
+    fps_4 = asyncio.run(_fps(engine, 4, photo, seconds))
+    result["stream_fps_4"] = round(float(np.mean(fps_4)), 2)
+    result["stream_fps_4_min"] = round(float(np.min(fps_4)), 2)
+    latencies, plans = asyncio.run(_latency(engine, photo, repeats))
+    result["instruct_to_frame_ms_p50"] = round(float(np.percentile(latencies, 50)), 1)
+    result["instruct_to_frame_ms_p95"] = round(float(np.percentile(latencies, 95)), 1)
+    result["instruct_plan_ms_p50"] = round(float(np.percentile(plans, 50)), 2)
+    transport = asyncio.run(_fps(FakeEngine(), 4, photo, seconds))
+    result["stream_transport_fps_4"] = round(float(np.mean(transport)), 2)
+    return result
+
+
+if __name__ == "__main__":
+    import json
+
+    logging.basicConfig(level=logging.INFO)
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
