@@ -14,13 +14,23 @@ from engines.instructions.corpus import (
     SubjectStyle,
     generate_corpus,
 )
-from engines.instructions.exceptions import InstructionsError, UnknownEmotionError
+from engines.instructions.exceptions import (
+    InstructionsError,
+    NotUnderstoodError,
+    UnknownEmotionError,
+)
 from engines.instructions.facs import (
     AU_TO_SHAPES,
     EMOTION_AUS,
     emotion_pose_prior,
     emotion_prototype,
     prototype_matrix,
+)
+from engines.instructions.planner import (
+    EXAMPLE_INSTRUCTIONS,
+    LexiconPlanner,
+    RuleAnchor,
+    RulePlan,
 )
 from engines.instructions.templates import (
     HELDOUT_PAIR_TEMPLATES,
@@ -49,6 +59,7 @@ __all__ = [
     "COMPOUND_PARENTS",
     "EMOTIONS",
     "EMOTION_AUS",
+    "EXAMPLE_INSTRUCTIONS",
     "HELDOUT_INTENSITY_WORDS",
     "HELDOUT_PAIR_TEMPLATES",
     "HELDOUT_SINGLE_TEMPLATES",
@@ -65,6 +76,10 @@ __all__ = [
     "InstructionsError",
     "IntensityWord",
     "LexicalEntry",
+    "LexiconPlanner",
+    "NotUnderstoodError",
+    "RuleAnchor",
+    "RulePlan",
     "SubjectStyle",
     "TextAnalysis",
     "UnknownEmotionError",
