@@ -1,0 +1,184 @@
+"""One config dataclass per component of ``engines.i2fet``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "ClassifierConfig",
+    "I2FETConfig",
+    "NEDConfig",
+    "TrainConfig",
+]
+
+NUM_EXPRESSIONS = 53
+POSE_DIM = 3
+
+
+@dataclass(frozen=True)
+class I2FETConfig:
+    """The instruction → anchors generator (IFED + CVAE).
+
+    Attributes:
+        labels: emotion labels the slot heads classify into (from the corpus vocabulary).
+        text_dim: width of the text encoder's token embeddings.
+        model_dim: width of the IFED features.
+        num_heads: attention heads in every transformer layer.
+        param_layers: transformer layers of the parameter branch (paper: 2).
+        param_tokens: tokens the 56 source parameters are projected into.
+        text_layers: transformer layers of the text branch (paper: 1).
+        caft_layers: cross-attention fusion layers (paper: 1).
+        max_anchors: anchor slots K (instructions name 1..K emotions).
+        max_tokens: longest text (positional table size; the CLS token is extra).
+        expression_latent: CVAE latent size of the expression branch.
+        pose_latent: CVAE latent size of the pose branch.
+        hidden: width of the CVAE MLPs.
+        max_pose: |pose| bound in radians (tanh output scale).
+        dropout: dropout inside the transformer layers.
+        mode: "ifed" (the paper's model), "no_ifed" (CVAE conditioned on pooled text + source
+            parameters + slot embedding, no transformers) or "baseline" (pooled text → MLP →
+            anchors, no CVAE).
+    """
+
+    labels: tuple[str, ...] = ()
+    text_dim: int = 256
+    model_dim: int = 128
+    num_heads: int = 4
+    param_layers: int = 2
+    param_tokens: int = 8
+    text_layers: int = 1
+    caft_layers: int = 1
+    max_anchors: int = 4
+    max_tokens: int = 64
+    expression_latent: int = 16
+    pose_latent: int = 4
+    hidden: int = 256
+    max_pose: float = 0.6
+    dropout: float = 0.0
+    mode: str = "ifed"
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            raise ValueError("I2FETConfig.labels is empty: pass the corpus emotion labels")
+        if self.mode not in ("ifed", "no_ifed", "baseline"):
+            raise ValueError(f"mode must be 'ifed', 'no_ifed' or 'baseline', got {self.mode!r}")
+        if self.model_dim % self.num_heads:
+            raise ValueError(
+                f"model_dim ({self.model_dim}) must be divisible by num_heads ({self.num_heads})"
+            )
+        for name in (
+            "text_dim",
+            "model_dim",
+            "max_anchors",
+            "max_tokens",
+            "hidden",
+            "param_tokens",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        for name in ("param_layers", "text_layers", "caft_layers"):
+            if getattr(self, name) < (1 if name == "caft_layers" else 0):
+                raise ValueError(f"{name} out of range: {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["labels"] = list(self.labels)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> I2FETConfig:
+        values = dict(data)
+        values["labels"] = tuple(values.get("labels", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class NEDConfig:
+    """Neutral encoder-decoder: four fully connected layers each way.
+
+    Attributes:
+        hidden: width of the hidden layers.
+        latent: bottleneck width.
+        max_pose: |pose| bound of the decoded neutral pose (radians).
+    """
+
+    hidden: int = 128
+    latent: int = 32
+    max_pose: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.hidden < 1 or self.latent < 1:
+            raise ValueError("NEDConfig.hidden and latent must be >= 1")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """The expression classifier used as the judge (Acc1/Acc2/G-mean).
+
+    Attributes:
+        labels: emotion labels.
+        hidden: MLP width.
+        layers: hidden layers.
+        dropout: dropout between hidden layers.
+    """
+
+    labels: tuple[str, ...] = ()
+    hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            raise ValueError("ClassifierConfig.labels is empty")
+        if self.hidden < 1 or self.layers < 1:
+            raise ValueError("ClassifierConfig.hidden and layers must be >= 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by the three trainers.
+
+    Attributes:
+        steps: optimisation steps.
+        batch_size: samples per step.
+        lr: Adam learning rate (cosine-decayed to 5% of it).
+        weight_decay: Adam weight decay.
+        seed: seeds torch, numpy and the batch order.
+        kl_weight: weight of the KL terms (warmed up linearly over the first third).
+        vertex_weight: weight of the vertex loss (0 disables it).
+        prior_weight: weight of the reconstruction with z = 0 (the deterministic path the
+            planner uses by default).
+        label_weight: weight of the per-slot label cross-entropy.
+        count_weight: weight of the anchor-count cross-entropy.
+        pose_weight: weight of the pose loss.
+        intensity_weight: weight of the intensity regression.
+        vertex_count: face vertices sampled for the vertex loss.
+        threads: torch threads during training (0 = leave torch's default).
+        progress: show tqdm progress bars.
+    """
+
+    steps: int = 3000
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+    kl_weight: float = 0.02
+    vertex_weight: float = 1.0
+    prior_weight: float = 1.0
+    label_weight: float = 0.2
+    count_weight: float = 0.2
+    pose_weight: float = 1.0
+    intensity_weight: float = 0.2
+    vertex_count: int = 2000
+    threads: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("steps and batch_size must be >= 1")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.vertex_count < 1:
+            raise ValueError("vertex_count must be >= 1")

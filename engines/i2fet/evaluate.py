@@ -1,0 +1,152 @@
+"""Evaluation: Acc1, Acc2, G-mean and the confusion matrix, judged by the expression classifier.
+
+Definitions (our instructions name 1..4 emotions, the paper's name two):
+
+* ``acc1``: fraction of instructions whose first predicted anchor the classifier labels as the
+  first emotion the instruction names (the paper's source expression).
+* ``acc2``: fraction of later anchors (k ≥ 2, the paper's target expression and, for chains,
+  every further one) labelled as the emotion named at that position. Instructions naming a
+  single emotion contribute to ``acc1`` only.
+* ``gmean``: geometric mean over emotion classes of the per-class recall over all anchors
+  (the usual G-mean for many classes; 0 if a class is never recognised).
+* ``confusion``: rows = named emotion, columns = classifier's label of the predicted anchor.
+* ``count_accuracy``: the predicted number of anchors equals the number named.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from engines.i2fet.classifier import ExpressionClassifier
+from engines.i2fet.data import InstructionTensors
+from engines.i2fet.model import I2FET, PooledBaseline
+from engines.text.base import TextEncoder
+
+__all__ = [
+    "Predictions",
+    "classification_metrics",
+    "classifier_accuracy",
+    "evaluate_model",
+    "predict",
+]
+
+
+@dataclass
+class Predictions:
+    """Model outputs for a whole split.
+
+    Attributes:
+        expressions: (N, K, 53); poses: (N, K, 3); intensities (N, K);
+        label_ids: (N, K) slot-head labels; count: (N,) predicted anchors minus one.
+    """
+
+    expressions: torch.Tensor
+    poses: torch.Tensor
+    intensities: torch.Tensor
+    label_ids: torch.Tensor
+    count: torch.Tensor
+
+
+@torch.inference_mode()
+def predict(
+    model: I2FET | PooledBaseline,
+    encoder: TextEncoder,
+    data: InstructionTensors,
+    batch_size: int = 512,
+) -> Predictions:
+    """Run the model (z = 0, deterministic) over every sample of ``data``."""
+    model.eval()
+    parts: list[Any] = []
+    for start in range(0, len(data), batch_size):
+        batch = data.take(range(start, min(len(data), start + batch_size)))
+        tokens = encoder.encode(batch.texts)
+        out = model(tokens.embeddings, tokens.mask, batch.source_expression, batch.source_pose)
+        parts.append(
+            (
+                out.expressions,
+                out.poses,
+                out.intensities,
+                out.label_logits.argmax(-1),
+                out.count_logits.argmax(-1),
+            )
+        )
+    return Predictions(*(torch.cat(column) for column in zip(*parts, strict=True)))
+
+
+def classification_metrics(
+    judged: torch.Tensor, data: InstructionTensors, labels: Sequence[str]
+) -> dict[str, Any]:
+    """Acc1 / Acc2 / G-mean / confusion from classifier labels ``judged`` (N, K) of the
+    predicted anchors against the labels named in ``data``."""
+    truth = data.labels
+    mask = data.slot_mask
+    first_ok = (judged[:, 0] == truth[:, 0]).float()
+    later = mask.clone()
+    later[:, 0] = False
+    correct = (judged == truth) & mask
+    acc1 = float(first_ok.mean())
+    acc2 = float(correct[later].float().mean()) if bool(later.any()) else float("nan")
+    size = len(labels)
+    confusion = np.zeros((size, size), np.int64)
+    np.add.at(confusion, (truth[mask].numpy(), judged[mask].numpy()), 1)
+    support = confusion.sum(1)
+    present = support > 0
+    recall = np.diag(confusion)[present] / support[present]
+    gmean = float(np.exp(np.log(np.maximum(recall, 1e-12)).mean())) if present.any() else 0.0
+    if np.any(recall == 0):
+        gmean = 0.0
+    per_class = {
+        labels[int(i)]: round(float(confusion[i, i] / support[i]), 4)
+        for i in np.flatnonzero(present)
+    }
+    return {
+        "acc1": round(acc1, 4),
+        "acc2": round(acc2, 4) if not math.isnan(acc2) else None,
+        "gmean": round(gmean, 4),
+        "anchor_accuracy": round(float(correct[mask].float().mean()), 4),
+        "per_class_recall": per_class,
+        "confusion": {"labels": list(labels), "matrix": confusion.tolist()},
+        "samples": len(data),
+        "anchors": int(mask.sum()),
+        "multi_anchor_samples": int((mask.sum(1) > 1).sum()),
+    }
+
+
+def evaluate_model(
+    model: I2FET | PooledBaseline,
+    encoder: TextEncoder,
+    classifier: ExpressionClassifier,
+    data: InstructionTensors,
+    labels: Sequence[str],
+) -> dict[str, Any]:
+    """All metrics of one model on one split (see the module docstring)."""
+    predictions = predict(model, encoder, data)
+    judged = classifier.predict(predictions.expressions)
+    out = classification_metrics(judged, data, labels)
+    mask = data.slot_mask
+    out["count_accuracy"] = round(float((predictions.count == data.count).float().mean()), 4)
+    out["slot_label_accuracy"] = round(
+        float((predictions.label_ids == data.labels)[mask].float().mean()), 4
+    )
+    out["expression_mae"] = round(
+        float((predictions.expressions - data.expressions).abs().mean(-1)[mask].mean()), 5
+    )
+    out["pose_mae_deg"] = round(
+        float(np.degrees((predictions.poses - data.poses).abs().mean(-1)[mask].mean())), 4
+    )
+    out["intensity_mae"] = round(
+        float((predictions.intensities - data.intensities).abs()[mask].mean()), 4
+    )
+    return out
+
+
+def classifier_accuracy(classifier: ExpressionClassifier, data: InstructionTensors) -> float:
+    """The judge's accuracy on the ground-truth anchors of ``data``."""
+    judged = classifier.predict(data.expressions)
+    return float((judged == data.labels)[data.slot_mask].float().mean())

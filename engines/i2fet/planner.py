@@ -1,0 +1,287 @@
+"""``InstructionPlanner``: instruction text → ordered expression anchors (the server's entry).
+
+One planner holds the text encoder, I2FET and NED (loaded once); ``plan`` runs under
+``torch.inference_mode`` and times the text encoding, I2FET and NED apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from engines.i2fet.checkpoint import CHECKPOINT_DIR, load_i2fet, load_ned
+from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM
+from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodError
+from engines.i2fet.model import I2FET, PooledBaseline
+from engines.i2fet.ned import NED
+from engines.text import TextEncoder, get_encoder
+
+__all__ = ["EXAMPLE_INSTRUCTIONS", "Anchor", "InstructionPlanner", "Plan", "PlannerConfig"]
+
+logger = logging.getLogger(__name__)
+
+EXAMPLE_INSTRUCTIONS: tuple[str, ...] = (
+    "smile",
+    "from anger to joy",
+    "look slightly sad",
+    "be surprised, then burst out laughing, then calm down",
+    "very disgusted",
+)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One expression apex of a plan.
+
+    Attributes:
+        label: emotion label (``engines.instructions.EMOTIONS``).
+        intensity: apex intensity in [0, 1] (after ``intensity_scale``).
+        expression: (53,) float32 absolute ICT expression coefficients in [0, 1].
+        pose: (3,) float32 head-rotation offset (pitch, yaw, roll) radians.
+    """
+
+    label: str
+    intensity: float
+    expression: NDArray[np.float32]
+    pose: NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an instruction asks for, in order.
+
+    Attributes:
+        text: the instruction.
+        anchors: 1..4 anchors in the order the text names them.
+        neutral_expression: (53,) the subject's neutral (NED), for transition midpoints.
+        neutral_pose: (3,) the subject's neutral head-rotation offset (NED).
+        understood: emotion labels in order (the anchors' labels).
+        unknown_words: words outside the vocabulary (for user feedback).
+        timings_ms: "text", "i2fet", "ned", "total" milliseconds.
+    """
+
+    text: str
+    anchors: tuple[Anchor, ...]
+    neutral_expression: NDArray[np.float32]
+    neutral_pose: NDArray[np.float32]
+    understood: tuple[str, ...]
+    unknown_words: tuple[str, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly summary (labels, intensities, timings; not the coefficient arrays)."""
+        return {
+            "text": self.text,
+            "understood": list(self.understood),
+            "intensities": [round(a.intensity, 3) for a in self.anchors],
+            "unknown_words": list(self.unknown_words),
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Planner options.
+
+    Attributes:
+        max_chars: longer instructions are rejected (InstructionError).
+        min_confidence: with no emotion word found by the lexicon, the model's slot labels
+            must be at least this probable (mean over used slots) to be accepted.
+        sample_temperature: prior-sample scale when ``plan(seed=...)`` asks for variation.
+    """
+
+    max_chars: int = 300
+    min_confidence: float = 0.9
+    sample_temperature: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.max_chars < 1:
+            raise ValueError("max_chars must be >= 1")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError("min_confidence must be in [0, 1]")
+        if self.sample_temperature < 0:
+            raise ValueError("sample_temperature must be >= 0")
+
+
+def _vector(value: Any, size: int, name: str) -> NDArray[np.float32]:
+    try:
+        array = np.asarray(value, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise InstructionError(f"{name} must be a numeric array of {size} values") from error
+    if array.shape != (size,):
+        raise InstructionError(f"{name} must have {size} values, got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise InstructionError(f"{name} contains NaN or infinite values")
+    return array
+
+
+class InstructionPlanner:
+    """Instruction → :class:`Plan`. Not thread-safe: use one per thread (or a lock)."""
+
+    def __init__(
+        self,
+        model: I2FET | PooledBaseline,
+        ned: NED,
+        encoder: TextEncoder,
+        config: PlannerConfig | None = None,
+    ) -> None:
+        self.model = model.eval()
+        self.ned = ned.eval()
+        self.encoder = encoder
+        self.config = config or PlannerConfig()
+        self.labels: tuple[str, ...] = tuple(model.config.labels)
+        self.examples: list[str] = list(EXAMPLE_INSTRUCTIONS)
+
+    @classmethod
+    def load(
+        cls,
+        checkpoint_dir: Path | None = None,
+        encoder: str = "wordllama",
+        config: PlannerConfig | None = None,
+        **encoder_options: Any,
+    ) -> InstructionPlanner:
+        """Load ``i2fet.pt`` and ``ned.pt`` from ``checkpoint_dir`` (default: the committed
+        ones) and build the text encoder (the checkpoint's ``text_dim`` must match it).
+
+        Raises:
+            CheckpointError: a checkpoint is missing or unreadable.
+            EncoderUnavailableError: the encoder cannot be built.
+        """
+        directory = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+        model = load_i2fet(directory / "i2fet.pt")
+        ned = load_ned(directory / "ned.pt")
+        text_encoder = get_encoder(encoder, **encoder_options)
+        if text_encoder.dim != model.config.text_dim:
+            from engines.i2fet.exceptions import CheckpointError
+
+            raise CheckpointError(
+                f"{directory / 'i2fet.pt'} was trained on {model.config.text_dim}-d text "
+                f"features; encoder {encoder!r} gives {text_encoder.dim}-d"
+            )
+        return cls(model, ned, text_encoder, config)
+
+    def _lexicon(self, text: str) -> tuple[list[str], list[str]]:
+        """Emotion labels and unknown words found by the vocabulary's lexicon analysis."""
+        try:
+            from engines.instructions import analyze_text
+        except ImportError:  # pragma: no cover - the vocabulary ships with the project
+            return [], []
+        analysis = analyze_text(text)
+        return [m.label for m in analysis.emotion_mentions], list(analysis.unknown_words)
+
+    def plan(
+        self,
+        text: str,
+        *,
+        current_expression: NDArray[np.floating] | None = None,
+        current_pose: NDArray[np.floating] | None = None,
+        intensity_scale: float = 1.0,
+        seed: int | None = None,
+    ) -> Plan:
+        """Turn ``text`` into anchors.
+
+        Args:
+            text: the instruction ("from anger to joy", "smile slightly", ...).
+            current_expression: (53,) the face now (source of the parameter branch and NED);
+                default the zero expression.
+            current_pose: (3,) head-rotation offset now; default zeros.
+            intensity_scale: scales every apex towards (< 1) or beyond (> 1) the neutral face;
+                in [0, 2].
+            seed: None for the deterministic mean anchors; an int draws a CVAE prior sample
+                (a different but plausible rendition of the same instruction).
+
+        Raises:
+            InstructionError: ``text`` is not a string, too long, or bad numeric arguments.
+            InstructionNotUnderstoodError: no emotion understood in ``text``.
+        """
+        started = time.perf_counter()
+        if not isinstance(text, str):
+            raise InstructionError(f"instruction must be a string, got {type(text).__name__}")
+        if len(text) > self.config.max_chars:
+            raise InstructionError(
+                f"instruction too long ({len(text)} characters, max {self.config.max_chars})"
+            )
+        if not (isinstance(intensity_scale, int | float) and 0.0 <= intensity_scale <= 2.0):
+            raise InstructionError(f"intensity_scale must be in [0, 2], got {intensity_scale!r}")
+        expression = (
+            np.zeros(NUM_EXPRESSIONS, np.float32)
+            if current_expression is None
+            else np.clip(_vector(current_expression, NUM_EXPRESSIONS, "current_expression"), 0, 1)
+        )
+        pose = (
+            np.zeros(POSE_DIM, np.float32)
+            if current_pose is None
+            else _vector(current_pose, POSE_DIM, "current_pose")
+        )
+        lexicon_labels, unknown_words = self._lexicon(text)
+        if not text.strip() or not any(ch.isalpha() for ch in text):
+            raise InstructionNotUnderstoodError(
+                text, unknown_words=unknown_words, examples=self.examples
+            )
+        timings: dict[str, float] = {}
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            tokens = self.encoder.encode([text])
+            t1 = time.perf_counter()
+            generator = None
+            temperature = 0.0
+            if seed is not None:
+                generator = torch.Generator().manual_seed(int(seed))
+                temperature = self.config.sample_temperature
+            source_expression = torch.from_numpy(expression).unsqueeze(0)
+            source_pose = torch.from_numpy(pose).unsqueeze(0)
+            out = self.model(
+                tokens.embeddings,
+                tokens.mask,
+                source_expression,
+                source_pose,
+                generator=generator,
+                temperature=temperature,
+            )
+            t2 = time.perf_counter()
+            neutral_expression, neutral_pose = self.ned(source_expression, source_pose)
+            t3 = time.perf_counter()
+        timings.update(text=(t1 - t0) * 1e3, i2fet=(t2 - t1) * 1e3, ned=(t3 - t2) * 1e3)
+        count = int(out.count_logits[0].argmax()) + 1
+        probabilities = out.label_logits[0, :count].softmax(-1)
+        confidence, label_ids = probabilities.max(-1)
+        labels = tuple(self.labels[int(i)] for i in label_ids)
+        if not lexicon_labels and float(confidence.mean()) < self.config.min_confidence:
+            raise InstructionNotUnderstoodError(
+                text, understood=(), unknown_words=unknown_words, examples=self.examples
+            )
+        neutral = neutral_expression[0].numpy().astype(np.float32)
+        anchors = []
+        for k in range(count):
+            apex = out.expressions[0, k].numpy()
+            scaled = np.clip(neutral + intensity_scale * (apex - neutral), 0.0, 1.0)
+            anchors.append(
+                Anchor(
+                    label=labels[k],
+                    intensity=float(np.clip(float(out.intensities[0, k]) * intensity_scale, 0, 1)),
+                    expression=scaled.astype(np.float32),
+                    pose=out.poses[0, k].numpy().astype(np.float32),
+                )
+            )
+        timings["total"] = (time.perf_counter() - started) * 1e3
+        return Plan(
+            text=text,
+            anchors=tuple(anchors),
+            neutral_expression=neutral,
+            neutral_pose=neutral_pose[0].numpy().astype(np.float32),
+            understood=labels,
+            unknown_words=tuple(unknown_words),
+            timings_ms=timings,
+        )
+
+    def plan_many(self, texts: Sequence[str], **options: Any) -> list[Plan]:
+        """``plan`` for each text (convenience for tests and benchmarks)."""
+        return [self.plan(text, **options) for text in texts]

@@ -1,0 +1,225 @@
+"""Training loops for I2FET, NED and the expression classifier (Adam, fixed seeds, tqdm)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from engines.i2fet.classifier import ExpressionClassifier
+from engines.i2fet.config import ClassifierConfig, I2FETConfig, NEDConfig, TrainConfig
+from engines.i2fet.data import InstructionTensors
+from engines.i2fet.losses import I2FETLoss
+from engines.i2fet.model import I2FET, PooledBaseline, build_model
+from engines.i2fet.ned import NED
+from engines.text.base import TextEncoder
+
+__all__ = [
+    "TrainResult",
+    "classifier_pairs",
+    "count_parameters",
+    "ned_pairs",
+    "seed_everything",
+    "train_classifier",
+    "train_i2fet",
+    "train_ned",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """A trained module and its training history.
+
+    Attributes:
+        model: the trained module (eval mode).
+        history: (step, loss) pairs logged during training.
+        seconds: wall time.
+        extra: trainer-specific numbers (final loss parts, ...).
+    """
+
+    model: torch.nn.Module
+    history: list[tuple[int, float]]
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed python, numpy and torch; returns a torch Generator for batch order."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless shuffled mini-batch indices."""
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
+            yield order[start : start + batch_size]
+
+
+def _schedule(optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    warmup = max(1, steps // 50)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, steps - warmup)
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _loop(
+    module: torch.nn.Module,
+    config: TrainConfig,
+    n: int,
+    step_fn: Callable[[torch.Tensor, int], tuple[torch.Tensor, dict[str, float]]],
+    desc: str,
+) -> TrainResult:
+    from tqdm import tqdm
+
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    generator = seed_everything(config.seed)
+    optimizer = torch.optim.Adam(
+        module.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    scheduler = _schedule(optimizer, config.steps)
+    batches = _batches(n, min(config.batch_size, n), generator)
+    history: list[tuple[int, float]] = []
+    running: dict[str, float] = {}
+    started = time.perf_counter()
+    module.train()
+    bar = tqdm(range(config.steps), desc=desc, disable=not config.progress, mininterval=1.0)
+    for step in bar:
+        loss, parts = step_fn(next(batches), step)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        for name, value in parts.items():
+            running[name] = value if name not in running else 0.95 * running[name] + 0.05 * value
+        if step % 10 == 0 or step == config.steps - 1:
+            history.append((step, float(loss.detach())))
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(running.items())[:5]})
+    module.eval()
+    return TrainResult(module, history, time.perf_counter() - started, {"final": running})
+
+
+def train_i2fet(
+    data: InstructionTensors,
+    encoder: TextEncoder,
+    model_config: I2FETConfig,
+    config: TrainConfig,
+    gram: torch.Tensor | None,
+) -> TrainResult:
+    """Train I2FET (or the ablation / baseline variants) on ``data``.
+
+    Args:
+        data: the train split as tensors.
+        encoder: the text encoder (frozen; texts are encoded per batch).
+        model_config: architecture (``mode`` selects the variant).
+        config: optimisation settings.
+        gram: (53, 53) vertex Gram matrix (see ``losses.vertex_gram``) or None.
+    """
+    seed_everything(config.seed)
+    model: I2FET | PooledBaseline = build_model(model_config)
+    criterion = I2FETLoss(config, gram)
+    kl_warmup = max(1, config.steps // 3)
+
+    def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        batch = data.take(index)
+        tokens = encoder.encode(batch.texts)
+        output = model(
+            tokens.embeddings,
+            tokens.mask,
+            batch.source_expression,
+            batch.source_pose,
+            batch.expressions,
+            batch.poses,
+        )
+        terms = criterion(output, batch, kl_scale=min(1.0, step / kl_warmup))
+        return terms.total, {"loss": float(terms.total.detach()), **terms.parts}
+
+    return _loop(model, config, len(data), step_fn, f"train i2fet[{model_config.mode}]")
+
+
+def ned_pairs(
+    data: InstructionTensors,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """NED training pairs: every source face and every anchor of a subject → its neutral.
+
+    Returns:
+        expression (M, 53), pose (M, 3), neutral expression (M, 53), neutral pose (M, 3).
+    """
+    mask = data.slot_mask
+    n_anchor = int(mask.sum())
+    expression = torch.cat([data.source_expression, data.expressions[mask]])
+    pose = torch.cat([data.source_pose, data.poses[mask]])
+    anchor_owner = torch.arange(len(data)).unsqueeze(1).expand_as(mask)[mask]
+    neutral_expression = torch.cat([data.neutral_expression, data.neutral_expression[anchor_owner]])
+    neutral_pose = torch.cat([data.neutral_pose, data.neutral_pose[anchor_owner]])
+    if neutral_expression.shape[0] != len(data) + n_anchor:
+        raise RuntimeError("NED pair construction mismatch")
+    return expression, pose, neutral_expression, neutral_pose
+
+
+def train_ned(data: InstructionTensors, ned_config: NEDConfig, config: TrainConfig) -> TrainResult:
+    """Train NED on (face → neutral) pairs from ``data`` (MSE on expression and pose)."""
+    seed_everything(config.seed)
+    model = NED(ned_config)
+    expression, pose, neutral_expression, neutral_pose = ned_pairs(data)
+
+    def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        pred_e, pred_p = model(expression[index], pose[index])
+        loss_e = (pred_e - neutral_expression[index]).square().sum(-1).mean()
+        loss_p = ((pred_p - neutral_pose[index]) / 0.1).square().sum(-1).mean()
+        loss = loss_e + loss_p
+        return loss, {
+            "loss": float(loss.detach()),
+            "expression": float(loss_e.detach()),
+            "pose": float(loss_p.detach()),
+        }
+
+    return _loop(model, config, expression.shape[0], step_fn, "train ned")
+
+
+def classifier_pairs(data: InstructionTensors) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, 53) anchor expressions and (M,) label indices of every real anchor."""
+    return data.expressions[data.slot_mask], data.labels[data.slot_mask]
+
+
+def train_classifier(
+    data: InstructionTensors, classifier_config: ClassifierConfig, config: TrainConfig
+) -> TrainResult:
+    """Train the expression classifier on the ground-truth anchors of ``data``."""
+    seed_everything(config.seed)
+    model = ExpressionClassifier(classifier_config)
+    features, labels = classifier_pairs(data)
+
+    def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        logits = model(features[index])
+        loss = F.cross_entropy(logits, labels[index])
+        accuracy = float((logits.argmax(-1) == labels[index]).float().mean())
+        return loss, {"loss": float(loss.detach()), "accuracy": accuracy}
+
+    return _loop(model, config, features.shape[0], step_fn, "train classifier")
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
