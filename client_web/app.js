@@ -1,5 +1,5 @@
 // The main Facecast page: webcam, capture/upload, live avatar, chat with history, status.
-import { connect, describePlan, meterFps, uploadPhoto } from "/static/facecast.js";
+import { connect, describePlan, meterFps, meterStatsFps, uploadPhoto } from "/static/facecast.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -108,7 +108,8 @@ async function main() {
   }
   ui.session.textContent = "session " + facecast.link.sessionId;
   ui.capture.disabled = !webcam;
-  meterFps(ui.avatar, (fps) => { ui.fps.textContent = `${fps.toFixed(0)} fps`; facecast.fps = fps; });
+  meterStatsFps(facecast.link.pc, (fps) => { ui.fps.textContent = `${fps.toFixed(0)} fps`; facecast.fps = fps; });
+  meterFps(ui.avatar, (fps) => { facecast.shownFps = fps; });
 }
 
 ui.capture.addEventListener("click", () => command({ type: "capture" }, "capture my face"));

@@ -83,7 +83,24 @@ export async function uploadPhoto(sessionId, file) {
   return answer;
 }
 
-/** Count decoded frames of a video element; calls onFps(fps) every second. */
+/** Frames per second decoded by the peer connection (WebRTC stats); calls onFps each second. */
+export function meterStatsFps(pc, onFps) {
+  let previous = null;
+  return setInterval(async () => {
+    const stats = await pc.getStats().catch(() => null);
+    if (!stats) return;
+    stats.forEach((report) => {
+      if (report.type !== "inbound-rtp" || report.kind !== "video") return;
+      if (previous) {
+        const seconds = (report.timestamp - previous.timestamp) / 1000;
+        if (seconds > 0) onFps((report.framesDecoded - previous.framesDecoded) / seconds);
+      }
+      previous = { timestamp: report.timestamp, framesDecoded: report.framesDecoded || 0 };
+    });
+  }, 1000);
+}
+
+/** Count frames shown by a video element; calls onFps(fps) every second. */
 export function meterFps(video, onFps) {
   let frames = 0;
   let last = performance.now();

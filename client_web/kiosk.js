@@ -1,6 +1,6 @@
 // Kiosk: full-screen avatar of the shared "broadcast" session, a large chat box.
 // When nobody types, the server's demo loop performs example instructions.
-import { connect, describePlan, meterFps } from "/static/facecast.js";
+import { connect, describePlan, meterStatsFps } from "/static/facecast.js";
 
 const $ = (id) => document.getElementById(id);
 const video = $("avatar");
@@ -37,7 +37,7 @@ async function main() {
     show(error.message, true);
     return;
   }
-  meterFps(video, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
+  meterStatsFps(facecast.link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
   document.documentElement.requestFullscreen?.().catch(() => {});
 }
 

@@ -80,8 +80,8 @@ class ServerConfig:
             raise ValueError(f"fps must be in [1, 60], got {self.fps}")
         if not 64 <= self.size <= 1024 or self.size % 16:
             raise ValueError(f"size must be a multiple of 16 in [64, 1024], got {self.size}")
-        if not 0 <= self.intensity <= 2:
-            raise ValueError(f"intensity must be in [0, 2], got {self.intensity}")
+        if not 0.1 <= self.intensity <= 2:
+            raise ValueError(f"intensity must be in [0.1, 2], got {self.intensity}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
         if self.max_message_bytes < 256:

@@ -173,14 +173,21 @@ class EngineConfig:
     """Options of the real engines.
 
     Attributes:
+        planner: "auto" (the learned I2FET planner when its checkpoint loads, else the
+            lexicon rules), "i2fet" (fail when it does not load) or "lexicon".
         planner_checkpoint: I2FET checkpoint folder (None = the packaged one).
         text_encoder: text encoder name for the planner ("wordllama" or "clip").
         render_backend: renderer backend name (None = the renderer's default).
     """
 
+    planner: str = "auto"
     planner_checkpoint: Path | None = None
     text_encoder: str = "wordllama"
     render_backend: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.planner not in ("auto", "i2fet", "lexicon"):
+            raise ValueError(f"planner must be auto, i2fet or lexicon, got {self.planner!r}")
 
 
 def _vec(values: Any, size: int) -> NDArray[np.float32]:
@@ -255,6 +262,7 @@ class FacecastEngine:
         self._model: Any = None
         self._calibrator: Any = None
         self._planner: Any = None
+        self.planner_name = "not loaded"
 
     # -- loading -------------------------------------------------------------------------
     def _face_model(self) -> Any:
@@ -281,18 +289,34 @@ class FacecastEngine:
     def _get_planner(self) -> Any:
         with self._load_lock:
             if self._planner is None:
-                try:
-                    from engines.i2fet import InstructionPlanner
-                except ImportError as error:
-                    raise EngineUnavailableError(
-                        f"instruction planner unavailable: {error}"
-                    ) from error
-                started = time.perf_counter()
-                self._planner = InstructionPlanner.load(
+                self._planner = self._load_planner()
+            return self._planner
+
+    def _load_planner(self) -> Any:
+        started = time.perf_counter()
+        if self.config.planner in ("auto", "i2fet"):
+            try:
+                from engines.i2fet import InstructionPlanner
+
+                planner = InstructionPlanner.load(
                     self.config.planner_checkpoint, encoder=self.config.text_encoder
                 )
-                logger.info("instruction planner loaded in %.2f s", time.perf_counter() - started)
-            return self._planner
+            except Exception as error:  # missing checkpoint/encoder: fall back or fail
+                if self.config.planner == "i2fet":
+                    raise EngineUnavailableError(
+                        f"the I2FET instruction planner is not available: {error}"
+                    ) from error
+                logger.warning("I2FET planner unavailable (%s); using the lexicon planner", error)
+            else:
+                self.planner_name = "i2fet"
+                logger.info("I2FET planner loaded in %.2f s", time.perf_counter() - started)
+                return planner
+        try:
+            from engines.instructions import LexiconPlanner
+        except ImportError as error:
+            raise EngineUnavailableError(f"instruction planner unavailable: {error}") from error
+        self.planner_name = "lexicon"
+        return LexiconPlanner()
 
     def warmup(self) -> None:
         self._get_calibrator()
@@ -360,20 +384,20 @@ class FacecastEngine:
         self, text: str, current: FaceState, intensity: float, seed: int | None = None
     ) -> PlannedInstruction:
         planner = self._get_planner()
-        from engines.i2fet import InstructionNotUnderstoodError
-
         try:
             with self._plan_lock:
                 plan = planner.plan(
                     text,
                     current_expression=current.expression,
                     current_pose=current.pose,
-                    intensity_scale=float(intensity),
+                    intensity_scale=float(min(max(intensity, 0.01), 2.0)),
                     seed=seed,
                 )
-        except InstructionNotUnderstoodError as error:
+        except _not_understood_errors() as error:
             examples = list(getattr(error, "examples", []) or [])[:3]
-            hint = f" Try e.g.: {'; '.join(repr(e) for e in examples)}" if examples else ""
+            hint = ""
+            if examples and "try" not in str(error).lower():
+                hint = f" Try e.g.: {'; '.join(repr(e) for e in examples)}"
             raise EngineInputError(f"{error}{hint}", "not_understood") from error
         anchors = tuple(
             {"label": str(anchor.label), "intensity": round(float(anchor.intensity), 3)}
@@ -392,7 +416,7 @@ class FacecastEngine:
         from engines.transition import TransitionConfig, build_timeline
 
         timeline = build_timeline(
-            plan.handle, start.expression, start.pose, TransitionConfig(fps=int(round(fps)))
+            plan.handle, start.expression, start.pose, TransitionConfig(fps=float(fps))
         )
         return _RealMotion(timeline)
 
@@ -400,6 +424,24 @@ class FacecastEngine:
         from engines.transition import IdleMotion, TransitionConfig
 
         return _RealIdle(IdleMotion(TransitionConfig(), seed))
+
+
+def _not_understood_errors() -> tuple[type[BaseException], ...]:
+    """The planners' "instruction not understood" exception classes that are installed."""
+    errors: list[type[BaseException]] = []
+    try:
+        from engines.i2fet import InstructionNotUnderstoodError
+
+        errors.append(InstructionNotUnderstoodError)
+    except ImportError:
+        pass
+    try:
+        from engines.instructions import NotUnderstoodError
+
+        errors.append(NotUnderstoodError)
+    except ImportError:
+        pass
+    return tuple(errors)
 
 
 def _jsonable(value: Any) -> Any:

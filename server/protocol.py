@@ -122,7 +122,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
 # Allowed ranges (inclusive) of the numeric fields.
 _RANGES: dict[str, tuple[float, float]] = {
     "seconds": (0.2, 10.0),
-    "intensity": (0.0, 2.0),
+    "intensity": (0.1, 2.0),
     "fps": (1.0, 60.0),
     "size": (64, 1024),
 }

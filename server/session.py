@@ -308,9 +308,13 @@ class Session:
             command = await self._queue.get()
             self._running = asyncio.create_task(self._run(command))
             await asyncio.wait({self._running})
-            if self._running.cancelled() and isinstance(command, PhotoUpload):
-                if command.result is not None and not command.result.done():
-                    command.result.set_exception(SessionError("cancelled", "cancelled"))
+            if (
+                self._running.cancelled()
+                and isinstance(command, PhotoUpload)
+                and command.result is not None
+                and not command.result.done()
+            ):
+                command.result.set_exception(SessionError("cancelled", "cancelled"))
             self._running = None
 
     async def _run(self, command: Command) -> None:
@@ -335,11 +339,14 @@ class Session:
             else:
                 logger.exception("session %s: %s failed", self.id, command.TYPE)
                 code, message = "engine_error", f"{command.TYPE} failed: {error}"
-            if isinstance(command, PhotoUpload):
-                if command.result is not None and not command.result.done():
-                    command.result.set_exception(
-                        error if isinstance(error, ServerError) else ServerError(message, code)
-                    )
+            if (
+                isinstance(command, PhotoUpload)
+                and command.result is not None
+                and not command.result.done()
+            ):
+                command.result.set_exception(
+                    error if isinstance(error, ServerError) else ServerError(message, code)
+                )
             self.emit(ErrorEvent(code=code, message=message, id=command.id, command=command.TYPE))
             self._set_state("ready" if self.avatar else "no_avatar", message)
 

@@ -150,6 +150,7 @@ async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dic
                 diffs.append(float(np.abs(await grab(page) - idle_b).mean()))
             result["instruct_diffs"] = diffs
             result["fps"] = await page.evaluate("() => window.facecast.fps || 0")
+            result["shown_fps"] = await page.evaluate("() => window.facecast.shownFps || 0")
             await asyncio.sleep(0.3)
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "browser_e2e.png"

@@ -30,15 +30,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--train-size", type=int, default=30_000, help="train samples")
     parser.add_argument("--eval-size", type=int, default=2_000, help="samples per eval split")
     parser.add_argument("--steps", type=int, default=None, help="optimisation steps")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     parser.add_argument(
         "--mode", choices=("ifed", "no_ifed", "baseline"), default="ifed", help="i2fet variant"
     )
     parser.add_argument("--vertex-weight", type=float, default=1.0, help="0 disables it")
-    parser.add_argument("--model-dim", type=int, default=128)
+    parser.add_argument("--model-dim", type=int, default=64, help="IFED width (CVAE MLPs: 2x)")
     parser.add_argument("--encoder", default="wordllama", help="text encoder name")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     parser.add_argument("--out", default=None, help="checkpoint directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -53,6 +53,7 @@ def canonical_command(args: argparse.Namespace, target: str) -> str:
     parts = ["facecast", "train", target, "--seed", str(args.seed)]
     parts += ["--corpus-seed", str(args.corpus_seed), "--train-size", str(args.train_size)]
     parts += ["--eval-size", str(args.eval_size), "--batch-size", str(args.batch_size)]
+    parts += ["--threads", str(args.threads)]
     if args.steps is not None:
         parts += ["--steps", str(args.steps)]
     if args.lr is not None:
@@ -122,7 +123,11 @@ def run(args: argparse.Namespace) -> int:
                 needs_gram = args.vertex_weight > 0 or target == "ablation"
                 gram = pipeline.load_gram(2000) if needs_gram else None
                 base = I2FETConfig(
-                    labels=labels, text_dim=encoder.dim, model_dim=args.model_dim, mode=args.mode
+                    labels=labels,
+                    text_dim=encoder.dim,
+                    model_dim=args.model_dim,
+                    hidden=2 * args.model_dim,
+                    mode=args.mode,
                 )
                 if target == "i2fet":
                     _, metrics = pipeline.run_i2fet(

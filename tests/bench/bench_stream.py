@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import sys
 import time
@@ -110,7 +111,7 @@ async def _latency(engine: Any, photo: bytes, repeats: int) -> tuple[list[float]
                 client.send({"type": "cancel"})
                 await asyncio.sleep(1.2)  # back at rest and still
                 still = [(await client.next_frame()).image for _ in range(5)]
-                noise = float(np.median([_diff(x, y) for x, y in zip(still, still[1:])]))
+                noise = float(np.median([_diff(x, y) for x, y in itertools.pairwise(still)]))
                 threshold = max(0.05, 3 * noise)
                 b = still[-1]
                 sent = time.monotonic()
