@@ -259,7 +259,7 @@ class FacecastServer:
         elif offer.session == BROADCAST:
             session = self.broadcast_session()
         else:
-            found = self.sessions.get(offer.session)
+            found = self.sessions.get(offer.session or "")
             if found is None:
                 return _error_response(404, "unknown_session", f"no session {offer.session!r}")
             session = found

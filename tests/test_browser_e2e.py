@@ -67,7 +67,7 @@ def write_face_y4m(photo: np.ndarray, path: Path, seconds: float = 4.0, fps: int
         out.write(f"YUV4MPEG2 W640 H480 F{fps}:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(int(seconds * fps)):
             dx, dy = rng.normal(0, 1.0, 2)
-            shift = np.float32([[1, 0, dx], [0, 1, dy]])
+            shift = np.array([[1, 0, dx], [0, 1, dy]], np.float32)
             frame = cv2.warpAffine(canvas, shift, (640, 480), borderMode=cv2.BORDER_REPLICATE)
             out.write(b"FRAME\n")
             out.write(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())

@@ -169,7 +169,7 @@ def test_engine_errors_stay_in_their_session(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
         engine = FakeEngine()
         async with client_for(engine) as client:
-            app_server = client.server.app[FACECAST_KEY]
+            app_server = client.app[FACECAST_KEY]
             ws = await client.ws_connect("/ws")
             await next_of(ws, "status")
             assert (await client.post("/upload", data=_png(astronaut))).status == 200
@@ -247,7 +247,7 @@ def test_virtual_camera_receives_the_broadcast(astronaut: np.ndarray) -> None:
 
     async def scenario() -> None:
         async with client_for(FakeEngine(), virtual_camera=True) as client:
-            app_server = client.server.app[FACECAST_KEY]
+            app_server = client.app[FACECAST_KEY]
             broadcast = app_server.broadcast_session()
             output = VirtualCameraOutput(camera, broadcast.frames)
             output.start()

@@ -60,6 +60,8 @@ class FakeMotion:
 
 
 class FakeRenderer:
+    fail = False
+
     def __init__(self, source: NDArray[np.uint8], size: int, delay: float) -> None:
         self._base = cv2.resize(source, (size, size), interpolation=cv2.INTER_AREA)
         self._size = size
@@ -77,7 +79,7 @@ class FakeRenderer:
         frame = np.roll(self._base, int(state.pose[1] * 200), axis=1).copy()
         length = int(np.clip(state.expression.sum(), 0, 4) / 4 * (self._size - 20))
         frame[-40:-10, 10 : 10 + length] = (255, 40, 40)
-        return frame
+        return np.asarray(frame, np.uint8)
 
 
 class FakeIdle:
@@ -114,7 +116,7 @@ class FakeEngine:
             raise EngineInputError("cannot decode this image (PNG or JPEG expected)", "bad_image")
         if decoded.shape[0] * decoded.shape[1] > max_pixels:
             raise EngineInputError("image has too many pixels", "image_too_large")
-        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+        return np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), np.uint8)
 
     @staticmethod
     def _is_face(image: NDArray[np.uint8]) -> bool:
@@ -141,8 +143,6 @@ class FakeEngine:
         engine = self
 
         class _Renderer(FakeRenderer):
-            fail = False
-
             def render(self, state: FaceState) -> NDArray[np.uint8]:
                 if engine.fail_render or self.fail:
                     raise RuntimeError("fake render failure")

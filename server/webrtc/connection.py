@@ -66,7 +66,7 @@ class WebcamReader:
             frame, sequence = self._latest, self._sequence
             if frame is not None and sequence != seen:
                 seen = sequence
-                frames.append(frame.to_ndarray(format="rgb24"))
+                frames.append(np.asarray(frame.to_ndarray(format="rgb24"), np.uint8))
             if not self.live and frame is None:
                 break
         return frames
@@ -118,7 +118,7 @@ class PeerLink:
         self.channels.append(control)
         channel.on("message", control.receive)
 
-        @channel.on("close")  # type: ignore[untyped-decorator,misc]
+        @channel.on("close")
         def _closed() -> None:
             control.close()
 
@@ -126,7 +126,7 @@ class PeerLink:
             control.send_event(self.session.status("connected"))
         else:
 
-            @channel.on("open")  # type: ignore[untyped-decorator,misc]
+            @channel.on("open")
             def _opened() -> None:
                 control.send_event(self.session.status("connected"))
 

@@ -33,7 +33,7 @@ VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
 
 def rgb_to_i420(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """(H, W, 3) uint8 RGB (H, W even) -> (3H/2, W) uint8 planar I420."""
-    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420)
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2YUV_I420), np.uint8)
 
 
 def rgb_to_video_frame(image: NDArray[np.uint8]) -> av.VideoFrame:
@@ -82,8 +82,10 @@ class AvatarVideoTrack(MediaStreamTrack):
         if remaining > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._frames.wait_newer(last_sequence), remaining)
-        produced = self._frames.latest()
-        assert produced is not None  # the first call waited for one
+        newest = self._frames.latest()
+        if newest is None:  # cannot happen: the first call waited for a frame
+            raise MediaStreamError
+        produced = newest
         if produced.sequence > last_sequence + 1:
             self.frames_dropped += produced.sequence - last_sequence - 1
         return produced

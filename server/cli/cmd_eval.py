@@ -1,0 +1,116 @@
+"""``facecast eval i2fet [--json]``: Acc1, Acc2, G-mean and the confusion matrix of the
+committed I2FET checkpoint on the corpus' test split and, apart, on the held-out phrasings.
+
+The judge is the project's expression classifier (engines/i2fet/checkpoints/classifier.pt),
+an MLP trained on the ground-truth anchors of the train split; its accuracy on the
+ground-truth anchors of each split is printed too. The Table V ablation (``facecast train
+ablation``) is included when ``ablation.json`` exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion)")
+    parser.add_argument("target", choices=["i2fet"], help="what to evaluate")
+    parser.add_argument("--json", action="store_true", help="print the full JSON result")
+    parser.add_argument("--checkpoint-dir", default=None, help="default: the committed ones")
+    parser.add_argument("--corpus-seed", type=int, default=0)
+    parser.add_argument("--eval-size", type=int, default=2_000, help="samples per split")
+    parser.add_argument("--encoder", default="wordllama")
+    parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
+    parser.set_defaults(func=run)
+
+
+def evaluate(
+    checkpoint_dir: Path, corpus_seed: int, eval_size: int, encoder_name: str
+) -> dict[str, Any]:
+    """The evaluation JSON (top-level keys describe the test split; ``heldout`` the rest)."""
+    from engines.i2fet.checkpoint import load_classifier, load_i2fet
+    from engines.i2fet.data import samples_to_tensors
+    from engines.i2fet.evaluate import classifier_accuracy, evaluate_model
+    from engines.instructions import EMOTIONS, CorpusConfig, generate_corpus
+    from engines.text import get_encoder
+
+    started = time.perf_counter()
+    model = load_i2fet(checkpoint_dir / "i2fet.pt")
+    classifier = load_classifier(checkpoint_dir / "classifier.pt")
+    labels = tuple(model.config.labels)
+    if labels != tuple(EMOTIONS):
+        logger.warning("checkpoint labels differ from the current vocabulary's EMOTIONS")
+    encoder = get_encoder(encoder_name)
+    corpus = generate_corpus(
+        CorpusConfig(
+            seed=corpus_seed, num_train=1, num_val=1, num_test=eval_size, num_heldout=eval_size
+        )
+    )
+    result: dict[str, Any] = {"checkpoint_dir": str(checkpoint_dir), "encoder": encoder_name}
+    for split in ("test", "heldout"):
+        data = samples_to_tensors(corpus.split(split), labels, model.config.max_anchors)
+        metrics = evaluate_model(model, encoder, classifier, data, labels)
+        metrics["classifier_accuracy_ground_truth"] = round(
+            classifier_accuracy(classifier, data), 4
+        )
+        if split == "test":
+            result.update(metrics)
+        else:
+            result["heldout"] = metrics
+    sidecar = checkpoint_dir / "classifier.json"
+    if sidecar.is_file():
+        info = json.loads(sidecar.read_text())
+        result["classifier"] = {
+            "training": info.get("metrics", {}).get("training"),
+            "command": info.get("command"),
+            "accuracy_ground_truth": {
+                k.removeprefix("accuracy_"): v
+                for k, v in info.get("metrics", {}).items()
+                if k.startswith("accuracy_")
+            },
+        }
+    ablation = checkpoint_dir / "ablation.json"
+    if ablation.is_file():
+        result["ablation"] = json.loads(ablation.read_text())
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from engines.i2fet.checkpoint import CHECKPOINT_DIR
+    from engines.i2fet.exceptions import I2FETError
+    from engines.text import TextEncoderError
+
+    if args.eval_size < 1:
+        logger.error("--eval-size must be >= 1")
+        return 2
+    directory = Path(args.checkpoint_dir) if args.checkpoint_dir else CHECKPOINT_DIR
+    try:
+        result = evaluate(directory, args.corpus_seed, args.eval_size, args.encoder)
+    except (I2FETError, TextEncoderError) as error:
+        logger.error("%s", error)
+        return 1
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        for name, block in (("test", result), ("heldout", result["heldout"])):
+            print(
+                f"{name:8s} acc1={block['acc1']} acc2={block['acc2']} gmean={block['gmean']} "
+                f"count={block['count_accuracy']} (judge on ground truth: "
+                f"{block['classifier_accuracy_ground_truth']})"
+            )
+    return 0
