@@ -92,7 +92,8 @@ class VirtualCameraOutput:
             if produced is not None:
                 image = produced.image
                 if (image.shape[1], image.shape[0]) != size:
-                    image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+                    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                    image = np.asarray(resized, np.uint8)
                 try:
                     self.camera.send(np.ascontiguousarray(image))
                     self.frames_sent += 1

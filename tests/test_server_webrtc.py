@@ -1,4 +1,4 @@
-"""Two aiortc peers in one process: the server streams, a client receives, frames follow commands."""
+"""Two aiortc peers in one process: server streams, client gets frames that follow commands."""
 
 from __future__ import annotations
 
