@@ -96,9 +96,14 @@ class FakeEngine:
     name = "fake"
 
     def __init__(
-        self, render_delay: float = 0.0, plan_delay: float = 0.0, segment_seconds: float = 0.5
+        self,
+        render_delay: float = 0.0,
+        plan_delay: float = 0.0,
+        segment_seconds: float = 0.5,
+        calibrate_delay: float = 0.0,
     ) -> None:
         self.render_delay = render_delay
+        self.calibrate_delay = calibrate_delay
         self.plan_delay = plan_delay
         self.segment_seconds = segment_seconds
         self.fail_render = False
@@ -132,6 +137,8 @@ class FakeEngine:
 
     def calibrate(self, image: NDArray[np.uint8]) -> CalibratedAvatar:
         self.threads.add(threading.current_thread().name)
+        if self.calibrate_delay:
+            time.sleep(self.calibrate_delay)  # holds the GIL only briefly, like real work would
         if not self._is_face(image):
             raise EngineInputError("no face found in the image", "no_face")
         with self._lock:
