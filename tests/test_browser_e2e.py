@@ -178,3 +178,52 @@ def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> No
     )
     SCREENSHOT_COPY.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(SCREENSHOT_COPY), small, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+
+
+async def kiosk_scenario(engine: Any, photo: np.ndarray) -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+
+    executable = require_chromium()
+    config = ServerConfig(size=256, fps=30.0, demo_idle_seconds=1.0)
+    server = TestServer(
+        create_app(config, engine, startup_image=photo, warmup=False), host="127.0.0.1"
+    )
+    await server.start_server()
+    result: dict[str, Any] = {}
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
+            )
+            page = await browser.new_page(viewport={"width": 1000, "height": 700})
+            await page.goto(str(server.make_url("/kiosk")))
+            await page.wait_for_function(
+                "() => { const v = document.getElementById('avatar');"
+                " return v.readyState >= 2 && v.currentTime > 0; }",
+                timeout=20_000,
+            )
+            demo = await wait_event(page, "e.type === 'plan'", 20_000)
+            result["demo"] = demo
+            await page.wait_for_selector("#text:not([disabled])", timeout=10_000)
+            await page.fill("#text", "look surprised")
+            await page.press("#text", "Enter")
+            plan = await wait_event(
+                page, "e.type === 'plan' && e.text === 'look surprised'", 20_000
+            )
+            result["plan"] = plan
+            result["caption"] = await page.inner_text("#caption")
+            await browser.close()
+    finally:
+        await server.close()
+    return result
+
+
+def test_kiosk_shows_the_broadcast_with_demo_loop_and_chat(astronaut: np.ndarray) -> None:
+    """The kiosk page with the transport test double (the product engines are covered above)."""
+    require_chromium()
+    from test_server_fakes import FakeEngine
+
+    result = asyncio.run(kiosk_scenario(FakeEngine(), astronaut))
+    assert result["demo"]["id"].startswith("demo-")
+    assert result["plan"]["understood"] == ["surprise"]
+    assert "look surprised" in result["caption"]
