@@ -53,8 +53,10 @@ def test_split_sizes_and_shapes(corpus: Corpus) -> None:
         assert sample.expressions.min() >= 0 and sample.expressions.max() <= 1
         assert np.all(np.abs(sample.poses) < np.radians(25))
         assert all(label in EMOTIONS for label in sample.labels)
+        assert sample.source_pose.shape == (3,)
         if k > 1:
             np.testing.assert_array_equal(sample.source_expression, sample.expressions[0])
+            np.testing.assert_array_equal(sample.source_pose, sample.poses[0])
 
 
 def test_every_label_and_form_of_instruction_occurs(corpus: Corpus) -> None:

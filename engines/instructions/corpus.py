@@ -121,6 +121,8 @@ class InstructionSample:
             "from X to Y" instructions and chains; the resting face or another expression
             for one-target instructions).
         subject_id: which subject style generated the anchors.
+        source_pose: (3,) the head-rotation offset before the instruction (``poses[0]``,
+            the resting pose, or the pose of the other expression, like ``source_expression``).
     """
 
     text: str
@@ -132,6 +134,7 @@ class InstructionSample:
     neutral_pose: NDArray[np.float32]
     source_expression: NDArray[np.float32]
     subject_id: int
+    source_pose: NDArray[np.float32] = field(default_factory=lambda: np.zeros(3, np.float32))
 
 
 @dataclass(frozen=True)
@@ -535,12 +538,12 @@ def generate_corpus(config: CorpusConfig | None = None) -> Corpus:
             k = len(spec.anchors)
             subject = generator.subjects[spec.subject_id]
             if spec.source is not None:
-                source = expressions[source_offset]
+                source, source_pose = expressions[source_offset], poses[source_offset]
                 source_offset += 1
             elif spec.source_is_rest:
-                source = subject.neutral_expression
+                source, source_pose = subject.neutral_expression, subject.neutral_pose
             else:
-                source = expressions[offset]
+                source, source_pose = expressions[offset], poses[offset]
             samples.append(
                 InstructionSample(
                     text=spec.text,
@@ -552,6 +555,7 @@ def generate_corpus(config: CorpusConfig | None = None) -> Corpus:
                     neutral_pose=subject.neutral_pose,
                     source_expression=source.copy(),
                     subject_id=spec.subject_id,
+                    source_pose=source_pose.copy(),
                 )
             )
             offset += k
