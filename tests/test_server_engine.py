@@ -1,0 +1,61 @@
+"""The engine adapter on the real engines: calibration, source choice, planning, timelines,
+rendering, and the translation of engine errors into client-facing codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from server.engine import AvatarEngine, EngineConfig, FacecastEngine, FaceState
+from server.exceptions import EngineInputError
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def engine() -> FacecastEngine:
+    return FacecastEngine()
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="planner must be"):
+        EngineConfig(planner="gpt")
+
+
+def test_calibrate_choose_and_bad_images(engine: FacecastEngine, astronaut: np.ndarray) -> None:
+    from skimage import data
+
+    assert isinstance(engine, AvatarEngine)
+    avatar = engine.calibrate(astronaut)
+    assert avatar.rest.expression.shape == (53,) and np.all(avatar.rest.pose == 0)
+    assert avatar.report["landmark_nme"] < 0.1
+    frames = [np.roll(astronaut, shift, axis=1) for shift in (0, 4, 8)]
+    choice = engine.choose_source(frames)
+    assert 0 <= choice.index < 3 and choice.reason and len(choice.scores) == 3
+    with pytest.raises(EngineInputError) as info:
+        engine.calibrate(data.coffee())
+    assert info.value.code == "no_face"
+    with pytest.raises(EngineInputError) as info:
+        engine.choose_source([data.coffee()])
+    assert info.value.code == "no_face"
+    for garbage in (b"", b"not an image at all", bytes(range(256)) * 8):
+        with pytest.raises(EngineInputError) as info:
+            engine.load_image(garbage, max_pixels=10_000_000, max_side=2048)
+        assert info.value.code == "bad_image"
+
+
+def test_plan_timeline_idle(engine: FacecastEngine) -> None:
+    start = FaceState(np.zeros(53, np.float32), np.zeros(3, np.float32))
+    plan = engine.plan("Turn this face from disgust to happiness", start, 1.0)
+    assert plan.understood == ("disgust", "happiness")
+    assert [a["label"] for a in plan.anchors][-1] == "happiness"
+    motion = engine.timeline(plan, start, 30.0)
+    assert motion.duration > 1.0
+    first, last = motion.state_at(0.0), motion.state_at(motion.duration + 5)
+    np.testing.assert_allclose(first.expression, start.expression, atol=1e-5)  # no jump
+    assert np.abs(last.expression).sum() > 0.2
+    moved = engine.idle_motion(3).apply(2.0, last)
+    assert moved.expression.shape == (53,) and moved.pose.shape == (3,)
+    with pytest.raises(EngineInputError) as info:
+        engine.plan("blorf the zibble", start, 1.0)
+    assert info.value.code == "not_understood" and "blorf" in info.value.message
