@@ -66,6 +66,7 @@ function onEvent(event) {
     }
     case "progress":
       ui.progress.style.width = `${Math.round(100 * event.fraction)}%`;
+      if (event.label) ui.state.textContent = `${event.label.replaceAll("_", " ")} · ${event.phase}`;
       break;
     case "done":
       if (event.command === "instruct") ui.progress.style.width = "100%";
@@ -74,6 +75,8 @@ function onEvent(event) {
         const quality = report.landmark_nme !== undefined ? ` (fit error ${Number(report.landmark_nme).toFixed(3)})` : "";
         const reason = event.result?.reason || "";
         ui.sourceNote.textContent = `Source chosen: ${reason}${quality}`;
+        const thumb = document.getElementById("source-thumb");
+        if (event.result?.thumbnail) { thumb.src = event.result.thumbnail; thumb.hidden = false; }
         if (detail) detail.textContent = `avatar ready: ${reason}`;
       }
       break;

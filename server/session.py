@@ -56,6 +56,7 @@ from server.protocol import (
     Set,
     Status,
 )
+from server.thumbnail import jpeg_data_url
 
 __all__ = ["Executors", "PhotoUpload", "Session", "SessionSettings", "WebcamSource"]
 
@@ -409,6 +410,7 @@ class Session:
                 "frames": len(frames),
                 "reason": choice.reason,
                 "scores": choice.scores,
+                "thumbnail": jpeg_data_url(frames[choice.index]),
             }
         )
         self.emit(Done(id=command.id, command="capture", result=result))

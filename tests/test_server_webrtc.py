@@ -69,6 +69,7 @@ def test_receiver_gets_frames_that_change_after_instruct(astronaut: np.ndarray) 
                 done = await client.wait_event("done", command="capture", timeout=15)
                 assert done["id"] == "c1" and done["result"]["frames"] >= 2
                 assert "sharpest" in done["result"]["reason"]
+                assert done["result"]["thumbnail"].startswith("data:image/jpeg;base64,")
                 await asyncio.sleep(0.3)
                 before = (await client.next_frame()).image.astype(np.int16)
                 # The avatar replaced the placeholder.
