@@ -182,6 +182,14 @@ class FacecastServer:
                 await session.close()
                 logger.info("session %s closed (%d left)", link.session.id, len(self.sessions))
 
+    async def _reap_if_never_connected(self, link: PeerLink) -> None:
+        """Close a peer whose connection is not up within ``connect_timeout`` seconds, so
+        offers that never connect cannot hold sessions."""
+        await asyncio.sleep(self.config.connect_timeout)
+        if link in self.peers and link.pc.connectionState != "connected":
+            logger.info("peer of session %s never connected; closing it", link.session.id)
+            await link.close()
+
     # ----------------------------------------------------------------------- auth
     def _token_ok(self, request: web.Request, body_token: str | None = None) -> bool:
         if self.config.token is None:
@@ -273,6 +281,7 @@ class FacecastServer:
                 await session.close()
             return _error_response(400, error.code, error.message)
         self.peers.add(link)
+        self._spawn(self._reap_if_never_connected(link))
         logger.info("peer connected to session %s (%d peers)", session.id, len(self.peers))
         return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
 

@@ -36,6 +36,7 @@ class ServerConfig:
         render_workers: threads rendering frames (shared by all sessions).
         work_workers: threads for calibration and planning (so rendering never waits on them).
         idle_motion: blinks and slight head motion between instructions.
+        connect_timeout: a WebRTC peer not connected this many seconds after its offer is closed.
         static_dir: where the web client lives; None = the package's client_web/.
     """
 
@@ -62,6 +63,7 @@ class ServerConfig:
     render_workers: int = 2
     work_workers: int = 1
     idle_motion: bool = True
+    connect_timeout: float = 30.0
     static_dir: str | None = None
     demo_instructions: tuple[str, ...] = field(
         default=(
@@ -96,6 +98,8 @@ class ServerConfig:
             raise ValueError("capture_max_frames must be >= 1")
         if self.render_workers < 1 or self.work_workers < 1:
             raise ValueError("render_workers and work_workers must be >= 1")
+        if self.connect_timeout <= 0:
+            raise ValueError(f"connect_timeout must be > 0, got {self.connect_timeout}")
         if self.demo_idle_seconds < 0:
             raise ValueError("demo_idle_seconds must be >= 0 (0 disables the demo loop)")
         if self.token is not None and not self.token:

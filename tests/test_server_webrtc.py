@@ -156,3 +156,33 @@ def test_server_full_is_refused_politely_and_broadcast_is_shared(astronaut: np.n
                 await client.close()
 
     asyncio.run(scenario())
+
+
+def test_offer_that_never_connects_is_reaped() -> None:
+    async def scenario() -> None:
+        from aiortc import RTCPeerConnection
+
+        async with running_server(FakeEngine(), connect_timeout=0.5, max_sessions=1) as server:
+            pc = RTCPeerConnection()
+            pc.addTransceiver("video", direction="recvonly")
+            pc.createDataChannel("facecast")
+            await pc.setLocalDescription(await pc.createOffer())
+            import aiohttp
+
+            async with aiohttp.ClientSession() as http:
+                body = {"sdp": pc.localDescription.sdp, "type": "offer"}
+                async with http.post(f"{_url(server)}/offer", json=body) as response:
+                    assert response.status == 200
+            await pc.close()  # the answer is never applied: the peer never connects
+            facecast = server.app[FACECAST_KEY]
+            assert facecast.peer_sessions() == 1
+            for _ in range(40):
+                await asyncio.sleep(0.1)
+                if not facecast.peers:
+                    break
+            assert not facecast.peers and facecast.peer_sessions() == 0
+            client = AvatarClient(_url(server))  # the slot is free again
+            await client.connect()
+            await client.close()
+
+    asyncio.run(scenario())
