@@ -370,7 +370,10 @@ class Session:
         sampled_at = time.monotonic()
         start = self.current_state(sampled_at)
         motion = await self._in_worker(self.engine.timeline, plan, start, self.settings.fps)
-        self._motion = _RunningMotion(motion, sampled_at, "instruct", command.id)
+        # One frame of lead: the frame rendered right now is already the transition's second
+        # frame (its first one equals the face as it is, so it would show no change).
+        lead = 1.0 / self.settings.fps
+        self._motion = _RunningMotion(motion, sampled_at - lead, "instruct", command.id)
         self._kick.set()  # render the new motion now, not at the next tick
         self.emit(
             PlanEvent(
