@@ -138,7 +138,7 @@ def evaluate_model(
         float((predictions.expressions - data.expressions).abs().mean(-1)[mask].mean()), 5
     )
     out["pose_mae_deg"] = round(
-        float(np.degrees((predictions.poses - data.poses).abs().mean(-1)[mask].mean())), 4
+        float(torch.rad2deg((predictions.poses - data.poses).abs().mean(-1)[mask].mean())), 4
     )
     out["intensity_mae"] = round(
         float((predictions.intensities - data.intensities).abs()[mask].mean()), 4

@@ -143,6 +143,7 @@ def evaluate_ned(ned: NED, data: InstructionTensors) -> dict[str, float]:
             float(torch.rad2deg((pred_p - neutral_pose).abs()).mean()), 4
         ),
         "baseline_zero_expression_mae": round(float(neutral_expression.abs().mean()), 5),
+        "baseline_zero_pose_mae_deg": round(float(torch.rad2deg(neutral_pose.abs()).mean()), 4),
     }
 
 

@@ -180,21 +180,20 @@ def ned_pairs(
 
 
 def train_ned(data: InstructionTensors, ned_config: NEDConfig, config: TrainConfig) -> TrainResult:
-    """Train NED on (face → neutral) pairs from ``data`` (MSE on expression and pose)."""
+    """Train NED on (face → neutral) pairs from ``data`` (L1 on expression and pose)."""
     seed_everything(config.seed)
     model = NED(ned_config)
     expression, pose, neutral_expression, neutral_pose = ned_pairs(data)
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         pred_e, pred_p = model(expression[index], pose[index])
-        loss_e = (pred_e - neutral_expression[index]).square().sum(-1).mean()
-        loss_p = ((pred_p - neutral_pose[index]) / 0.1).square().sum(-1).mean()
+        # L1: most coefficients of a resting face are exactly zero; L1 keeps them near zero
+        # where MSE spreads small values over every shape (worse than predicting zeros).
+        loss_e = (pred_e - neutral_expression[index]).abs().sum(-1).mean()
+        loss_p = ((pred_p - neutral_pose[index]) / 0.1).abs().sum(-1).mean()
         loss = loss_e + loss_p
-        return loss, {
-            "loss": float(loss.detach()),
-            "expression": float(loss_e.detach()),
-            "pose": float(loss_p.detach()),
-        }
+        parts = {"loss": float(loss.detach()), "expression": float(loss_e.detach())}
+        return loss, {**parts, "pose": float(loss_p.detach())}
 
     return _loop(model, config, expression.shape[0], step_fn, "train ned")
 

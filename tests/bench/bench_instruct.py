@@ -1,0 +1,91 @@
+"""Benchmark: instruction → anchors latency of InstructionPlanner over 200 varied instructions.
+
+Instructions are the corpus' test and held-out phrasings (1..4 emotions, intensity words,
+unseen synonyms). Text encoding, I2FET and NED are timed apart. torch runs with its default
+thread count and with one thread; the faster setting gives the headline keys (the tiny
+model gains nothing from intra-op threads, and a busy CPU makes them cost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import numpy as np
+
+
+def _instructions(count: int) -> list[str]:
+    from engines.instructions import CorpusConfig, generate_corpus
+
+    corpus = generate_corpus(
+        CorpusConfig(num_train=1, num_val=1, num_test=count, num_heldout=count)
+    )
+    texts = [s.text for s in corpus.test[: count // 2]] + [s.text for s in corpus.heldout]
+    return texts[:count]
+
+
+def _measure(planner: Any, texts: list[str], repeats: int) -> dict[str, np.ndarray]:
+    from engines.i2fet import InstructionNotUnderstoodError
+
+    for text in texts[:10]:  # warm-up
+        with contextlib.suppress(InstructionNotUnderstoodError):
+            planner.plan(text)
+    rows: dict[str, list[float]] = {"total": [], "text": [], "i2fet": [], "ned": []}
+    for _ in range(repeats):
+        for text in texts:
+            started = time.perf_counter()
+            try:
+                plan = planner.plan(text)
+            except InstructionNotUnderstoodError:
+                continue
+            rows["total"].append((time.perf_counter() - started) * 1e3)
+            for key in ("text", "i2fet", "ned"):
+                rows[key].append(plan.timings_ms[key])
+    return {key: np.asarray(values) for key, values in rows.items()}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    import torch
+
+    from engines.i2fet import InstructionPlanner
+
+    texts = _instructions(40 if quick else 200)
+    started = time.perf_counter()
+    planner = InstructionPlanner.load()
+    load_ms = (time.perf_counter() - started) * 1e3
+    repeats = 1 if quick else 2
+    default_threads = torch.get_num_threads()
+    results = {default_threads: _measure(planner, texts, repeats)}
+    if default_threads != 1:
+        torch.set_num_threads(1)
+        try:
+            results[1] = _measure(planner, texts, repeats)
+        finally:
+            torch.set_num_threads(default_threads)
+    best = min(results, key=lambda t: float(np.percentile(results[t]["total"], 95)))
+    chosen = results[best]
+    out: dict[str, Any] = {
+        "instruct_ms_p50": round(float(np.percentile(chosen["total"], 50)), 3),
+        "instruct_ms_p95": round(float(np.percentile(chosen["total"], 95)), 3),
+        "instruct_ms_max": round(float(chosen["total"].max()), 3),
+        "text_ms_p50": round(float(np.percentile(chosen["text"], 50)), 3),
+        "i2fet_ms_p50": round(float(np.percentile(chosen["i2fet"], 50)), 3),
+        "i2fet_ms_p95": round(float(np.percentile(chosen["i2fet"], 95)), 3),
+        "ned_ms_p50": round(float(np.percentile(chosen["ned"], 50)), 3),
+        "instruct_threads": best,
+        "instruct_count": len(texts),
+        "instruct_understood": int(chosen["total"].size // repeats),
+        "instruct_load_ms": round(load_ms, 1),
+    }
+    for threads, values in results.items():
+        out[f"instruct_ms_p95_threads_{threads}"] = round(
+            float(np.percentile(values["total"], 95)), 3
+        )
+    return out
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(quick=False), indent=2))

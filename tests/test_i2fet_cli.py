@@ -1,0 +1,34 @@
+"""``facecast train``: tiny runs write checkpoints with their metrics and exact command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from server.cli.main import main
+
+
+def test_train_tiny_writes_checkpoints_and_sidecars(tmp_path: Path) -> None:
+    common = ["--train-size", "200", "--eval-size", "40", "--steps", "12", "--no-progress"]
+    common += ["--out", str(tmp_path)]
+    assert main(["train", "classifier", *common]) == 0
+    assert main(["train", "ned", *common]) == 0
+    assert main(["train", "i2fet", "--model-dim", "32", "--vertex-weight", "0", *common]) == 0
+    for name in ("classifier", "ned", "i2fet"):
+        checkpoint = tmp_path / f"{name}.pt"
+        assert checkpoint.is_file() and checkpoint.stat().st_size < 5_000_000
+        sidecar = json.loads((tmp_path / f"{name}.json").read_text())
+        assert sidecar["kind"] == name
+        assert sidecar["command"].startswith(f"facecast train {name} --seed 0")
+        assert "--steps 12" in sidecar["command"]
+    i2fet = json.loads((tmp_path / "i2fet.json").read_text())["metrics"]
+    assert {"acc1", "acc2", "gmean", "confusion"} <= set(i2fet["heldout"])
+
+    from engines.i2fet import InstructionPlanner
+
+    plan = InstructionPlanner.load(tmp_path).plan("from anger to joy")
+    assert 1 <= len(plan.anchors) <= 4
+
+
+def test_train_bad_input_exit_code(tmp_path: Path) -> None:
+    assert main(["train", "ned", "--train-size", "0", "--out", str(tmp_path)]) == 2

@@ -1,0 +1,133 @@
+"""InstructionPlanner with the committed checkpoints: anchors, order, errors; eval CLI keys."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from engines.i2fet import (
+    CHECKPOINT_DIR,
+    Anchor,
+    CheckpointError,
+    InstructionError,
+    InstructionNotUnderstoodError,
+    InstructionPlanner,
+    Plan,
+    load_classifier,
+)
+
+pytestmark = pytest.mark.skipif(
+    not (CHECKPOINT_DIR / "i2fet.pt").is_file(), reason="no committed I2FET checkpoint"
+)
+
+
+@pytest.fixture(scope="module")
+def planner() -> InstructionPlanner:
+    return InstructionPlanner.load()
+
+
+@pytest.fixture(scope="module")
+def judge():
+    return load_classifier(CHECKPOINT_DIR / "classifier.pt")
+
+
+def _judged(judge, plan: Plan) -> list[str]:
+    import torch
+
+    expressions = torch.from_numpy(np.stack([a.expression for a in plan.anchors]))
+    return [judge.config.labels[int(i)] for i in judge.predict(expressions)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("smile", ("happiness",)),
+        ("from anger to joy", ("anger", "happiness")),
+        ("look very sad", ("sadness",)),
+        ("be surprised, then get disgusted, then calm down", ("surprise", "disgust", "neutral")),
+    ],
+)
+def test_plans_match_the_judge(planner, judge, text: str, expected: tuple[str, ...]) -> None:
+    plan = planner.plan(text)
+    assert isinstance(plan, Plan) and plan.text == text
+    assert plan.understood == expected
+    assert all(isinstance(a, Anchor) for a in plan.anchors)
+    for anchor in plan.anchors:
+        assert anchor.expression.shape == (53,) and anchor.expression.dtype == np.float32
+        assert anchor.pose.shape == (3,) and 0.0 <= anchor.intensity <= 1.0
+        assert anchor.expression.min() >= 0.0 and anchor.expression.max() <= 1.0
+    assert _judged(judge, plan) == list(expected)
+    assert plan.neutral_expression.shape == (53,) and plan.neutral_pose.shape == (3,)
+    assert {"text", "i2fet", "ned", "total"} <= set(plan.timings_ms)
+
+
+def test_word_order_changes_the_plan(planner) -> None:
+    forward = planner.plan("from anger to joy")
+    backward = planner.plan("from joy to anger")
+    assert forward.understood == ("anger", "happiness")
+    assert backward.understood == ("happiness", "anger")
+    assert not np.allclose(forward.anchors[0].expression, backward.anchors[0].expression)
+
+
+def test_intensity_words_and_scale(planner) -> None:
+    weak = planner.plan("look slightly sad")
+    strong = planner.plan("look extremely sad")
+    assert weak.anchors[0].intensity < strong.anchors[0].intensity
+    neutral = strong.neutral_expression
+    weak_norm = np.abs(weak.anchors[0].expression - neutral).sum()
+    strong_norm = np.abs(strong.anchors[0].expression - neutral).sum()
+    assert weak_norm < strong_norm
+    half = planner.plan("look extremely sad", intensity_scale=0.5)
+    assert np.abs(half.anchors[0].expression - neutral).sum() < strong_norm
+
+
+def test_sampling_is_seeded(planner) -> None:
+    a = planner.plan("smile", seed=1)
+    b = planner.plan("smile", seed=1)
+    c = planner.plan("smile", seed=2)
+    assert np.array_equal(a.anchors[0].expression, b.anchors[0].expression)
+    assert not np.array_equal(a.anchors[0].expression, c.anchors[0].expression)
+
+
+@pytest.mark.parametrize("text", ["what is the weather like today", "", "   ", "12345 ?!"])
+def test_not_understood(planner, text: str) -> None:
+    with pytest.raises(InstructionNotUnderstoodError) as info:
+        planner.plan(text)
+    assert info.value.examples and "try e.g." in str(info.value)
+    assert info.value.understood == ()
+
+
+def test_unknown_words_are_fine_with_an_emotion(planner) -> None:
+    plan = planner.plan("blorf, look angry")
+    assert plan.understood == ("anger",)
+    assert "blorf" in plan.unknown_words
+
+
+def test_bad_arguments(planner) -> None:
+    with pytest.raises(InstructionError):
+        planner.plan(42)  # type: ignore[arg-type]
+    with pytest.raises(InstructionError, match="too long"):
+        planner.plan("smile " * 200)
+    with pytest.raises(InstructionError, match="53"):
+        planner.plan("smile", current_expression=np.zeros(7))
+    with pytest.raises(InstructionError, match="NaN"):
+        planner.plan("smile", current_pose=np.array([np.nan, 0, 0]))
+    with pytest.raises(InstructionError, match="intensity_scale"):
+        planner.plan("smile", intensity_scale=-1)
+    with pytest.raises(CheckpointError, match="not found"):
+        InstructionPlanner.load("/nonexistent/dir")
+
+
+def test_eval_cli_prints_the_keys(capsys) -> None:
+    from server.cli.main import main
+
+    assert main(["eval", "i2fet", "--json", "--eval-size", "60"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for block in (result, result["heldout"]):
+        assert {"acc1", "acc2", "gmean", "confusion", "count_accuracy"} <= set(block)
+        matrix = np.array(block["confusion"]["matrix"])
+        assert matrix.shape == (len(block["confusion"]["labels"]),) * 2
+        assert matrix.sum() == block["anchors"]
+    assert result["classifier_accuracy_ground_truth"] > 0.9
