@@ -179,9 +179,12 @@ class Calibrator:
 
     def fit(self, face: DetectedFace) -> FitResult:
         """Fit the model to one face's landmarks."""
-        from threadpoolctl import threadpool_limits
-
-        # The problems are small: BLAS threads only add synchronisation cost.
+        # The problems are small: BLAS threads only add synchronisation cost (and spin on a
+        # busy machine), so the fit runs single-threaded when threadpoolctl is available.
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return self.fitter.fit(face.points)
         with threadpool_limits(limits=1, user_api="blas"):
             return self.fitter.fit(face.points)
 

@@ -75,21 +75,23 @@ class FitConfig:
         expression_l2: ridge weight λ_2 on the expression coefficients.
         expression_costs: per-shape multipliers of λ_1 (shapes not listed: 1).
         outline_tangent_weight: fraction of the along-contour residual kept on the face outline.
-        iterations: outer alternations (pose, then shape).
+        iterations: outer alternations (pose, then shape) that initialise the joint solve.
         pose_steps: Gauss-Newton steps on the pose per alternation.
+        joint_iterations: damped Gauss-Newton steps on all parameters at once.
         robust_scale_cm: Cauchy loss scale in cm (residuals far above it are down-weighted).
     """
 
-    num_identity: int = 50
-    identity_prior: float = 3.0
-    expression_l1: float = 0.4
-    expression_l2: float = 0.5
+    num_identity: int = 60
+    identity_prior: float = 0.3
+    expression_l1: float = 0.3
+    expression_l2: float = 0.05
     expression_costs: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_EXPRESSION_COSTS)
     )
     outline_tangent_weight: float = 0.3
-    iterations: int = 10
+    iterations: int = 4
     pose_steps: int = 3
+    joint_iterations: int = 12
     robust_scale_cm: float = 0.6
 
     def __post_init__(self) -> None:
@@ -102,8 +104,8 @@ class FitConfig:
             raise ValueError("robust_scale_cm must be > 0")
         if not 0.0 <= self.outline_tangent_weight <= 1.0:
             raise ValueError("outline_tangent_weight must be in [0, 1]")
-        if self.iterations < 1 or self.pose_steps < 1:
-            raise ValueError("iterations and pose_steps must be >= 1")
+        if self.iterations < 1 or self.pose_steps < 1 or self.joint_iterations < 0:
+            raise ValueError("iterations and pose_steps must be >= 1, joint_iterations >= 0")
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,96 @@ class LandmarkFitter:
         identity = np.linalg.solve(normal[:k, :k], moment[:k] - normal[:k, k:] @ expression)
         return identity, expression
 
+    # -- joint Gauss-Newton ----------------------------------------------------------------
+
+    def _objective(
+        self,
+        points: NDArray[np.float64],
+        sqrt_w: NDArray[np.float64],
+        state: tuple[
+            NDArray[np.float64],
+            float,
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+        ],
+    ) -> float:
+        cfg = self.config
+        rotation, scale, translation, identity, expression = state
+        shape = self.shape_points(identity, expression)
+        residual = (points - scale * (shape @ rotation.T) @ _FLIP.T - translation) / scale
+        weighted = np.matmul(sqrt_w, residual[:, :, None])
+        return float(
+            (weighted**2).sum()
+            + cfg.identity_prior * (identity**2).sum()
+            + cfg.expression_l2 * (expression**2).sum()
+            + cfg.expression_l1 * (self.expression_costs * expression).sum()
+        )
+
+    def _joint_step(
+        self,
+        points: NDArray[np.float64],
+        sqrt_w: NDArray[np.float64],
+        state: tuple[
+            NDArray[np.float64],
+            float,
+            NDArray[np.float64],
+            NDArray[np.float64],
+            NDArray[np.float64],
+        ],
+        damping: float,
+    ) -> tuple[
+        NDArray[np.float64], float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+    ]:
+        """One damped Gauss-Newton step on every parameter at once (residuals in cm).
+
+        Unknowns: rotation increment δ (R <- exp([δ]×) R), log-scale increment, translation
+        increment in cm, and the new identity and expression coefficients (absolute, so the
+        priors and the [0, 1] box apply to them directly).
+        """
+        cfg = self.config
+        rotation, scale, translation, identity, expression = state
+        k = identity.shape[0]
+        shape = self.shape_points(identity, expression)
+        rotated = shape @ rotation.T
+        residual = (points - scale * rotated @ _FLIP.T - translation) / scale  # (L, 2) cm
+        n_pose = 6
+        jac = np.empty((shape.shape[0], 2, n_pose + self._basis_lcn.shape[2]))
+        x, y, z = rotated[:, 0], rotated[:, 1], rotated[:, 2]
+        zero = np.zeros_like(x)
+        jac[:, 0, 0:3] = np.stack([zero, z, -y], 1)
+        jac[:, 1, 0:3] = np.stack([z, zero, -x], 1)
+        jac[:, 0, 3] = x
+        jac[:, 1, 3] = -y
+        jac[:, :, 4:6] = np.eye(2)
+        jac[:, :, n_pose:] = np.matmul(_FLIP @ rotation, self._basis_lcn)
+        coeffs = np.concatenate([identity, expression])
+        # Unknowns are the new coefficients: move their current contribution to the rhs.
+        rhs_points = residual + np.matmul(jac[:, :, n_pose:], coeffs)
+        weighted_jac = np.matmul(sqrt_w, jac).reshape(-1, jac.shape[2])
+        weighted_rhs = np.matmul(sqrt_w, rhs_points[:, :, None]).reshape(-1)
+        normal = weighted_jac.T @ weighted_jac
+        moment = weighted_jac.T @ weighted_rhs
+        diag = np.diag_indices_from(normal)
+        regular = np.concatenate(
+            [
+                np.full(n_pose, damping),
+                np.full(k, cfg.identity_prior),
+                np.full(len(expression), cfg.expression_l2),
+            ]
+        )
+        normal[diag] += np.maximum(regular, 1e-8)
+        moment[n_pose + k :] -= 0.5 * cfg.expression_l1 * self.expression_costs
+        new_expression = _reduced_box_qp(normal, moment, n_pose + k, expression)
+        free = np.linalg.solve(
+            normal[: n_pose + k, : n_pose + k],
+            moment[: n_pose + k] - normal[: n_pose + k, n_pose + k :] @ new_expression,
+        )
+        new_rotation = _rodrigues(free[0:3]) @ rotation
+        new_scale = scale * math.exp(float(np.clip(free[3], -0.5, 0.5)))
+        new_translation = translation + scale * free[4:6]
+        return new_rotation, new_scale, new_translation, free[n_pose:], new_expression
+
     # -- the fit ---------------------------------------------------------------------------
 
     def project(
@@ -411,11 +503,23 @@ class LandmarkFitter:
             projected = scale * (shape @ rotation.T) @ _FLIP.T + translation
             residual_cm = np.linalg.norm(points - projected, axis=1) / scale
             robust = 1.0 / (1.0 + (residual_cm / cfg.robust_scale_cm) ** 2)
-        sqrt_w = self._sqrt_weights(points, robust)
-        for _ in range(cfg.pose_steps):
-            rotation, scale, translation = self._pose_step(
-                shape, points, sqrt_w, rotation, scale, translation
-            )
+        state = (rotation, scale, translation, identity, expression)
+        damping = 1e-2
+        for _ in range(cfg.joint_iterations):
+            sqrt_w = self._sqrt_weights(points, robust)
+            current = self._objective(points, sqrt_w, state)
+            for _ in range(4):
+                candidate = self._joint_step(points, sqrt_w, state, damping)
+                if self._objective(points, sqrt_w, candidate) <= current:
+                    state = candidate
+                    damping = max(damping * 0.3, 1e-4)
+                    break
+                damping *= 10.0
+            rotation, scale, translation, identity, expression = state
+            shape = self.shape_points(identity, expression)
+            projected = scale * (shape @ rotation.T) @ _FLIP.T + translation
+            residual_cm = np.linalg.norm(points - projected, axis=1) / scale
+            robust = 1.0 / (1.0 + (residual_cm / cfg.robust_scale_cm) ** 2)
         projected = scale * (shape @ rotation.T) @ _FLIP.T + translation
         errors = np.linalg.norm(projected - points, axis=1)
         camera = OrthoCamera(scale=float(scale), tu=float(translation[0]), tw=float(translation[1]))
