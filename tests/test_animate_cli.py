@@ -153,3 +153,14 @@ def test_bad_avatar_file_exits_2(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     )
     assert code == 2
     assert "cannot read avatar" in caplog.text
+
+
+def test_default_planner_works_with_or_without_an_i2fet_checkpoint(tmp_path: Path) -> None:
+    coeffs = tmp_path / "c.json"
+    assert (
+        main(["animate", "none", "Turn this face from sadness to joy", "--coeffs", str(coeffs)])
+        == 0
+    )
+    sidecar = json.loads((tmp_path / "c.timeline.json").read_text())
+    assert sidecar["planner"] in ("Plan", "RulePlan")
+    assert sidecar["frames"][-1]["phase"] == "hold"

@@ -217,11 +217,11 @@ def _plan(args: argparse.Namespace, start_expression: NDArray[np.float32]) -> An
             logger.info("I2FET planner unavailable (%s); using the lexicon planner", error)
     if planner is None:
         planner = LexiconPlanner()
-    not_understood: tuple[type[BaseException], ...] = (NotUnderstoodError,)
+    bad_instruction: tuple[type[BaseException], ...] = (NotUnderstoodError, ValueError)
     try:
-        from engines.i2fet.exceptions import InstructionNotUnderstoodError
+        from engines.i2fet.exceptions import InstructionError
 
-        not_understood += (InstructionNotUnderstoodError,)
+        bad_instruction += (InstructionError,)
     except ImportError:
         pass
     try:
@@ -232,7 +232,7 @@ def _plan(args: argparse.Namespace, start_expression: NDArray[np.float32]) -> An
             intensity_scale=args.intensity,
             seed=args.seed,
         )
-    except not_understood as error:
+    except bad_instruction as error:
         raise AnimateError(str(error), 2) from error
 
 
