@@ -140,3 +140,11 @@ def test_analyze_text_intensity_and_unknown_words() -> None:
 def test_analyze_text_never_crashes(text: str) -> None:
     analysis = analyze_text(text)
     assert isinstance(analysis.labels, tuple)
+
+
+def test_speed_words() -> None:
+    analysis = analyze_text("slowly turn very happy, then suddenly angry")
+    assert [w.word for w in analysis.speed_words] == ["slowly", "suddenly"]
+    assert analysis.unknown_words == []
+    assert analysis.speed_factor == pytest.approx((2.0 * 0.35) ** 0.5)
+    assert analyze_text("smile").speed_factor == 1.0

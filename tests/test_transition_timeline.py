@@ -231,3 +231,24 @@ def test_idle_frames_stay_smooth_and_in_range() -> None:
     assert np.abs(np.diff(poses, axis=0)).max() < 0.05
     no_blinks = IdleMotion(TransitionConfig(blink_rate_hz=0.0))
     assert not no_blinks.blink_amount(np.arange(0, 30, 0.1)).any()
+
+
+def test_speed_words_in_the_text_scale_the_transitions() -> None:
+    plan = make_plan("happiness")
+    normal = build_timeline(plan, START_E, START_P)
+    plan.text = "slowly smile"
+    slow = build_timeline(plan, START_E, START_P)
+    plan.text = "suddenly smile"
+    sudden = build_timeline(plan, START_E, START_P)
+    onset = [t.segments[0].duration for t in (sudden, normal, slow)]
+    assert onset[0] < onset[1] < onset[2]
+    assert onset[2] == pytest.approx(2 * onset[1])
+    assert slow.meta["speed_factor"] == pytest.approx(2.0)
+    ignored = build_timeline(plan, START_E, START_P, TransitionConfig(speed_from_text=False))
+    assert ignored.segments[0].duration == pytest.approx(onset[1])
+    faster = build_timeline(
+        plan, START_E, START_P, TransitionConfig(speed=0.5, speed_from_text=False)
+    )
+    assert faster.segments[0].duration == pytest.approx(onset[1] / 2)
+    # holds are not scaled; the sudden onset is still smooth (min-jerk over >= 6 frames)
+    assert sudden.segments[-1].duration == pytest.approx(normal.segments[-1].duration)

@@ -3,6 +3,7 @@
 from engines.instructions.analysis import (
     EmotionMention,
     IntensityWord,
+    SpeedWord,
     TextAnalysis,
     analyze_text,
     tokenize,
@@ -48,6 +49,7 @@ from engines.instructions.vocabulary import (
     HELDOUT_SYNONYMS,
     INTENSITY_ADVERBS,
     LEXICON,
+    SPEED_WORDS,
     LexicalEntry,
     entries_for,
 )
@@ -69,6 +71,7 @@ __all__ = [
     "PAIR_TEMPLATES",
     "PAPER_TEMPLATES",
     "SINGLE_TEMPLATES",
+    "SPEED_WORDS",
     "Corpus",
     "CorpusConfig",
     "EmotionMention",
@@ -80,6 +83,7 @@ __all__ = [
     "NotUnderstoodError",
     "RuleAnchor",
     "RulePlan",
+    "SpeedWord",
     "SubjectStyle",
     "TextAnalysis",
     "UnknownEmotionError",

@@ -9,6 +9,7 @@ reads as a mention of happiness.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,12 +21,14 @@ from engines.instructions.vocabulary import (
     INTENSITY_ADVERBS,
     INTENSITY_NOUN_MODIFIERS,
     LEXICON,
+    SPEED_WORDS,
 )
 
 __all__ = [
     "STOPWORDS",
     "EmotionMention",
     "IntensityWord",
+    "SpeedWord",
     "TextAnalysis",
     "analyze_text",
     "tokenize",
@@ -73,6 +76,15 @@ class IntensityWord:
 
 
 @dataclass(frozen=True)
+class SpeedWord:
+    """A speed phrase (``word``), its duration ``factor`` (> 1 slower), token ``position``."""
+
+    word: str
+    factor: float
+    position: int
+
+
+@dataclass(frozen=True)
 class TextAnalysis:
     """Result of :func:`analyze_text`.
 
@@ -80,13 +92,23 @@ class TextAnalysis:
         tokens: the lower-case words of the text.
         emotion_mentions: emotion phrases in text order.
         intensity_words: intensity phrases in text order.
-        unknown_words: words that are neither emotion, intensity, template nor stop words.
+        unknown_words: words that are neither emotion, intensity, speed, template nor stop words.
+        speed_words: speed phrases ("slowly", "suddenly") in text order.
     """
 
     tokens: tuple[str, ...]
     emotion_mentions: list[EmotionMention] = field(default_factory=list)
     intensity_words: list[IntensityWord] = field(default_factory=list)
     unknown_words: list[str] = field(default_factory=list)
+    speed_words: list[SpeedWord] = field(default_factory=list)
+
+    @property
+    def speed_factor(self) -> float:
+        """Duration factor asked for by the speed words (geometric mean; 1.0 if none)."""
+        if not self.speed_words:
+            return 1.0
+        logs = [math.log(w.factor) for w in self.speed_words]
+        return math.exp(sum(logs) / len(logs))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -114,7 +136,10 @@ def tokenize(text: str) -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def _phrase_tables() -> tuple[
-    dict[tuple[str, ...], str], dict[tuple[str, ...], float], frozenset[str]
+    dict[tuple[str, ...], str],
+    dict[tuple[str, ...], float],
+    dict[tuple[str, ...], float],
+    frozenset[str],
 ]:
     emotions: dict[tuple[str, ...], str] = {}
     for entry in LEXICON:
@@ -123,19 +148,21 @@ def _phrase_tables() -> tuple[
     for table in (INTENSITY_NOUN_MODIFIERS, INTENSITY_ADVERBS, _EXTRA_VERB_ADVERBS):
         for word, value in table.items():
             intensities[tuple(word.split())] = value
+    speeds = {tuple(word.split()): factor for word, factor in SPEED_WORDS.items()}
     known = STOPWORDS | template_words()
-    return emotions, intensities, known
+    return emotions, intensities, speeds, known
 
 
 def analyze_text(text: str) -> TextAnalysis:
     """Find emotion and intensity phrases in ``text`` (any string; never raises on content)."""
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    emotions, intensities, known = _phrase_tables()
+    emotions, intensities, speeds, known = _phrase_tables()
     tokens = tokenize(text)
     mentions: list[EmotionMention] = []
     intensity_words: list[IntensityWord] = []
     unknown: list[str] = []
+    speed_words: list[SpeedWord] = []
     i = 0
     while i < len(tokens):
         matched = False
@@ -145,6 +172,8 @@ def analyze_text(text: str) -> TextAnalysis:
                 mentions.append(EmotionMention(" ".join(phrase), emotions[phrase], i))
             elif phrase in intensities:
                 intensity_words.append(IntensityWord(" ".join(phrase), intensities[phrase], i))
+            elif phrase in speeds:
+                speed_words.append(SpeedWord(" ".join(phrase), speeds[phrase], i))
             else:
                 continue
             i += length
@@ -154,4 +183,4 @@ def analyze_text(text: str) -> TextAnalysis:
             if tokens[i] not in known and tokens[i] not in unknown:
                 unknown.append(tokens[i])
             i += 1
-    return TextAnalysis(tokens, mentions, intensity_words, unknown)
+    return TextAnalysis(tokens, mentions, intensity_words, unknown, speed_words)

@@ -32,6 +32,7 @@ __all__ = [
     "INTENSITY_ADVERBS",
     "INTENSITY_NOUN_MODIFIERS",
     "LEXICON",
+    "SPEED_WORDS",
     "VERB_SUFFIX_ADVERBS",
     "Form",
     "LexicalEntry",
@@ -411,6 +412,27 @@ INTENSITY_NOUN_MODIFIERS: MappingProxyType[str, float] = MappingProxyType(
         "overwhelming": 1.0,
     }
 )
+# Speed words: a factor on the transition durations ("slowly smile", "suddenly look shocked").
+# They are read by analyze_text and the transition builder; the corpus does not vary speed.
+SPEED_WORDS: MappingProxyType[str, float] = MappingProxyType(
+    {
+        "slowly": 2.0,
+        "very slowly": 3.0,
+        "gradually": 2.0,
+        "gently": 1.5,
+        "softly": 1.5,
+        "calmly": 1.5,
+        "quickly": 0.5,
+        "fast": 0.5,
+        "rapidly": 0.45,
+        "suddenly": 0.35,
+        "abruptly": 0.35,
+        "instantly": 0.3,
+        "immediately": 0.4,
+        "all of a sudden": 0.35,
+    }
+)
+
 # Adverbs that read well after a verb ("laugh a little", "smile slightly").
 VERB_SUFFIX_ADVERBS: tuple[str, ...] = (
     "slightly", "a bit", "a little", "a little bit", "mildly", "faintly", "hugely", "intensely",

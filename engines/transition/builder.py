@@ -87,6 +87,8 @@ def build_timeline_from_anchors(
         for i, a in enumerate(anchors)
     ]
 
+    speed = config.speed * (_text_speed(text) if config.speed_from_text else 1.0)
+    onset_s, offset_s = config.onset_s * speed, config.offset_s * speed
     builder = _SegmentList(config, start_e, start_p)
     previous_label: str | None = None
     for k, (label, intensity, expression, pose) in enumerate(targets):
@@ -94,7 +96,7 @@ def build_timeline_from_anchors(
         if label == NEUTRAL:
             builder.move(
                 "offset", previous_label or NEUTRAL, expression, pose, intensity_end=0.0,
-                duration=config.offset_s,
+                duration=offset_s,
             )  # fmt: skip
             if not last:
                 builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
@@ -104,10 +106,10 @@ def build_timeline_from_anchors(
                 and previous_label is not None
                 and previous_label != NEUTRAL
             ):
-                builder.move("offset", previous_label, neutral_e, neutral_p, 0.0, config.offset_s)
+                builder.move("offset", previous_label, neutral_e, neutral_p, 0.0, offset_s)
                 builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
             builder.move(
-                "onset", label, expression, pose, intensity, config.onset_s, from_zero=True
+                "onset", label, expression, pose, intensity, onset_s, from_zero=True
             )
             if not last:
                 builder.hold("apex", label, config.apex_hold_s)
@@ -116,11 +118,21 @@ def build_timeline_from_anchors(
     builder.hold("hold", final_label, config.final_hold_s, force=True)
     meta = {
         "config": asdict(config),
+        "speed_factor": round(speed, 4),
         "anchors": [
             {"label": label, "intensity": round(intensity, 4)} for label, intensity, _, _ in targets
         ],
     }
     return Timeline.from_segments(builder.segments, config.fps, text=text, meta=meta)
+
+
+def _text_speed(text: str) -> float:
+    """Duration factor of the speed words in ``text`` (1.0 if none), clipped to [0.25, 4]."""
+    if not text:
+        return 1.0
+    from engines.instructions.analysis import analyze_text
+
+    return float(np.clip(analyze_text(text).speed_factor, 0.25, 4.0))
 
 
 class _SegmentList:

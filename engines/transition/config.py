@@ -25,6 +25,9 @@ class TransitionConfig:
         neutral_midpoints: pass through the plan's neutral face between two chained emotions
             (A -> neutral -> B, the paper's NED), or go straight from A to B.
         easing: ``minjerk`` (default), ``cosine``, ``cubic`` or ``linear`` (the paper's).
+        speed_from_text: scale onset / offset durations by the plan text's speed words
+            ("slowly" x2, "suddenly" x0.35; see ``engines.instructions.SPEED_WORDS``).
+        speed: a further factor on onset / offset durations (> 1 slower).
         blink_rate_hz: mean blinks per second of :class:`~engines.transition.IdleMotion`.
         blink_duration_s: duration of one blink (close + open).
         min_blink_interval_s: shortest time between two blinks.
@@ -40,6 +43,8 @@ class TransitionConfig:
     final_hold_s: float = 1.5
     neutral_midpoints: bool = True
     easing: str = "minjerk"
+    speed_from_text: bool = True
+    speed: float = 1.0
     blink_rate_hz: float = 0.25
     blink_duration_s: float = 0.25
     min_blink_interval_s: float = 1.5
@@ -57,6 +62,8 @@ class TransitionConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 600.0):
                 raise ValueError(f"{name} must be in [0, 600] seconds, got {value}")
+        if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 10.0):
+            raise ValueError(f"speed must be in [0.1, 10], got {self.speed}")
         if self.easing not in EASINGS:
             raise ValueError(f"unknown easing {self.easing!r}; valid: {', '.join(EASINGS)}")
         if not (0.0 <= self.blink_rate_hz <= 2.0):
