@@ -124,6 +124,7 @@ def test_video_frames_and_sidecar_with_a_renderer(
         (["missing.png", "smile", "--coeffs", "X"], "no such file"),
         (["none", "smile"], "nothing to write"),
         (["none", "smile", "--coeffs", "X", "--fps", "0"], "--fps"),
+        (["none", "smile", "--coeffs", "X", "--speed", "0"], "speed must be"),
         (["none", "smile", "-o", "X.mp4"], "no face to render"),
         (["none", "   ", "--coeffs", "X"], "empty"),
     ],

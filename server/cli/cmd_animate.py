@@ -71,6 +71,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--easing", choices=EASING_CHOICES, default="minjerk")
     parser.add_argument("--onset", type=float, default=0.6, help="seconds into each emotion")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each apex is held")
+    parser.add_argument(
+        "--speed", type=float, default=1.0, help="factor on every transition time (>1 slower)"
+    )
     parser.add_argument("--final-hold", type=float, default=1.5, help="seconds the last is held")
     parser.add_argument(
         "--no-neutral-midpoints",
@@ -113,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
             apex_hold_s=args.hold,
             final_hold_s=args.final_hold,
             easing=args.easing,
+            speed=args.speed,
             neutral_midpoints=not args.no_neutral_midpoints,
             seed=args.seed,
         )
