@@ -14,11 +14,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engines.face_model.blend import blend_vertices
+from engines.face_model.camera import euler_to_matrix
 from engines.face_model.ict import FaceModelData
 from engines.instructions.facs import emotion_prototype
 from engines.instructions.vocabulary import EMOTIONS
 
-__all__ = ["plot_prototype_sheet"]
+__all__ = ["FacePainter", "plot_prototype_sheet", "save_small_png"]
 
 _PART_COLOURS: dict[str, tuple[float, float, float]] = {
     "face": (0.87, 0.72, 0.62),
@@ -80,6 +81,53 @@ def _draw(ax: object, vertices: NDArray[np.float32], faces: NDArray[np.int32],
     ax.axis("off")  # type: ignore[attr-defined]
 
 
+class FacePainter:
+    """Draws the generic ICT face with given expression coefficients into matplotlib axes."""
+
+    def __init__(self, model: FaceModelData) -> None:
+        self.model = model
+        faces, self.colours, self.bias = _triangles(model)
+        front = model.neutral[model.faces_of("face")]
+        normal_z = np.cross(front[:, 1] - front[:, 0], front[:, 2] - front[:, 0])[:, 2]
+        self.faces = faces[:, ::-1] if np.median(normal_z) < 0 else faces  # front towards +z
+        landmarks = model.neutral[model.landmarks_68]
+        xs, ys = landmarks[:, 0], landmarks[:, 1]
+        margin = 0.08 * (xs.max() - xs.min())
+        self.box = (xs.min() - margin, xs.max() + margin, ys.min() - margin, ys.max() + 3 * margin)
+        self.centre = landmarks.mean(axis=0)
+
+    def draw(
+        self, ax: object, expression: NDArray[np.floating], pose: NDArray[np.floating] | None = None
+    ) -> None:
+        """Draw the face with (E,) ``expression`` and optional (3,) head rotation ``pose``."""
+        model = self.model
+        vertices = blend_vertices(
+            model.neutral, model.identity_basis, np.zeros(0, np.float32), model.expression_basis,
+            np.asarray(expression, np.float32),
+        )  # fmt: skip
+        if pose is not None:
+            rotation = euler_to_matrix(*(float(a) for a in pose))
+            vertices = ((vertices - self.centre) @ rotation.T + self.centre).astype(np.float32)
+        _draw(ax, vertices, self.faces, self.colours, self.bias, self.box)
+
+
+def save_small_png(fig: object, path: str | Path, dpi: int = 55, colors: int = 64) -> Path:
+    """Save a matplotlib figure as a palette PNG (small files for docs/images) and close it."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format="png")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    buffer.seek(0)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.open(buffer).convert("RGB").quantize(colors=colors).save(path, optimize=True)
+    return path
+
+
 def plot_prototype_sheet(
     model: FaceModelData,
     path: str | Path,
@@ -94,42 +142,17 @@ def plot_prototype_sheet(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    faces, colours, bias = _triangles(model)
-    # winding: make the face's front point to +z
-    front = model.neutral[model.faces_of("face")]
-    normal_z = np.cross(front[:, 1] - front[:, 0], front[:, 2] - front[:, 0])[:, 2]
-    if np.median(normal_z) < 0:
-        faces = faces[:, ::-1]
-    landmarks = model.neutral[model.landmarks_68]
-    xs, ys = landmarks[:, 0], landmarks[:, 1]
-    margin = 0.08 * (xs.max() - xs.min())
-    box = (xs.min() - margin, xs.max() + margin, ys.min() - margin, ys.max() + 3 * margin)
+    painter = FacePainter(model)
     rows = int(np.ceil(len(labels) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(2.0 * columns, 2.4 * rows))
     axes_list = np.atleast_1d(axes).ravel()
-    identity = np.zeros(0, np.float32)
     for ax, label in zip(axes_list, labels, strict=False):
-        coeffs = intensity * emotion_prototype(label, model.expression_names)
-        vertices = blend_vertices(
-            model.neutral, model.identity_basis, identity, model.expression_basis, coeffs
-        )
-        _draw(ax, vertices, faces, colours, bias, box)
+        painter.draw(ax, intensity * emotion_prototype(label, model.expression_names))
         ax.set_title(label.replace("_", " "), fontsize=9)
     for ax in axes_list[len(labels) :]:
         ax.axis("off")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=55, format="png")
-    plt.close(fig)
-    buffer.seek(0)
-    Image.open(buffer).convert("RGB").quantize(colors=64).save(path, optimize=True)
-    return path
+    return save_small_png(fig, path)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engines.face_model.ict import FaceModelData
 from engines.transition.idle import IdleMotion
 from engines.transition.timeline import Timeline
 
-__all__ = ["plot_timeline"]
+__all__ = ["plot_timeline", "plot_timeline_strip"]
 
 _PHASE_COLOURS = {
     "onset": "#fde2c4",
@@ -83,6 +84,48 @@ def plot_timeline(
     return path
 
 
+def plot_timeline_strip(
+    timeline: Timeline,
+    model: FaceModelData,
+    path: str | Path,
+    *,
+    idle: IdleMotion | None = None,
+    count: int = 10,
+) -> Path:
+    """Save a PNG strip: the generic ICT face at ``count`` evenly spaced times of the timeline.
+
+    Each panel is titled with the time, phase, active emotion and intensity.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engines.instructions.preview import FacePainter, save_small_png
+
+    if count < 2:
+        raise ValueError(f"count must be >= 2, got {count}")
+    expressions, poses = timeline.frames(idle)
+    painter = FacePainter(model)
+    indices = np.linspace(0, timeline.num_frames - 1, count).round().astype(int)
+    columns = min(count, 5)
+    rows = int(np.ceil(count / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 3.0 * rows))
+    axes_list = np.atleast_1d(axes).ravel()
+    for ax, index in zip(axes_list, indices, strict=False):
+        painter.draw(ax, expressions[index], poses[index])
+        ax.set_title(
+            f"{timeline.times[index]:.1f}s {timeline.phases[index]}\n"
+            f"{timeline.labels[index].replace('_', ' ')} {timeline.intensities[index]:.2f}",
+            fontsize=8,
+        )
+    for ax in axes_list[len(indices) :]:
+        ax.axis("off")
+    fig.suptitle(timeline.text or "timeline", fontsize=10)
+    fig.tight_layout(h_pad=1.5)
+    return save_small_png(fig, path, dpi=65)
+
+
 def _example(path: str) -> None:
     """Plot a 3-emotion chain of the corpus' test split (``python -m engines.transition.plot``)."""
     from engines.face_model.ict import EXPRESSION_NAMES
@@ -111,6 +154,10 @@ def _example(path: str) -> None:
         text=sample.text,
     )
     plot_timeline(timeline, EXPRESSION_NAMES, path, idle=IdleMotion(config))
+    from engines.face_model.ict import load_ict
+
+    strip = str(Path(path).with_name("transition_strip.png"))
+    plot_timeline_strip(timeline, load_ict(progress=False), strip, idle=IdleMotion(config))
 
 
 if __name__ == "__main__":
