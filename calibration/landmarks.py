@@ -1,5 +1,11 @@
 """Face detection and the 478 mediapipe face-mesh landmarks (models ship in the wheel).
 
+Two stages, both mediapipe 0.10.21 solutions: the full-range face detector (faces up to ~5 m,
+so small faces in large or group photos are found) gives boxes; the face mesh then runs on a
+square crop around each box (1.8x its size, at most :data:`CROP_SIDE` px), and the landmarks
+are mapped back to the image. When the detector finds nothing, the face mesh runs on the
+whole image once (its own short-range detector) as a fallback.
+
 mediapipe's ``FaceMesh`` objects are not thread-safe: :class:`LandmarkDetector` serialises
 calls with a lock, so one detector may be shared by threads (calls then run one at a time).
 """
@@ -19,6 +25,8 @@ __all__ = ["NUM_LANDMARKS", "DetectedFace", "LandmarkDetector", "LandmarkDetecto
 logger = logging.getLogger(__name__)
 
 NUM_LANDMARKS = 478
+CROP_SIDE = 512
+CROP_FACTOR = 1.8
 _MIN_SIDE = 16
 
 
@@ -75,7 +83,16 @@ class LandmarkDetector:
 
         self.config = config or LandmarkDetectorConfig()
         self._lock = threading.Lock()
+        self._detector: Any = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=self.config.min_detection_confidence
+        )
         self._mesh: Any = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=self.config.refine_landmarks,
+            min_detection_confidence=self.config.min_detection_confidence,
+        )
+        self._full_mesh: Any = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=self.config.max_faces,
             refine_landmarks=self.config.refine_landmarks,
@@ -83,9 +100,66 @@ class LandmarkDetector:
         )
 
     def close(self) -> None:
-        """Release mediapipe's graph."""
+        """Release mediapipe's graphs."""
         with self._lock:
+            self._detector.close()
             self._mesh.close()
+            self._full_mesh.close()
+
+    def _boxes(self, rgb: NDArray[np.uint8]) -> list[tuple[float, float, float, float]]:
+        """Detector boxes ``(u0, w0, u1, w1)`` in pixels, largest first."""
+        height, width = rgb.shape[:2]
+        result = self._detector.process(rgb)
+        boxes = []
+        for detection in result.detections or []:
+            rel = detection.location_data.relative_bounding_box
+            u0, w0 = rel.xmin * width, rel.ymin * height
+            boxes.append((u0, w0, u0 + rel.width * width, w0 + rel.height * height))
+        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+        return boxes[: self.config.max_faces]
+
+    def _mesh_in_box(
+        self, rgb: NDArray[np.uint8], box: tuple[float, float, float, float]
+    ) -> DetectedFace | None:
+        """Run the face mesh on a square crop around a detector box."""
+        import cv2
+
+        height, width = rgb.shape[:2]
+        side = CROP_FACTOR * max(box[2] - box[0], box[3] - box[1])
+        cu, cw = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        x0, y0 = int(round(cu - side / 2)), int(round(cw - side / 2))
+        size = max(int(round(side)), 8)
+        crop = np.zeros((size, size, 3), np.uint8)
+        sx0, sy0 = max(x0, 0), max(y0, 0)
+        sx1, sy1 = min(x0 + size, width), min(y0 + size, height)
+        if sx1 <= sx0 or sy1 <= sy0:
+            return None
+        crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+        zoom = min(1.0, CROP_SIDE / size) if size > CROP_SIDE else CROP_SIDE / size
+        crop_side = int(round(size * zoom))
+        crop = cv2.resize(
+            crop,
+            (crop_side, crop_side),
+            interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
+        )
+        faces = self._to_faces(self._mesh.process(np.ascontiguousarray(crop)), crop_side, crop_side)
+        if not faces:
+            return None
+        face = faces[0]
+        points = face.points / zoom + np.array([x0, y0], np.float32)
+        return _make_face(points.astype(np.float32), (face.depth / zoom).astype(np.float32))
+
+    @staticmethod
+    def _to_faces(result: Any, width: int, height: int) -> list[DetectedFace]:
+        faces: list[DetectedFace] = []
+        for face in result.multi_face_landmarks or []:
+            coords = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float64)
+            if coords.shape[0] != NUM_LANDMARKS:
+                logger.warning("mediapipe returned %d landmarks, skipping", coords.shape[0])
+                continue
+            points = np.stack([coords[:, 0] * width, coords[:, 1] * height], 1).astype(np.float32)
+            faces.append(_make_face(points, (coords[:, 2] * width).astype(np.float32)))
+        return faces
 
     def detect(self, image: NDArray[np.uint8]) -> list[DetectedFace]:
         """All faces in ``image``, largest first (an empty list when there is none).
@@ -102,17 +176,14 @@ class LandmarkDetector:
             return []
         rgb = np.ascontiguousarray(image)
         with self._lock:
-            result = self._mesh.process(rgb)
-        faces: list[DetectedFace] = []
-        for face in result.multi_face_landmarks or []:
-            coords = np.array([(p.x, p.y, p.z) for p in face.landmark], np.float64)
-            if coords.shape[0] != NUM_LANDMARKS:
-                logger.warning("mediapipe returned %d landmarks, skipping", coords.shape[0])
-                continue
-            points = np.stack([coords[:, 0] * width, coords[:, 1] * height], 1).astype(np.float32)
-            depth = (coords[:, 2] * width).astype(np.float32)
-            lo, hi = points.min(0), points.max(0)
-            box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-            faces.append(DetectedFace(points=points, depth=depth, box=box))
+            faces = [f for f in (self._mesh_in_box(rgb, b) for b in self._boxes(rgb)) if f]
+            if not faces:
+                faces = self._to_faces(self._full_mesh.process(rgb), width, height)
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
+
+
+def _make_face(points: NDArray[np.float32], depth: NDArray[np.float32]) -> DetectedFace:
+    lo, hi = points.min(0), points.max(0)
+    box = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+    return DetectedFace(points=points, depth=depth, box=box)
