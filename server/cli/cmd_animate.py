@@ -98,8 +98,15 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     _check_args(args)
     started = time.perf_counter()
-    avatar, start_expression = _load_source(args.source)
-    plan = _plan(args, start_expression)
+    from engines.instructions import LexiconPlanner
+
+    planner = _make_planner(args)
+    if isinstance(planner, LexiconPlanner):  # needs no face: fail fast before calibrating
+        plan = _plan(planner, args, np.zeros(53, np.float32))
+        avatar, start_expression = _load_source(args.source)
+    else:
+        avatar, start_expression = _load_source(args.source)
+        plan = _plan(planner, args, start_expression)
     logger.info(
         "understood: %s%s",
         " -> ".join(f"{a.label} ({a.intensity:.2f})" for a in plan.anchors),
@@ -205,9 +212,9 @@ def _load_source(source: str) -> tuple[Any, NDArray[np.float32]]:
     return avatar, np.asarray(avatar.expression, np.float32)
 
 
-def _plan(args: argparse.Namespace, start_expression: NDArray[np.float32]) -> Any:
-    """Plan with the I2FET planner (if chosen / available) or the lexicon planner."""
-    from engines.instructions import LexiconPlanner, NotUnderstoodError
+def _make_planner(args: argparse.Namespace) -> Any:
+    """The I2FET planner (if chosen / available) or the lexicon planner."""
+    from engines.instructions import LexiconPlanner
 
     planner: Any = None
     if args.planner in ("auto", "i2fet"):
@@ -219,8 +226,13 @@ def _plan(args: argparse.Namespace, start_expression: NDArray[np.float32]) -> An
             if args.planner == "i2fet":
                 raise AnimateError(f"the I2FET planner is not available: {error}", 1) from error
             logger.info("I2FET planner unavailable (%s); using the lexicon planner", error)
-    if planner is None:
-        planner = LexiconPlanner()
+    return planner if planner is not None else LexiconPlanner()
+
+
+def _plan(planner: Any, args: argparse.Namespace, start_expression: NDArray[np.float32]) -> Any:
+    """``planner.plan`` of the instruction; instruction errors become exit code 2."""
+    from engines.instructions import NotUnderstoodError
+
     bad_instruction: tuple[type[BaseException], ...] = (NotUnderstoodError, ValueError)
     try:
         from engines.i2fet.exceptions import InstructionError
