@@ -2,7 +2,7 @@
 
 Two stages, both mediapipe 0.10.21 solutions: the full-range face detector (faces up to ~5 m,
 so small faces in large or group photos are found) gives boxes; the face mesh then runs on a
-square crop around each box (1.8x its size, at most :data:`CROP_SIDE` px), and the landmarks
+square crop around each box (1.8x its size, resized to :data:`CROP_SIDE` px), and the landmarks
 are mapped back to the image. When the detector finds nothing, the face mesh runs on the
 whole image once (its own short-range detector) as a fallback.
 
@@ -127,22 +127,20 @@ class LandmarkDetector:
         height, width = rgb.shape[:2]
         side = CROP_FACTOR * max(box[2] - box[0], box[3] - box[1])
         cu, cw = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-        x0, y0 = int(round(cu - side / 2)), int(round(cw - side / 2))
-        size = max(int(round(side)), 8)
+        x0, y0 = round(cu - side / 2), round(cw - side / 2)
+        size = max(round(side), 8)
         crop = np.zeros((size, size, 3), np.uint8)
         sx0, sy0 = max(x0, 0), max(y0, 0)
         sx1, sy1 = min(x0 + size, width), min(y0 + size, height)
         if sx1 <= sx0 or sy1 <= sy0:
             return None
         crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
-        zoom = min(1.0, CROP_SIDE / size) if size > CROP_SIDE else CROP_SIDE / size
-        crop_side = int(round(size * zoom))
-        crop = cv2.resize(
-            crop,
-            (crop_side, crop_side),
-            interpolation=cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR,
+        zoom = CROP_SIDE / size
+        interpolation = cv2.INTER_AREA if zoom < 1 else cv2.INTER_LINEAR
+        resized = np.ascontiguousarray(
+            cv2.resize(crop, (CROP_SIDE, CROP_SIDE), interpolation=interpolation), np.uint8
         )
-        faces = self._to_faces(self._mesh.process(np.ascontiguousarray(crop)), crop_side, crop_side)
+        faces = self._to_faces(self._mesh.process(resized), CROP_SIDE, CROP_SIDE)
         if not faces:
             return None
         face = faces[0]

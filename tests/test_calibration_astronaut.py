@@ -95,7 +95,7 @@ def test_several_faces_picks_largest(calibrator, astronaut):
     canvas[200:380, 640:820] = small
     result = calibrator.calibrate(canvas)
     assert result.report["faces_found"] == 2
-    u0, _, u1, _ = result.report["face_box"]
+    _u0, _, u1, _ = result.report["face_box"]
     assert u1 < 512  # the big face on the left
     assert result.report["landmark_nme"] < 0.05
 
@@ -169,7 +169,7 @@ def test_cli_bad_files_exit_2(tmp_path, capsys, astronaut, kind):
     elif kind == "text":
         path.write_text("this is not a picture\n" * 50)
     elif kind == "truncated":
-        ok, encoded = cv2.imencode(".jpg", astronaut)
+        _ok, encoded = cv2.imencode(".jpg", astronaut)
         path.write_bytes(encoded.tobytes()[:5000])
     code, _, stderr = _run_cli(capsys, str(path), "-o", str(tmp_path / "x.npz"))
     assert code == 2
