@@ -7,6 +7,8 @@ Keys:
     lexicon_plan_ms_p50: LexiconPlanner.plan of a chained instruction.
     corpus_seconds: generate_corpus with the default sizes (36k samples).
     corpus_samples_per_s: samples generated per second.
+    clip_encode_ms_p50: engines.text.clip ViT-B-32 text tower (random weights, same cost as
+        trained ones), one instruction -> token embeddings (skipped without open_clip's vocab).
 """
 
 from __future__ import annotations
@@ -59,6 +61,18 @@ def run(quick: bool) -> dict[str, float]:
         idle_times.append((time.perf_counter() - started) * 1e6)
     results["transition_state_at_us_p50"] = statistics.median(state_times)
     results["transition_idle_apply_us_p50"] = statistics.median(idle_times)
+
+    try:
+        from engines.text.clip import ClipTextEncoder
+
+        encoder = ClipTextEncoder(random_init=True)
+    except Exception:  # the BPE vocabulary (open_clip_torch wheel) is not installed
+        encoder = None
+    if encoder is not None:
+        encoder.encode([text])  # warm-up
+        results["clip_encode_ms_p50"] = _median_ms(
+            lambda: encoder.encode([text]), 10 if quick else 50
+        )
 
     corpus_config = (
         CorpusConfig(num_train=5000, num_val=500, num_test=500, num_heldout=500)
