@@ -252,3 +252,20 @@ def test_speed_words_in_the_text_scale_the_transitions() -> None:
     assert faster.segments[0].duration == pytest.approx(onset[1] / 2)
     # holds are not scaled; the sudden onset is still smooth (min-jerk over >= 6 frames)
     assert sudden.segments[-1].duration == pytest.approx(normal.segments[-1].duration)
+
+
+def test_idle_apply_matches_the_batch_path() -> None:
+    idle = IdleMotion(TransitionConfig(seed=2, blink_rate_hz=0.8))
+    times = np.concatenate([np.arange(-1, 40, 0.0137), [1e4, 123456.789]])
+    rng = np.random.default_rng(0)
+    expressions = rng.uniform(0, 1, (len(times), E)).astype(np.float32)
+    poses = rng.normal(0, 0.1, (len(times), 3)).astype(np.float32)
+    batch_e, batch_p = idle.apply_batch(times, expressions, poses)
+    for i in range(0, len(times), 7):
+        e, p = idle.apply(float(times[i]), expressions[i], poses[i])
+        np.testing.assert_allclose(e, batch_e[i], atol=1e-5)
+        np.testing.assert_allclose(p, batch_p[i], atol=1e-6)
+    with pytest.raises(ValueError, match="expression must be"):
+        idle.apply(0.0, np.zeros(10), np.zeros(3))
+    e, p = idle.apply(float("nan"), expressions[0], poses[0])
+    assert np.all(np.isfinite(e)) and np.all(np.isfinite(p))

@@ -108,9 +108,7 @@ def build_timeline_from_anchors(
             ):
                 builder.move("offset", previous_label, neutral_e, neutral_p, 0.0, offset_s)
                 builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
-            builder.move(
-                "onset", label, expression, pose, intensity, onset_s, from_zero=True
-            )
+            builder.move("onset", label, expression, pose, intensity, onset_s, from_zero=True)
             if not last:
                 builder.hold("apex", label, config.apex_hold_s)
         previous_label = label

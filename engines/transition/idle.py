@@ -66,16 +66,21 @@ class IdleMotion:
         self._jitter = max(0.0, self._period - self.config.min_blink_interval_s)
 
     # ------------------------------------------------------------------------------ blinks
+    def _jitters(self, block: int) -> NDArray[np.float64]:
+        """The (BLOCK,) jitters in [0, 1) of the blinks of grid slots in ``block``."""
+        jitters = self._jitter_blocks.get(block)
+        if jitters is None:
+            jitters = np.random.default_rng([self.seed, 7, block + 2**31]).random(_BLOCK)
+            if len(self._jitter_blocks) > 64:
+                self._jitter_blocks.clear()
+            self._jitter_blocks[block] = jitters
+        return jitters
+
     def _slot_start(self, slot: NDArray[np.int64]) -> NDArray[np.float64]:
         """Start time of the blink of each grid slot."""
         out = np.empty(slot.shape, np.float64)
         for block in np.unique(slot // _BLOCK):
-            jitters = self._jitter_blocks.get(int(block))
-            if jitters is None:
-                jitters = np.random.default_rng([self.seed, 7, int(block) + 2**31]).random(_BLOCK)
-                if len(self._jitter_blocks) > 64:
-                    self._jitter_blocks.clear()
-                self._jitter_blocks[int(block)] = jitters
+            jitters = self._jitters(int(block))
             mask = slot // _BLOCK == block
             out[mask] = jitters[slot[mask] % _BLOCK]
         # the first blink comes after ~half a period, not at t = 0
@@ -142,13 +147,59 @@ class IdleMotion:
         poses += self.head_offset(time_array).astype(np.float32)
         return expressions, poses
 
+    def _blink_at(self, t: float) -> float:
+        """Scalar :meth:`blink_amount` (the per-frame path of the server)."""
+        if not math.isfinite(self._period) or not math.isfinite(t):
+            return 0.0
+        duration = self.config.blink_duration_s
+        base = math.floor(t / self._period)
+        amount = 0.0
+        for slot in (base - 1, base):
+            if slot < 0:
+                continue
+            jitter = float(self._jitters(slot // _BLOCK)[slot % _BLOCK])
+            start = (slot + 0.5) * self._period + jitter * self._jitter
+            u = (t - start) / duration
+            if 0.0 <= u <= 1.0:
+                if u < _CLOSE_FRACTION:
+                    curve = 0.5 - 0.5 * math.cos(math.pi * u / _CLOSE_FRACTION)
+                else:
+                    opening = (u - _CLOSE_FRACTION) / (1 - _CLOSE_FRACTION)
+                    curve = 0.5 + 0.5 * math.cos(math.pi * opening)
+                amount = max(amount, curve)
+        return amount
+
+    def _head_at(self, t: float) -> tuple[float, float, float]:
+        """Scalar :meth:`head_offset`."""
+        if not math.isfinite(t):
+            return (0.0, 0.0, 0.0)
+        amplitude = self.config.idle_head_amplitude_rad
+        out = []
+        for axis, waves in enumerate(_HEAD_WAVES):
+            value = 0.0
+            for (frequency, weight), phase in zip(waves, self._phases[axis], strict=True):
+                value += weight * math.sin(2 * math.pi * frequency * t + float(phase))
+            out.append(value * amplitude * _HEAD_AXIS_SCALE[axis])
+        return (out[0], out[1], out[2])
+
     def apply(
         self, t: float, expression: NDArray[np.floating], pose: NDArray[np.floating]
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(E,) expression and (3,) pose at time ``t`` -> with a blink and head sway added."""
-        expressions, poses = self.apply_batch(
-            np.array([t], np.float64),
-            np.asarray(expression, np.float32)[None],
-            np.asarray(pose, np.float32)[None],
-        )
-        return expressions[0], poses[0]
+        expression = np.array(expression, np.float32, copy=True).reshape(-1)
+        pose = np.array(pose, np.float32, copy=True).reshape(-1)
+        if expression.shape != (self._num_shapes,) or pose.shape != (3,):
+            raise ValueError(
+                f"expression must be ({self._num_shapes},) and pose (3,), got "
+                f"{expression.shape} and {pose.shape}"
+            )
+        t = float(t)
+        blink = self._blink_at(t)
+        if blink > 0.0:
+            if self._blink:
+                closed = expression[self._blink]
+                expression[self._blink] = closed + (1.0 - closed) * blink
+            if self._wide:
+                expression[self._wide] *= 1.0 - blink
+        pose += np.array(self._head_at(t), np.float32)
+        return expression, pose
