@@ -133,6 +133,10 @@ def test_heldout_phrasings_never_in_train(corpus: Corpus) -> None:
     heldout_words = {w for s in corpus.heldout for w in analyze_text(s.text).tokens}
     assert len(heldout_words - train_words) > 30
     assert not {s.text for s in corpus.heldout} & {s.text for s in corpus.train}
+    kinds = {kind for s in corpus.heldout for kind in s.heldout_kinds}
+    assert kinds == {"template", "synonym", "intensity", "copula"}
+    assert all(s.heldout_kinds for s in corpus.heldout)
+    assert not any(s.heldout_kinds for s in corpus.train + corpus.val + corpus.test)
 
 
 def test_the_lexicon_reads_generated_text(corpus: Corpus) -> None:

@@ -123,6 +123,8 @@ class InstructionSample:
         subject_id: which subject style generated the anchors.
         source_pose: (3,) the head-rotation offset before the instruction (``poses[0]``,
             the resting pose, or the pose of the other expression, like ``source_expression``).
+        heldout_kinds: what is held out in this sample (``heldout`` split only): any of
+            "template", "synonym", "intensity", "copula"; empty in train / val / test.
     """
 
     text: str
@@ -135,6 +137,7 @@ class InstructionSample:
     source_expression: NDArray[np.float32]
     subject_id: int
     source_pose: NDArray[np.float32] = field(default_factory=lambda: np.zeros(3, np.float32))
+    heldout_kinds: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -475,6 +478,7 @@ class _Generator:
             anchors,
             source,
             source_is_rest,
+            tuple(sorted(used)),
         )
 
 
@@ -496,6 +500,7 @@ class _SampleSpec:
     anchors: list[_AnchorSpec]
     source: _AnchorSpec | None
     source_is_rest: bool
+    heldout_kinds: tuple[str, ...]
 
 
 _ARTICLE = re.compile(r"\ba ([aeiou])")
@@ -556,6 +561,7 @@ def generate_corpus(config: CorpusConfig | None = None) -> Corpus:
                     source_expression=source.copy(),
                     subject_id=spec.subject_id,
                     source_pose=source_pose.copy(),
+                    heldout_kinds=spec.heldout_kinds,
                 )
             )
             offset += k
