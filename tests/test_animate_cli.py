@@ -165,3 +165,36 @@ def test_default_planner_works_with_or_without_an_i2fet_checkpoint(tmp_path: Pat
     sidecar = json.loads((tmp_path / "c.timeline.json").read_text())
     assert sidecar["planner"] in ("Plan", "RulePlan")
     assert sidecar["frames"][-1]["phase"] == "hold"
+
+
+def test_renderer_failure_is_a_clear_error_and_the_sidecar_exists(
+    avatar_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(_FakeRenderer):
+        def render(self, expression: np.ndarray, pose: np.ndarray) -> np.ndarray:
+            raise RuntimeError("rasterizer exploded")
+
+    module = types.ModuleType("engines.render")
+    module.AvatarRenderer = Broken  # type: ignore[attr-defined]
+    module.RenderConfig = lambda size=512, **_: types.SimpleNamespace(size=size)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "engines.render", module)
+    out = tmp_path / "a.mp4"
+    code = main(
+        [
+            "animate",
+            str(avatar_file),
+            "smile",
+            "-o",
+            str(out),
+            "--planner",
+            "lexicon",
+            "--size",
+            "64",
+        ]
+    )
+    assert code == 1
+    assert "rendering frame 0 failed: rasterizer exploded" in caplog.text
+    assert (tmp_path / "a.timeline.json").exists()

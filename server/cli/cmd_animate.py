@@ -144,11 +144,11 @@ def _run(args: argparse.Namespace) -> int:
         written.append(
             _write_coeffs(args.coeffs, timeline.times, expressions, poses, EXPRESSION_NAMES)
         )
+    sidecar_path = _sidecar_path(args)
+    _write_json(sidecar_path, sidecar)  # first: it exists even if rendering fails
+    written.append(sidecar_path)
     if args.output is not None or args.frames_dir is not None:
         written += _render(args, avatar, expressions, poses, timeline.fps)
-    sidecar_path = _sidecar_path(args)
-    _write_json(sidecar_path, sidecar)
-    written.append(sidecar_path)
     if args.plot is not None:
         from engines.transition.plot import plot_timeline
 
@@ -305,18 +305,28 @@ def _render(
             "use --coeffs OUT.json to write the trajectory instead",
             1,
         ) from error
-    renderer = AvatarRenderer(avatar, load_ict(progress=False), RenderConfig(size=args.size))
+    try:
+        renderer = AvatarRenderer(avatar, load_ict(progress=False), RenderConfig(size=args.size))
+    except Exception as error:  # the renderer's own errors, translated at this boundary
+        raise AnimateError(f"cannot set up the renderer for {args.source}: {error}", 1) from error
     written: list[Path] = []
-    writer = _VideoWriter(args.output, fps, args.size) if args.output is not None else None
+    writer = _VideoWriter(args.output, fps) if args.output is not None else None
     if args.frames_dir is not None:
         args.frames_dir.mkdir(parents=True, exist_ok=True)
     try:
         for index, (expression, pose) in enumerate(zip(expressions, poses, strict=True)):
-            frame = renderer.render(expression, pose)
+            try:
+                frame = np.asarray(renderer.render(expression, pose), dtype=np.uint8)
+            except Exception as error:
+                raise AnimateError(f"rendering frame {index} failed: {error}", 1) from error
             if writer is not None:
                 writer.write(frame)
             if args.frames_dir is not None:
                 _write_png(args.frames_dir / f"frame_{index:05d}.png", frame)
+            if index % 60 == 0:
+                logger.debug("rendered frame %d / %d", index, len(expressions))
+    except OSError as error:
+        raise AnimateError(f"cannot write the animation: {error}", 1) from error
     finally:
         if writer is not None:
             writer.close()
@@ -335,42 +345,55 @@ def _write_png(path: Path, frame: NDArray[np.uint8]) -> None:
 
 
 class _VideoWriter:
-    """RGB frames -> MP4 with PyAV (libx264 if this build of FFmpeg has it, else mpeg4)."""
+    """RGB frames -> MP4 with PyAV (libx264 if this build of FFmpeg has it, else mpeg4).
 
-    def __init__(self, path: Path, fps: float, size: int) -> None:
+    The stream takes the size of the first frame (cropped to even sides for yuv420p).
+    """
+
+    def __init__(self, path: Path, fps: float) -> None:
         import av
 
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._fps = fps
         self._container = av.open(str(path), mode="w")
-        rate = round(fps) if abs(fps - round(fps)) < 1e-6 else fps
+        self._stream: Any = None
+        self._shape: tuple[int, int] = (0, 0)
+
+    def _open_stream(self, height: int, width: int) -> None:
         from fractions import Fraction
 
+        rate = Fraction(self._fps).limit_denominator(1001)
         try:
-            stream = self._container.add_stream(
-                "libx264", rate=Fraction(rate).limit_denominator(1001)
-            )
+            stream: Any = self._container.add_stream("libx264", rate=rate)
             stream.options = {"crf": "20", "preset": "veryfast"}
         except Exception:  # FFmpeg without libx264
-            stream = self._container.add_stream(
-                "mpeg4", rate=Fraction(rate).limit_denominator(1001)
-            )
+            stream = self._container.add_stream("mpeg4", rate=rate)
             stream.bit_rate = 4_000_000
-        even = size - size % 2
-        stream.width = even
-        stream.height = even
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         self._stream = stream
-        self._size = even
+        self._shape = (height, width)
 
     def write(self, frame: NDArray[np.uint8]) -> None:
         import av
 
-        frame = np.ascontiguousarray(frame[: self._size, : self._size], dtype=np.uint8)
+        if frame.ndim != 3 or frame.shape[2] != 3:
+            raise AnimateError(f"the renderer returned a frame of shape {frame.shape}", 1)
+        if self._stream is None:
+            self._open_stream(
+                frame.shape[0] - frame.shape[0] % 2, frame.shape[1] - frame.shape[1] % 2
+            )
+        height, width = self._shape
+        frame = np.ascontiguousarray(frame[:height, :width], dtype=np.uint8)
+        if frame.shape[:2] != (height, width):
+            raise AnimateError("the renderer changed the frame size during the animation", 1)
         video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
 
     def close(self) -> None:
-        for packet in self._stream.encode():
-            self._container.mux(packet)
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
         self._container.close()
