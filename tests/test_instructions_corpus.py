@@ -141,7 +141,15 @@ def test_heldout_phrasings_never_in_train(corpus: Corpus) -> None:
 
 def test_the_lexicon_reads_generated_text(corpus: Corpus) -> None:
     agree = [analyze_text(s.text).labels == s.labels for s in corpus.train[:1000]]
-    assert np.mean(agree) > 0.9
+    assert np.mean(agree) > 0.98
+    heldout = [analyze_text(s.text).labels == s.labels for s in corpus.heldout]
+    assert np.mean(heldout) > 0.98
+    # with only the training vocabulary, a lookup fails on many held-out samples: they
+    # really contain words never seen in training
+    unseen = [
+        analyze_text(s.text, include_heldout=False).labels == s.labels for s in corpus.heldout
+    ]
+    assert np.mean(unseen) < 0.75
 
 
 def test_bad_config_is_a_clear_error() -> None:

@@ -18,6 +18,7 @@ from functools import lru_cache
 from engines.instructions.templates import template_words
 from engines.instructions.vocabulary import (
     _EXTRA_VERB_ADVERBS,
+    HELDOUT_INTENSITY_WORDS,
     INTENSITY_ADVERBS,
     INTENSITY_NOUN_MODIFIERS,
     LEXICON,
@@ -134,8 +135,10 @@ def tokenize(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
 
-@lru_cache(maxsize=1)
-def _phrase_tables() -> tuple[
+@lru_cache(maxsize=2)
+def _phrase_tables(
+    include_heldout: bool = True,
+) -> tuple[
     dict[tuple[str, ...], str],
     dict[tuple[str, ...], float],
     dict[tuple[str, ...], float],
@@ -143,21 +146,27 @@ def _phrase_tables() -> tuple[
 ]:
     emotions: dict[tuple[str, ...], str] = {}
     for entry in LEXICON:
-        emotions[tuple(entry.text.split())] = entry.label
+        if include_heldout or not entry.heldout:
+            emotions[tuple(entry.text.split())] = entry.label
     intensities: dict[tuple[str, ...], float] = {}
     for table in (INTENSITY_NOUN_MODIFIERS, INTENSITY_ADVERBS, _EXTRA_VERB_ADVERBS):
         for word, value in table.items():
-            intensities[tuple(word.split())] = value
+            if include_heldout or word not in HELDOUT_INTENSITY_WORDS:
+                intensities[tuple(word.split())] = value
     speeds = {tuple(word.split()): factor for word, factor in SPEED_WORDS.items()}
     known = STOPWORDS | template_words()
     return emotions, intensities, speeds, known
 
 
-def analyze_text(text: str) -> TextAnalysis:
-    """Find emotion and intensity phrases in ``text`` (any string; never raises on content)."""
+def analyze_text(text: str, *, include_heldout: bool = True) -> TextAnalysis:
+    """Find emotion and intensity phrases in ``text`` (any string; never raises on content).
+
+    ``include_heldout=False`` forgets the corpus' held-out synonyms and intensity words: the
+    lexicon then knows exactly what a model trained on the train split has seen.
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    emotions, intensities, speeds, known = _phrase_tables()
+    emotions, intensities, speeds, known = _phrase_tables(include_heldout)
     tokens = tokenize(text)
     mentions: list[EmotionMention] = []
     intensity_words: list[IntensityWord] = []

@@ -85,8 +85,11 @@ def not_understood_message(text: str, unknown_words: Sequence[str], examples: Se
 class LexiconPlanner:
     """Plans from the lexicon analysis (see the module docstring)."""
 
-    def __init__(self, expression_names: Sequence[str] = EXPRESSION_NAMES) -> None:
+    def __init__(
+        self, expression_names: Sequence[str] = EXPRESSION_NAMES, *, include_heldout: bool = True
+    ) -> None:
         self.expression_names = tuple(expression_names)
+        self.include_heldout = include_heldout
 
     def plan(
         self,
@@ -107,7 +110,7 @@ class LexiconPlanner:
         if not (0.0 < intensity_scale <= 2.0):
             raise ValueError(f"intensity_scale must be in (0, 2], got {intensity_scale}")
         started = time.perf_counter()
-        analysis = analyze_text(text)
+        analysis = analyze_text(text, include_heldout=self.include_heldout)
         if not analysis.emotion_mentions:
             raise NotUnderstoodError(
                 not_understood_message(text, analysis.unknown_words, EXAMPLE_INSTRUCTIONS),

@@ -7,6 +7,9 @@ Keys:
     lexicon_plan_ms_p50: LexiconPlanner.plan of a chained instruction.
     corpus_seconds: generate_corpus with the default sizes (36k samples).
     corpus_samples_per_s: samples generated per second.
+    lexicon_acc_test: share of test-split samples whose label sequence the lexicon reads exactly.
+    lexicon_acc_heldout_train_vocab: the same on the held-out split with only the training
+        vocabulary (a lookup baseline for generalisation to unseen phrasings).
     clip_encode_ms_p50: engines.text.clip ViT-B-32 text tower (random weights, same cost as
         trained ones), one instruction -> token embeddings (skipped without open_clip's vocab).
 """
@@ -83,6 +86,16 @@ def run(quick: bool) -> dict[str, float]:
     corpus = generate_corpus(corpus_config)
     seconds = time.perf_counter() - started
     count = sum(len(corpus.split(s)) for s in ("train", "val", "test", "heldout"))
+    from engines.instructions import analyze_text
+
+    results["lexicon_acc_test"] = float(
+        np.mean([analyze_text(s.text).labels == s.labels for s in corpus.test])
+    )
+    results["lexicon_acc_heldout_train_vocab"] = float(
+        np.mean(
+            [analyze_text(s.text, include_heldout=False).labels == s.labels for s in corpus.heldout]
+        )
+    )
     results["corpus_seconds"] = seconds
     results["corpus_samples_per_s"] = count / seconds
     return {key: round(value, 3) for key, value in results.items()}
