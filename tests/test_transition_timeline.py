@@ -105,7 +105,9 @@ def test_trajectory_starts_at_current_state_passes_anchors_and_never_jumps(
     assert (later.phase, later.label) == ("hold", "happiness")
     # continuity: no frame-to-frame jump larger than a smooth transition allows
     steps = np.abs(np.diff(timeline.expressions, axis=0)).max()
-    limit = 1.9 / (config.onset_s * config.fps) + 1e-3  # minjerk peak velocity 1.875
+    shortest = min(s.duration for s in timeline.segments if s.phase in ("onset", "offset"))
+    assert shortest >= 0.5 * config.onset_s
+    limit = 1.9 / (shortest * config.fps) + 1e-3  # minjerk peak velocity 1.875
     assert steps <= limit
     assert np.abs(np.diff(timeline.poses, axis=0)).max() <= limit
 
@@ -161,7 +163,13 @@ def test_state_at_matches_frames_and_clamps() -> None:
 
 def test_timing_follows_config() -> None:
     config = TransitionConfig(
-        fps=24, onset_s=0.4, apex_hold_s=0.5, offset_s=0.3, neutral_hold_s=0.2, final_hold_s=1.0
+        fps=24,
+        onset_s=0.4,
+        apex_hold_s=0.5,
+        offset_s=0.3,
+        neutral_hold_s=0.2,
+        final_hold_s=1.0,
+        emotion_timing=False,
     )
     timeline = build_timeline(make_plan("surprise", "anger"), START_E, START_P, config)
     assert timeline.duration == pytest.approx(0.4 + 0.5 + 0.3 + 0.2 + 0.4 + 1.0)
@@ -269,3 +277,16 @@ def test_idle_apply_matches_the_batch_path() -> None:
         idle.apply(0.0, np.zeros(10), np.zeros(3))
     e, p = idle.apply(float("nan"), expressions[0], poses[0])
     assert np.all(np.isfinite(e)) and np.all(np.isfinite(p))
+
+
+def test_emotion_timing_surprise_fast_sadness_slow() -> None:
+    surprise = build_timeline(make_plan("surprise"), START_E, START_P)
+    happy = build_timeline(make_plan("happiness"), START_E, START_P)
+    sad = build_timeline(make_plan("sadness"), START_E, START_P)
+    onsets = [t.segments[0].duration for t in (surprise, happy, sad)]
+    assert onsets[0] < onsets[1] < onsets[2]
+    assert onsets[1] == pytest.approx(TransitionConfig().onset_s)
+    plain = build_timeline(
+        make_plan("surprise"), START_E, START_P, TransitionConfig(emotion_timing=False)
+    )
+    assert plain.segments[0].duration == pytest.approx(onsets[1])

@@ -21,6 +21,7 @@ from engines.transition.config import TransitionConfig
 from engines.transition.exceptions import TransitionError
 from engines.transition.plan import AnchorLike, PlanLike
 from engines.transition.timeline import Phase, Segment, Timeline
+from engines.transition.timing import offset_factor, onset_factor
 
 __all__ = ["build_timeline", "build_timeline_from_anchors"]
 
@@ -96,7 +97,7 @@ def build_timeline_from_anchors(
         if label == NEUTRAL:
             builder.move(
                 "offset", previous_label or NEUTRAL, expression, pose, intensity_end=0.0,
-                duration=offset_s,
+                duration=offset_s * _offset_factor(config, previous_label),
             )  # fmt: skip
             if not last:
                 builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
@@ -106,9 +107,13 @@ def build_timeline_from_anchors(
                 and previous_label is not None
                 and previous_label != NEUTRAL
             ):
-                builder.move("offset", previous_label, neutral_e, neutral_p, 0.0, offset_s)
+                builder.move(
+                    "offset", previous_label, neutral_e, neutral_p, 0.0,
+                    offset_s * _offset_factor(config, previous_label),
+                )  # fmt: skip
                 builder.hold("neutral", NEUTRAL, config.neutral_hold_s)
-            builder.move("onset", label, expression, pose, intensity, onset_s, from_zero=True)
+            onset = onset_s * (onset_factor(label) if config.emotion_timing else 1.0)
+            builder.move("onset", label, expression, pose, intensity, onset, from_zero=True)
             if not last:
                 builder.hold("apex", label, config.apex_hold_s)
         previous_label = label
@@ -122,6 +127,10 @@ def build_timeline_from_anchors(
         ],
     }
     return Timeline.from_segments(builder.segments, config.fps, text=text, meta=meta)
+
+
+def _offset_factor(config: TransitionConfig, label: str | None) -> float:
+    return offset_factor(label) if config.emotion_timing and label else 1.0
 
 
 def _text_speed(text: str) -> float:

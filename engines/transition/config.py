@@ -28,6 +28,8 @@ class TransitionConfig:
         speed_from_text: scale onset / offset durations by the plan text's speed words
             ("slowly" x2, "suddenly" x0.35; see ``engines.instructions.SPEED_WORDS``).
         speed: a further factor on onset / offset durations (> 1 slower).
+        emotion_timing: per-emotion onset / offset speed (surprise fast, sadness slow; see
+            ``engines.transition.timing``).
         blink_rate_hz: mean blinks per second of :class:`~engines.transition.IdleMotion`.
         blink_duration_s: duration of one blink (close + open).
         min_blink_interval_s: shortest time between two blinks.
@@ -45,6 +47,7 @@ class TransitionConfig:
     easing: str = "minjerk"
     speed_from_text: bool = True
     speed: float = 1.0
+    emotion_timing: bool = True
     blink_rate_hz: float = 0.25
     blink_duration_s: float = 0.25
     min_blink_interval_s: float = 1.5
