@@ -136,9 +136,35 @@ def interpolate(
         (H, W, C) float32, zeros where no triangle covers the pixel.
     """
     tri = fragments.triangle
-    covered = tri >= 0
     out = np.zeros((*tri.shape, attributes.shape[1]), np.float32)
-    corner_values = attributes[faces[tri[covered]]]  # (N, 3, C)
-    weights = fragments.barycentric[covered][:, :, None]  # (N, 3, 1)
-    out[covered] = (corner_values * weights).sum(axis=1)
+    _interpolate_kernel(
+        tri,
+        fragments.barycentric,
+        np.ascontiguousarray(faces, np.int32),
+        np.ascontiguousarray(attributes, np.float32),
+        out,
+    )
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _interpolate_kernel(
+    triangle: NDArray[np.int32],
+    bary: NDArray[np.float32],
+    faces: NDArray[np.int32],
+    attributes: NDArray[np.float32],
+    out: NDArray[np.float32],
+) -> None:
+    height, width = triangle.shape
+    channels = attributes.shape[1]
+    for row in range(height):
+        for col in range(width):
+            f = triangle[row, col]
+            if f < 0:
+                continue
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            b0, b1, b2 = bary[row, col, 0], bary[row, col, 1], bary[row, col, 2]
+            for c in range(channels):
+                out[row, col, c] = (
+                    b0 * attributes[i0, c] + b1 * attributes[i1, c] + b2 * attributes[i2, c]
+                )

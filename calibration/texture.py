@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from calibration.raster import rasterize
+from calibration.raster import interpolate, rasterize
 from engines.face_model.camera import OrthoCamera, project
 from engines.face_model.ict import FaceModelData
 
@@ -86,8 +86,10 @@ def vertex_normals(
     corners = vertices[faces]
     face_normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_normals)
+    count = vertices.shape[0]
+    flat = faces.reshape(-1)
+    for axis in range(3):
+        normals[:, axis] = np.bincount(flat, np.repeat(face_normals[:, axis], 3), minlength=count)
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return normals / np.maximum(length, 1e-12)
 
@@ -175,9 +177,7 @@ def unwrap_texture(
         np.float32
     )  # per vertex; gathered through the geometry indices of each triangle
     covered = uv_frag.triangle >= 0
-    texel_attr = np.zeros((size, size, 4), np.float32)
-    corner_values = attributes[faces[uv_frag.triangle[covered]]]  # (N, 3, 4)
-    texel_attr[covered] = (corner_values * uv_frag.barycentric[covered][:, :, None]).sum(1)
+    texel_attr = interpolate(uv_frag, faces, attributes)  # (T, T, 4)
     src_u, src_w = texel_attr[..., 0], texel_attr[..., 1]
     texel_depth, texel_facing = texel_attr[..., 2], texel_attr[..., 3]
 
