@@ -114,6 +114,22 @@ def test_safetensors_weights(tiny_weights: Path, tmp_path: Path) -> None:
     )
 
 
+def test_openai_torchscript_weights(tmp_path: Path) -> None:
+    """OpenAI ships ViT-B-32.pt as a TorchScript archive: its parameters load too."""
+    import warnings
+
+    torch.manual_seed(2)
+    model = ClipTextTransformer(ClipTextConfig(**TINY)).eval()
+    ids = torch.tensor([[49406, 320, 1125, 49407]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(model, ids)
+    path = tmp_path / "ViT-tiny.pt"
+    traced.save(str(path))
+    encoder = ClipTextEncoder(path, heads=2)
+    torch.testing.assert_close(encoder.model(ids), model(ids))
+
+
 def test_real_vit_b_32_shapes_with_random_init() -> None:
     encoder = ClipTextEncoder(random_init=True)
     n_params = sum(p.numel() for p in encoder.model.parameters())

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -370,7 +371,9 @@ def load_clip_text_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.T
             state = load_file(str(file))
         else:
             try:
-                state = torch.load(file, map_location="cpu", weights_only=True)
+                with warnings.catch_warnings():  # "looks like a TorchScript archive"
+                    warnings.simplefilter("ignore", UserWarning)
+                    state = torch.load(file, map_location="cpu", weights_only=True)
             except RuntimeError as error:
                 if "TorchScript" not in str(error) and "torch.jit" not in str(error):
                     raise
