@@ -377,7 +377,9 @@ def load_clip_text_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.T
             except RuntimeError as error:
                 if "TorchScript" not in str(error) and "torch.jit" not in str(error):
                     raise
-                state = torch.jit.load(str(file), map_location="cpu").state_dict()
+                with warnings.catch_warnings():  # torch.jit.load is deprecated in torch 2.13
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    state = torch.jit.load(str(file), map_location="cpu").state_dict()
     except EncoderUnavailableError:
         raise
     except Exception as error:
