@@ -7,9 +7,11 @@ from engines.transition.exceptions import TransitionError
 from engines.transition.idle import IdleMotion
 from engines.transition.plan import AnchorLike, PlanLike
 from engines.transition.timeline import PHASES, FrameState, Segment, Timeline
+from engines.transition.timing import ONSET_FACTORS, offset_factor, onset_factor
 
 __all__ = [
     "EASINGS",
+    "ONSET_FACTORS",
     "PHASES",
     "AnchorLike",
     "FrameState",
@@ -22,4 +24,6 @@ __all__ = [
     "build_timeline",
     "build_timeline_from_anchors",
     "ease",
+    "offset_factor",
+    "onset_factor",
 ]
