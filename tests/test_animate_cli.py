@@ -80,6 +80,15 @@ def test_coeffs_and_sidecar_without_renderer(tmp_path: Path) -> None:
     assert {f["phase"] for f in sidecar["frames"]} == {"onset", "apex", "offset", "neutral", "hold"}
 
 
+def test_plot_and_strip(tmp_path: Path) -> None:
+    code = main(["animate", "none", "slowly smile", "--coeffs", str(tmp_path / "c.json"),
+                 "--planner", "lexicon", "--plot", str(tmp_path / "p.png"),
+                 "--strip", str(tmp_path / "s.png")])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "p.png").stat().st_size > 10_000
+    assert (tmp_path / "s.png").stat().st_size > 10_000
+
+
 def test_one_emotion_ends_holding_it_from_the_avatar_face(
     avatar_file: Path, tmp_path: Path
 ) -> None:

@@ -84,6 +84,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--plot", type=Path, default=None, help="also save a PNG plot of the curves"
     )
+    parser.add_argument(
+        "--strip", type=Path, default=None,
+        help="also save a PNG strip of the generic ICT face at 10 moments (no renderer needed)",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -153,6 +157,12 @@ def _run(args: argparse.Namespace) -> int:
         from engines.transition.plot import plot_timeline
 
         written.append(plot_timeline(timeline, EXPRESSION_NAMES, args.plot, idle=idle))
+    if args.strip is not None:
+        from engines.face_model.ict import load_ict
+        from engines.transition.plot import plot_timeline_strip
+
+        model = load_ict(progress=False)
+        written.append(plot_timeline_strip(timeline, model, args.strip, idle=idle))
     logger.info(
         "%d frames (%.2f s at %g fps) in %.1f s -> %s",
         timeline.num_frames, timeline.duration, timeline.fps, time.perf_counter() - started,
