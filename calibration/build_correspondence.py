@@ -7,8 +7,9 @@ Method (run once; the result is the small table ``calibration/data/mediapipe_ict
 2. Run mediapipe's face mesh on every render; for each landmark look up the triangle under it
    (eye-contour and face landmarks on the skin only, iris landmarks on the eyeballs) and its
    exact barycentric coordinates.
-3. Carry each hit back to the generic neutral mesh (same triangle, same barycentrics), average
-   over the renders, and re-attach the average to the neutral surface (frontal projection).
+3. Carry each hit back to the generic neutral mesh (same triangle, same barycentrics), take
+   the median over the renders, average each landmark with its mirrored partner (the mesh is
+   exactly symmetric), and re-attach it to the neutral surface (frontal projection).
 4. The spread of the per-render positions says how well defined a landmark is; the fitting
    weight is ``1 / (1 + (spread / 0.25 cm)^2)``, halved on the face outline (it slides with
    the pose) — see :data:`OUTLINE_FACTOR`.
@@ -64,6 +65,8 @@ class BuildConfig:
         yaw_degrees: head yaws rendered for every identity.
         pitch_degrees: head pitches rendered for every identity.
         seed: random seed (identities, skin tones, lights).
+        symmetrize: average each landmark with its mirrored partner (the mesh is symmetric,
+            so any left/right difference is render noise or detector bias).
     """
 
     size: int = 768
@@ -72,6 +75,7 @@ class BuildConfig:
     yaw_degrees: tuple[float, ...] = (-14.0, 0.0, 14.0)
     pitch_degrees: tuple[float, ...] = (-8.0, 0.0, 8.0)
     seed: int = 7
+    symmetrize: bool = True
 
 
 def paint_ict(model: FaceModelData) -> NDArray[np.float64]:
@@ -109,6 +113,34 @@ def paint_ict(model: FaceModelData) -> NDArray[np.float64]:
         eye_colours[forward & (radial < 0.25)] = (15.0, 12.0, 10.0)
         colours[first_eye:stop_eye] = eye_colours
     return colours
+
+
+def mirror_pairs(points: NDArray[np.float64]) -> NDArray[np.int64]:
+    """(L,) index of each landmark's mirror image (x -> -x), or itself when not mutual.
+
+    The ICT neutral mesh is exactly symmetric, so mediapipe's left/right landmark pairs land
+    at mirrored positions; a pair is kept only when the nearest-neighbour match is mutual.
+    """
+    from scipy.spatial import cKDTree
+
+    flipped = points * np.array([-1.0, 1.0, 1.0])
+    _, nearest = cKDTree(points).query(flipped)
+    mutual = nearest[nearest] == np.arange(len(points))
+    return np.where(mutual, nearest, np.arange(len(points))).astype(np.int64)
+
+
+def _symmetrize(
+    points: NDArray[np.float64], spread: NDArray[np.float64], mirror: NDArray[np.int64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Average every landmark with its mirrored partner (midline landmarks get x = 0)."""
+    flip = np.array([-1.0, 1.0, 1.0])
+    paired = points[mirror] * flip
+    symmetric = (points + paired) / 2
+    midline = mirror == np.arange(len(points))
+    # A midline landmark is its own mirror: centre it only when it already is near x = 0.
+    keep = midline & (np.abs(points[:, 0]) > 0.5)
+    symmetric[keep] = points[keep]
+    return symmetric, (spread + spread[mirror]) / 2
 
 
 def _vertex_normals(vertices: NDArray[np.float64], faces: NDArray[np.int32]) -> NDArray[np.float64]:
@@ -244,6 +276,9 @@ def build_correspondence(
     stacked = np.stack(hits)  # (N, L, 3) on the neutral mesh
     mean = np.median(stacked, axis=0)
     spread = np.sqrt(((stacked - mean) ** 2).sum(-1).mean(0))
+    mirror = mirror_pairs(mean)
+    if config.symmetrize:
+        mean, spread = _symmetrize(mean, spread, mirror)
     # Re-attach the averages to the neutral surface by a frontal projection.
     size = 2048
     scale = size / 30.0
@@ -270,7 +305,9 @@ def build_correspondence(
             "yaw_degrees": list(config.yaw_degrees),
             "pitch_degrees": list(config.pitch_degrees),
             "seed": config.seed,
+            "symmetrize": config.symmetrize,
         },
+        "mirror_pairs": int((mirror != np.arange(NUM_LANDMARKS)).sum() // 2),
         "spread_scale_cm": SPREAD_SCALE_CM,
         "outline_factor": OUTLINE_FACTOR,
         "model_commit": model.commit,
