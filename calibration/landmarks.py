@@ -4,7 +4,9 @@ Two stages, both mediapipe 0.10.21 solutions: the full-range face detector (face
 so small faces in large or group photos are found) gives boxes; the face mesh then runs on a
 square crop around each box (1.8x its size, resized to :data:`CROP_SIDE` px), and the landmarks
 are mapped back to the image. When the detector finds nothing, the face mesh runs on the
-whole image once (its own short-range detector) as a fallback.
+whole image once (its own short-range detector) as a fallback, and then the detector runs on
+overlapping tiles (:data:`TILE_SIDE` px or half the shorter side, half-tile stride) so that
+small faces in large frames (a face ~90 px wide in a 1920x1080 frame) are still found.
 
 mediapipe's ``FaceMesh`` objects are not thread-safe: :class:`LandmarkDetector` serialises
 calls with a lock, so one detector may be shared by threads (calls then run one at a time).
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 NUM_LANDMARKS = 478
 CROP_SIDE = 512
 CROP_FACTOR = 1.8
+TILE_SIDE = 640
 _MIN_SIDE = 16
 
 
@@ -115,8 +118,33 @@ class LandmarkDetector:
             rel = detection.location_data.relative_bounding_box
             u0, w0 = rel.xmin * width, rel.ymin * height
             boxes.append((u0, w0, u0 + rel.width * width, w0 + rel.height * height))
-        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+        boxes.sort(key=_box_area, reverse=True)
         return boxes[: self.config.max_faces]
+
+    def _tiled_boxes(self, rgb: NDArray[np.uint8]) -> list[tuple[float, float, float, float]]:
+        """Detector boxes found on overlapping tiles (for small faces in large frames)."""
+        height, width = rgb.shape[:2]
+        tile = max(TILE_SIDE, min(height, width) // 2)
+        if max(height, width) <= tile * 1.25:
+            return []
+        stride = tile // 2
+
+        def starts(length: int) -> list[int]:
+            if length <= tile:
+                return [0]
+            return sorted({*range(0, length - tile, stride), length - tile})
+
+        boxes: list[tuple[float, float, float, float]] = []
+        for y0 in starts(height):
+            for x0 in starts(width):
+                crop = np.ascontiguousarray(rgb[y0 : y0 + tile, x0 : x0 + tile])
+                for u0, w0, u1, w1 in self._boxes(crop):
+                    boxes.append((u0 + x0, w0 + y0, u1 + x0, w1 + y0))
+        kept: list[tuple[float, float, float, float]] = []
+        for box in sorted(boxes, key=_box_area, reverse=True):
+            if all(_iou(box, other) < 0.3 for other in kept):
+                kept.append(box)
+        return kept[: self.config.max_faces]
 
     def _mesh_in_box(
         self, rgb: NDArray[np.uint8], box: tuple[float, float, float, float]
@@ -177,8 +205,21 @@ class LandmarkDetector:
             faces = [f for f in (self._mesh_in_box(rgb, b) for b in self._boxes(rgb)) if f]
             if not faces:
                 faces = self._to_faces(self._full_mesh.process(rgb), width, height)
+            if not faces:
+                tiled = (self._mesh_in_box(rgb, b) for b in self._tiled_boxes(rgb))
+                faces = [f for f in tiled if f]
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
+
+
+def _box_area(box: tuple[float, float, float, float]) -> float:
+    return max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    inter = _box_area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    union = _box_area(a) + _box_area(b) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _make_face(points: NDArray[np.float32], depth: NDArray[np.float32]) -> DetectedFace:

@@ -185,3 +185,26 @@ def test_cli_huge_png_refused(tmp_path, capsys):
     code, _, stderr = _run_cli(capsys, str(path), "-o", str(tmp_path / "x.npz"))
     assert code == 2
     assert "exceeds the limit" in stderr
+
+
+def test_small_face_in_a_large_frame(calibrator, astronaut):
+    """A ~90 px face in a 1920x1080 frame is found by the tiled detector fallback."""
+    frame = np.full((1080, 1920, 3), 90, np.uint8)
+    frame[300:556, 800:1056] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
+    result = calibrator.calibrate(frame)
+    assert result.report["faces_found"] == 1
+    assert result.report["landmark_nme"] < 0.05
+    u0, w0, u1, w1 = result.report["face_box"]
+    assert 800 < u0 < u1 < 1056 and 300 < w0 < w1 < 556
+
+
+def test_mirrored_photo_mirrors_the_fit(calibrator, astronaut, astronaut_result, ict):
+    """Flipping the photo flips yaw/roll and swaps _L/_R shapes (up to the fit's noise)."""
+    flipped = calibrator.calibrate(np.ascontiguousarray(astronaut[:, ::-1]))
+    names = ict.expression_names
+    swap = [names.index(n[:-2] + {"_L": "_R", "_R": "_L"}[n[-2:]]) if n[-2:] in ("_L", "_R")
+            else i for i, n in enumerate(names)]  # fmt: skip
+    original = astronaut_result.avatar
+    assert np.abs(original.expression - flipped.avatar.expression[swap]).max() < 0.35
+    assert abs(np.degrees(original.rotation[2] + flipped.avatar.rotation[2])) < 2.0  # roll
+    assert abs(np.degrees(original.rotation[0] - flipped.avatar.rotation[0])) < 2.0  # pitch
