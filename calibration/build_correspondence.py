@@ -2,8 +2,8 @@
 
 Method (run once; the result is the small table ``calibration/data/mediapipe_ict.npz``):
 
-1. Render the ICT mesh (face, head and neck, eyeballs) with simple painted skin, lips, brows,
-   irises and Lambert shading, for several random identities, head poses and lights.
+1. Render the ICT mesh (face, head and neck, eyeballs) with simple painted skin, lips, sclera
+   and irises and Lambert shading, for several random identities, head poses and lights.
 2. Run mediapipe's face mesh on every render; for each landmark look up the triangle under it
    (eye-contour and face landmarks on the skin only, iris landmarks on the eyeballs) and its
    exact barycentric coordinates.
@@ -20,7 +20,6 @@ Usage: ``python -m calibration.build_correspondence [-o calibration/data/mediapi
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import math
 import sys
@@ -79,7 +78,7 @@ class BuildConfig:
 
 
 def paint_ict(model: FaceModelData) -> NDArray[np.float64]:
-    """(V, 3) RGB vertex colours: skin, darker lips and brows, sclera, iris and pupil."""
+    """(V, 3) RGB vertex colours: skin, darker lips, sclera, iris and pupil."""
     from matplotlib.path import Path as PolygonPath
 
     neutral = model.neutral.astype(np.float64)
@@ -91,17 +90,10 @@ def paint_ict(model: FaceModelData) -> NDArray[np.float64]:
     face_colours = colours[first:stop]
     lips = PolygonPath(neutral[lm[48:60], :2]).contains_points(face_xy) & front
     face_colours[lips] = (175.0, 95.0, 95.0)
-    for brow in (lm[17:22], lm[22:27]):
-        polyline = neutral[brow, :2]
-        for a, b in itertools.pairwise(polyline):
-            direction = b - a
-            length = float(np.linalg.norm(direction))
-            direction /= length
-            rel = face_xy - a
-            along = rel @ direction
-            across = np.linalg.norm(rel - np.outer(along, direction), axis=1)
-            band = (along > -0.3) & (along < length + 0.3) & (across < 0.45) & front
-            face_colours[band] = (90.0, 65.0, 50.0)
+    # Brows are deliberately not painted: a painted band puts mediapipe's brow landmarks on
+    # the band, and real brows sit elsewhere on the brow ridge (measured on the astronaut
+    # photo: painted brows gave a spurious browDown 0.35-0.42 and a worse left/right
+    # consistency, 0.28 vs 0.16; unpainted, mediapipe places them from the face geometry).
     for part in EYE_PARTS:
         first_eye, stop_eye = model.vertex_ranges[part]
         eye = neutral[first_eye:stop_eye]
