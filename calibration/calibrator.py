@@ -7,6 +7,7 @@ and the fit and unwrap only read shared arrays. :func:`calibrate` is the one-sho
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ class Calibrator:
         self.correspondence = correspondence or load_correspondence()
         self.outline = face_oval_landmarks()
         self.fitter = LandmarkFitter(self.model, self.correspondence, self.config.fit, self.outline)
+        # A cheaper fit (fewer iterations) for scoring many live frames.
+        quick = dataclasses.replace(self.config.fit, iterations=2, joint_iterations=4)
+        self.quick_fitter = LandmarkFitter(self.model, self.correspondence, quick, self.outline)
         self.detector = LandmarkDetector(self.config.detector)
 
     def close(self) -> None:
@@ -177,16 +181,17 @@ class Calibrator:
         faces = self.detector.detect(image)
         return [f for f in faces if f.box[2] - f.box[0] >= self.config.min_face_px]
 
-    def fit(self, face: DetectedFace) -> FitResult:
-        """Fit the model to one face's landmarks."""
+    def fit(self, face: DetectedFace, *, quick: bool = False) -> FitResult:
+        """Fit the model to one face's landmarks (``quick``: fewer iterations, for scoring)."""
+        fitter = self.quick_fitter if quick else self.fitter
         # The problems are small: BLAS threads only add synchronisation cost (and spin on a
         # busy machine), so the fit runs single-threaded when threadpoolctl is available.
         try:
             from threadpoolctl import threadpool_limits
         except ImportError:
-            return self.fitter.fit(face.points)
+            return fitter.fit(face.points)
         with threadpool_limits(limits=1, user_api="blas"):
-            return self.fitter.fit(face.points)
+            return fitter.fit(face.points)
 
     # -- the whole thing ---------------------------------------------------------------------
 

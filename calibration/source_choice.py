@@ -10,7 +10,8 @@ Per frame (with a face) four scores in [0, 1]:
 * ``brightness``: ``1 − 2·|mean − 0.5|`` of the face luminance, minus the clipped fraction.
 
 ``total`` is their weighted sum (weights in :class:`SourceChoiceConfig`); frames without a face
-score nothing and are never chosen.
+score nothing and are never chosen. The pose and expression come from a quick fit (2 + 4
+iterations instead of 4 + 12): about 15 ms per frame for detection and 15 ms for the fit.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def choose_source_frame(
             if not faces:
                 raw.append({"face": False})
                 continue
-            fit = active.fit(faces[0])
+            fit = active.fit(faces[0], quick=True)
             pitch, yaw = (math.degrees(float(a)) for a in fit.rotation[:2])
             crop = _face_crop(image, faces[0].box)
             luminance = crop.astype(np.float64) / 255.0
