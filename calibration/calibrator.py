@@ -156,7 +156,7 @@ class Calibrator:
         self.fitter = LandmarkFitter(self.model, self.correspondence, self.config.fit, self.outline)
         # A cheaper fit (fewer iterations) for scoring many live frames.
         quick = dataclasses.replace(self.config.fit, iterations=2, joint_iterations=4)
-        self.quick_fitter = LandmarkFitter(self.model, self.correspondence, quick, self.outline)
+        self.quick_fitter = self.fitter.with_config(quick)
         self.detector = LandmarkDetector(self.config.detector)
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ Only the 478 × 3 basis rows at the landmarks are used, never the full mesh.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import dataclass, field
@@ -77,7 +78,9 @@ class FitConfig:
         outline_tangent_weight: fraction of the along-contour residual kept on the face outline.
         iterations: outer alternations (pose, then shape) that initialise the joint solve.
         pose_steps: Gauss-Newton steps on the pose per alternation.
-        joint_iterations: damped Gauss-Newton steps on all parameters at once.
+        joint_iterations: most damped Gauss-Newton steps on all parameters at once.
+        tolerance: stop the joint steps when the objective improves by less than this
+            fraction.
         robust_scale_cm: Cauchy loss scale in cm (residuals far above it are down-weighted).
     """
 
@@ -92,6 +95,7 @@ class FitConfig:
     iterations: int = 4
     pose_steps: int = 3
     joint_iterations: int = 12
+    tolerance: float = 1e-4
     robust_scale_cm: float = 0.6
 
     def __post_init__(self) -> None:
@@ -256,6 +260,14 @@ class LandmarkFitter:
         for name, cost in self.config.expression_costs.items():
             costs[model.expression_index(name)] = cost
         self.expression_costs = costs
+
+    def with_config(self, config: FitConfig) -> LandmarkFitter:
+        """A fitter sharing this one's basis rows, with other solver settings (same K)."""
+        if config.num_identity != self.config.num_identity:
+            raise ValueError("with_config cannot change num_identity (the basis rows depend on it)")
+        clone = copy.copy(self)
+        clone.config = config
+        return clone
 
     @property
     def num_landmarks(self) -> int:
@@ -508,10 +520,13 @@ class LandmarkFitter:
         for _ in range(cfg.joint_iterations):
             sqrt_w = self._sqrt_weights(points, robust)
             current = self._objective(points, sqrt_w, state)
+            improvement = 0.0
             for _ in range(4):
                 candidate = self._joint_step(points, sqrt_w, state, damping)
-                if self._objective(points, sqrt_w, candidate) <= current:
+                value = self._objective(points, sqrt_w, candidate)
+                if value <= current:
                     state = candidate
+                    improvement = (current - value) / max(current, 1e-12)
                     damping = max(damping * 0.3, 1e-4)
                     break
                 damping *= 10.0
@@ -520,6 +535,8 @@ class LandmarkFitter:
             projected = scale * (shape @ rotation.T) @ _FLIP.T + translation
             residual_cm = np.linalg.norm(points - projected, axis=1) / scale
             robust = 1.0 / (1.0 + (residual_cm / cfg.robust_scale_cm) ** 2)
+            if improvement < cfg.tolerance:
+                break
         projected = scale * (shape @ rotation.T) @ _FLIP.T + translation
         errors = np.linalg.norm(projected - points, axis=1)
         camera = OrthoCamera(scale=float(scale), tu=float(translation[0]), tw=float(translation[1]))
