@@ -39,6 +39,8 @@ class I2FETConfig:
         mode: "ifed" (the paper's model), "no_ifed" (CVAE conditioned on pooled text + source
             parameters + slot embedding, no transformers) or "baseline" (pooled text → MLP →
             anchors, no CVAE).
+        grounding: the model was trained to read the vocabulary's grounding suffix
+            (see ``engines.i2fet.grounding``); the planner then adds it.
     """
 
     labels: tuple[str, ...] = ()
@@ -57,6 +59,7 @@ class I2FETConfig:
     max_pose: float = 0.6
     dropout: float = 0.0
     mode: str = "ifed"
+    grounding: bool = True
 
     def __post_init__(self) -> None:
         if not self.labels:
@@ -90,6 +93,7 @@ class I2FETConfig:
     def from_dict(cls, data: dict[str, Any]) -> I2FETConfig:
         values = dict(data)
         values["labels"] = tuple(values.get("labels", ()))
+        values.setdefault("grounding", False)  # checkpoints from before grounding existed
         return cls(**values)
 
 
@@ -154,6 +158,13 @@ class TrainConfig:
         pose_weight: weight of the pose loss.
         intensity_weight: weight of the intensity regression.
         vertex_count: face vertices sampled for the vertex loss.
+        source_neutral_prob: chance that a sample's source face is replaced by the subject's
+            resting face. The corpus gives "from X to Y" samples X as the source; without this
+            the model learns to copy the source into the first anchor and ignores the text.
+        source_shuffle_prob: chance that the source face is another sample's source.
+        filler_prob: chance that 1-2 filler / unknown words are inserted into the text.
+        grounding_prob: chance that a text gets the vocabulary's grounding suffix (only
+            used when the model config has ``grounding``).
         threads: torch threads during training (0 = leave torch's default).
         progress: show tqdm progress bars.
     """
@@ -171,6 +182,10 @@ class TrainConfig:
     pose_weight: float = 1.0
     intensity_weight: float = 0.2
     vertex_count: int = 2000
+    source_neutral_prob: float = 0.5
+    source_shuffle_prob: float = 0.2
+    filler_prob: float = 0.3
+    grounding_prob: float = 0.5
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -180,5 +195,10 @@ class TrainConfig:
             raise ValueError("steps and batch_size must be >= 1")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
+        for name in ("source_neutral_prob", "source_shuffle_prob", "filler_prob", "grounding_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.source_neutral_prob + self.source_shuffle_prob > 1.0:
+            raise ValueError("source_neutral_prob + source_shuffle_prob must be <= 1")
         if self.vertex_count < 1:
             raise ValueError("vertex_count must be >= 1")

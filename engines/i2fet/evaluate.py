@@ -11,13 +11,18 @@ Definitions (our instructions name 1..4 emotions, the paper's name two):
   (the usual G-mean for many classes; 0 if a class is never recognised).
 * ``confusion``: rows = named emotion, columns = classifier's label of the predicted anchor.
 * ``count_accuracy``: the predicted number of anchors equals the number named.
+
+The face before the instruction (the parameter branch's input) is by default the subject's
+resting face (``source="neutral"``), as when the planner drives an avatar: the corpus' own
+source for "from X to Y" is X itself, and a model may copy it instead of reading the text.
+``source="corpus"`` evaluates with the corpus' source faces (the paper's protocol).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ import torch
 
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.data import InstructionTensors
+from engines.i2fet.grounding import ground_text, lexicon_reading
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.text.base import TextEncoder
 
@@ -34,6 +40,7 @@ __all__ = [
     "classifier_accuracy",
     "evaluate_model",
     "predict",
+    "with_source",
 ]
 
 
@@ -59,9 +66,13 @@ def predict(
     encoder: TextEncoder,
     data: InstructionTensors,
     batch_size: int = 512,
+    grounded: bool = False,
 ) -> Predictions:
-    """Run the model (z = 0, deterministic) over every sample of ``data``."""
+    """Run the model (z = 0, deterministic) over every sample of ``data``; ``grounded`` adds
+    the vocabulary's grounding suffix to each text, as the planner does."""
     model.eval()
+    if grounded:
+        data = replace(data, texts=[ground_text(t, lexicon_reading(t)[0]) for t in data.texts])
     parts: list[Any] = []
     for start in range(0, len(data), batch_size):
         batch = data.take(range(start, min(len(data), start + batch_size)))
@@ -118,18 +129,32 @@ def classification_metrics(
     }
 
 
+def with_source(data: InstructionTensors, source: str) -> InstructionTensors:
+    """``data`` with its source faces chosen by ``source`` ("neutral" or "corpus")."""
+    if source == "corpus":
+        return data
+    if source != "neutral":
+        raise ValueError(f"source must be 'neutral' or 'corpus', got {source!r}")
+    return replace(data, source_expression=data.neutral_expression, source_pose=data.neutral_pose)
+
+
 def evaluate_model(
     model: I2FET | PooledBaseline,
     encoder: TextEncoder,
     classifier: ExpressionClassifier,
     data: InstructionTensors,
     labels: Sequence[str],
+    source: str = "neutral",
+    grounded: bool = False,
 ) -> dict[str, Any]:
     """All metrics of one model on one split (see the module docstring)."""
-    predictions = predict(model, encoder, data)
+    data = with_source(data, source)
+    predictions = predict(model, encoder, data, grounded=grounded)
     judged = classifier.predict(predictions.expressions)
     out = classification_metrics(judged, data, labels)
     mask = data.slot_mask
+    out["source"] = source
+    out["grounded"] = grounded
     out["count_accuracy"] = round(float((predictions.count == data.count).float().mean()), 4)
     out["slot_label_accuracy"] = round(
         float((predictions.label_ids == data.labels)[mask].float().mean()), 4

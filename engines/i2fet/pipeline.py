@@ -195,8 +195,13 @@ def run_i2fet(
     if classifier is not None:
         for name in eval_splits:
             metrics[name] = evaluate_model(
-                model, encoder, classifier, data[name], model_config.labels
-            )
+                model, encoder, classifier, data[name], model_config.labels,
+                grounded=model_config.grounding,
+            )  # fmt: skip
+            if model_config.grounding:
+                metrics[f"{name}_text_only"] = evaluate_model(
+                    model, encoder, classifier, data[name], model_config.labels
+                )
     if out is not None:
         save_checkpoint(out, "i2fet", model_config.to_dict(), model, metrics, command)
     return model, metrics

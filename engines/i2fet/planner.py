@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from engines.i2fet.checkpoint import CHECKPOINT_DIR, load_i2fet, load_ned
 from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM
 from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodError
+from engines.i2fet.grounding import ground_text, lexicon_reading
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
 from engines.text import TextEncoder, get_encoder
@@ -93,13 +94,14 @@ class PlannerConfig:
 
     Attributes:
         max_chars: longer instructions are rejected (InstructionError).
-        min_confidence: with no emotion word found by the lexicon, the model's slot labels
-            must be at least this probable (mean over used slots) to be accepted.
+        min_confidence: with no emotion word found by the vocabulary, every used slot's label
+            must be at least this probable for the text to be accepted (the model has never
+            seen non-emotional text, so only near-certain readings pass).
         sample_temperature: prior-sample scale when ``plan(seed=...)`` asks for variation.
     """
 
     max_chars: int = 300
-    min_confidence: float = 0.9
+    min_confidence: float = 0.995
     sample_temperature: float = 0.6
 
     def __post_init__(self) -> None:
@@ -168,15 +170,6 @@ class InstructionPlanner:
             )
         return cls(model, ned, text_encoder, config)
 
-    def _lexicon(self, text: str) -> tuple[list[str], list[str]]:
-        """Emotion labels and unknown words found by the vocabulary's lexicon analysis."""
-        try:
-            from engines.instructions import analyze_text
-        except ImportError:  # pragma: no cover - the vocabulary ships with the project
-            return [], []
-        analysis = analyze_text(text)
-        return [m.label for m in analysis.emotion_mentions], list(analysis.unknown_words)
-
     def plan(
         self,
         text: str,
@@ -221,7 +214,7 @@ class InstructionPlanner:
             if current_pose is None
             else _vector(current_pose, POSE_DIM, "current_pose")
         )
-        lexicon_labels, unknown_words = self._lexicon(text)
+        lexicon_labels, unknown_words = lexicon_reading(text)
         if not text.strip() or not any(ch.isalpha() for ch in text):
             raise InstructionNotUnderstoodError(
                 text, unknown_words=unknown_words, examples=self.examples
@@ -229,7 +222,10 @@ class InstructionPlanner:
         timings: dict[str, float] = {}
         with torch.inference_mode():
             t0 = time.perf_counter()
-            tokens = self.encoder.encode([text])
+            model_text = text
+            if self.model.config.grounding and len(lexicon_labels) <= self.model.config.max_anchors:
+                model_text = ground_text(text, lexicon_labels)
+            tokens = self.encoder.encode([model_text])
             t1 = time.perf_counter()
             generator = None
             temperature = 0.0
@@ -254,7 +250,7 @@ class InstructionPlanner:
         probabilities = out.label_logits[0, :count].softmax(-1)
         confidence, label_ids = probabilities.max(-1)
         labels = tuple(self.labels[int(i)] for i in label_ids)
-        if not lexicon_labels and float(confidence.mean()) < self.config.min_confidence:
+        if not lexicon_labels and float(confidence.min()) < self.config.min_confidence:
             raise InstructionNotUnderstoodError(
                 text, understood=(), unknown_words=unknown_words, examples=self.examples
             )

@@ -17,13 +17,17 @@ from torch.nn import functional as F
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.config import ClassifierConfig, I2FETConfig, NEDConfig, TrainConfig
 from engines.i2fet.data import InstructionTensors
+from engines.i2fet.grounding import ground_text, lexicon_reading
 from engines.i2fet.losses import I2FETLoss
 from engines.i2fet.model import I2FET, PooledBaseline, build_model
 from engines.i2fet.ned import NED
 from engines.text.base import TextEncoder
 
 __all__ = [
+    "FILLER_WORDS",
     "TrainResult",
+    "augment_sources",
+    "augment_texts",
     "classifier_pairs",
     "count_parameters",
     "ned_pairs",
@@ -121,6 +125,49 @@ def _loop(
     return TrainResult(module, history, time.perf_counter() - started, {"final": running})
 
 
+FILLER_WORDS: tuple[str, ...] = (
+    "please", "now", "okay", "hmm", "gently", "quickly", "slowly", "kind of", "like",
+    "you know", "the avatar", "for me", "right away", "blorf", "zorp", "table", "weather",
+    "um", "just", "really", "well", "so", "actually", "today", "again", "camera",
+)  # fmt: skip
+
+
+def augment_texts(texts: list[str], probability: float, rng: random.Random) -> list[str]:
+    """Insert 1-2 filler or unknown words at random word positions into some texts."""
+    out = []
+    for text in texts:
+        if rng.random() < probability:
+            words = text.split()
+            for _ in range(rng.randint(1, 2)):
+                words.insert(rng.randint(0, len(words)), rng.choice(FILLER_WORDS))
+            text = " ".join(words)
+        out.append(text)
+    return out
+
+
+def augment_sources(
+    batch: InstructionTensors, config: TrainConfig, generator: torch.Generator
+) -> InstructionTensors:
+    """Replace some source faces by the subject's resting face or another sample's source
+    (in place on the batch copy); see ``TrainConfig.source_neutral_prob``."""
+    n = len(batch)
+    draw = torch.rand(n, generator=generator)
+    neutral = draw < config.source_neutral_prob
+    shuffle = (draw >= config.source_neutral_prob) & (
+        draw < config.source_neutral_prob + config.source_shuffle_prob
+    )
+    permutation = torch.randperm(n, generator=generator)
+    source_expression = batch.source_expression.clone()
+    source_pose = batch.source_pose.clone()
+    source_expression[neutral] = batch.neutral_expression[neutral]
+    source_pose[neutral] = batch.neutral_pose[neutral]
+    source_expression[shuffle] = batch.source_expression[permutation][shuffle]
+    source_pose[shuffle] = batch.source_pose[permutation][shuffle]
+    batch.source_expression = source_expression
+    batch.source_pose = source_pose
+    return batch
+
+
 def train_i2fet(
     data: InstructionTensors,
     encoder: TextEncoder,
@@ -141,10 +188,20 @@ def train_i2fet(
     model: I2FET | PooledBaseline = build_model(model_config)
     criterion = I2FETLoss(config, gram)
     kl_warmup = max(1, config.steps // 3)
+    text_rng = random.Random(config.seed)
+    source_generator = torch.Generator().manual_seed(config.seed + 1)
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        batch = data.take(index)
-        tokens = encoder.encode(batch.texts)
+        batch = augment_sources(data.take(index), config, source_generator)
+        texts = augment_texts(batch.texts, config.filler_prob, text_rng)
+        if model_config.grounding:
+            texts = [
+                ground_text(text, lexicon_reading(text)[0])
+                if text_rng.random() < config.grounding_prob
+                else text
+                for text in texts
+            ]
+        tokens = encoder.encode(texts)
         output = model(
             tokens.embeddings,
             tokens.mask,

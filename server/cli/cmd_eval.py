@@ -1,10 +1,13 @@
 """``facecast eval i2fet [--json]``: Acc1, Acc2, G-mean and the confusion matrix of the
 committed I2FET checkpoint on the corpus' test split and, apart, on the held-out phrasings.
 
-The judge is the project's expression classifier (engines/i2fet/checkpoints/classifier.pt),
-an MLP trained on the ground-truth anchors of the train split; its accuracy on the
-ground-truth anchors of each split is printed too. The Table V ablation (``facecast train
-ablation``) is included when ``ablation.json`` exists.
+With a grounded checkpoint (trained to read the vocabulary's suffix, see
+``engines.i2fet.grounding``) the headline numbers are the planner's (grounded) and
+``text_only`` gives the model reading the raw text alone. The judge is the project's
+expression classifier (engines/i2fet/checkpoints/classifier.pt), an MLP trained on the
+ground-truth anchors of the train split; its accuracy on the ground-truth anchors of each
+split is printed too. The Table V ablation (``facecast train ablation``) is included when
+``ablation.json`` exists.
 """
 
 from __future__ import annotations
@@ -27,12 +30,23 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--corpus-seed", type=int, default=0)
     parser.add_argument("--eval-size", type=int, default=2_000, help="samples per split")
     parser.add_argument("--encoder", default="wordllama")
+    parser.add_argument(
+        "--source",
+        choices=("neutral", "corpus"),
+        default="neutral",
+        help="face before the instruction: the subject's resting face (default) or the "
+        "corpus' source (X itself for 'from X to Y', the paper's protocol)",
+    )
     parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
     parser.set_defaults(func=run)
 
 
 def evaluate(
-    checkpoint_dir: Path, corpus_seed: int, eval_size: int, encoder_name: str
+    checkpoint_dir: Path,
+    corpus_seed: int,
+    eval_size: int,
+    encoder_name: str,
+    source: str = "neutral",
 ) -> dict[str, Any]:
     """The evaluation JSON (top-level keys describe the test split; ``heldout`` the rest)."""
     from engines.i2fet.checkpoint import load_classifier, load_i2fet
@@ -56,10 +70,17 @@ def evaluate(
     result: dict[str, Any] = {"checkpoint_dir": str(checkpoint_dir), "encoder": encoder_name}
     for split in ("test", "heldout"):
         data = samples_to_tensors(corpus.split(split), labels, model.config.max_anchors)
-        metrics = evaluate_model(model, encoder, classifier, data, labels)
+        grounded = bool(model.config.grounding)
+        metrics = evaluate_model(model, encoder, classifier, data, labels, source, grounded)
         metrics["classifier_accuracy_ground_truth"] = round(
             classifier_accuracy(classifier, data), 4
         )
+        if grounded:
+            text_only = evaluate_model(model, encoder, classifier, data, labels, source, False)
+            metrics["text_only"] = {
+                k: text_only[k]
+                for k in ("acc1", "acc2", "gmean", "count_accuracy", "per_class_recall")
+            }
         if split == "test":
             result.update(metrics)
         else:
@@ -96,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     directory = Path(args.checkpoint_dir) if args.checkpoint_dir else CHECKPOINT_DIR
     try:
-        result = evaluate(directory, args.corpus_seed, args.eval_size, args.encoder)
+        result = evaluate(directory, args.corpus_seed, args.eval_size, args.encoder, args.source)
     except (I2FETError, TextEncoderError) as error:
         logger.error("%s", error)
         return 1
@@ -108,9 +129,13 @@ def run(args: argparse.Namespace) -> int:
         print(text)
     else:
         for name, block in (("test", result), ("heldout", result["heldout"])):
-            print(
-                f"{name:8s} acc1={block['acc1']} acc2={block['acc2']} gmean={block['gmean']} "
-                f"count={block['count_accuracy']} (judge on ground truth: "
-                f"{block['classifier_accuracy_ground_truth']})"
-            )
+            rows = [(name, block)]
+            if "text_only" in block:
+                rows.append((f"{name} (text only)", block["text_only"]))
+            for label, row in rows:
+                print(
+                    f"{label:22s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
+                    f"count={row['count_accuracy']}"
+                )
+        print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
     return 0

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--mode", choices=("ifed", "no_ifed", "baseline"), default="ifed", help="i2fet variant"
     )
+    parser.add_argument(
+        "--no-grounding", action="store_true", help="train on raw text only (no lexicon suffix)"
+    )
     parser.add_argument("--vertex-weight", type=float, default=1.0, help="0 disables it")
     parser.add_argument("--model-dim", type=int, default=64, help="IFED width (CVAE MLPs: 2x)")
     parser.add_argument("--encoder", default="wordllama", help="text encoder name")
@@ -61,6 +64,8 @@ def canonical_command(args: argparse.Namespace, target: str) -> str:
     if target in ("i2fet", "ablation", "all"):
         parts += ["--mode", args.mode, "--vertex-weight", str(args.vertex_weight)]
         parts += ["--model-dim", str(args.model_dim), "--encoder", args.encoder]
+        if args.no_grounding:
+            parts.append("--no-grounding")
     return shlex.join(parts)
 
 
@@ -174,8 +179,9 @@ def _ablation(
             data, encoder, config, train_config, gram if vertex_weight > 0 else None,
             classifier, None, "", eval_splits=("test", "heldout"),
         )  # fmt: skip
-        for split in ("test", "heldout"):
-            metrics[split].pop("confusion", None)
+        for block in metrics.values():
+            if isinstance(block, dict):
+                block.pop("confusion", None)
         results[name] = metrics
         logger.info("ablation %s: %s", name, json.dumps(_short({name: metrics})))
     return {"variants": results}
