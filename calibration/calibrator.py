@@ -280,6 +280,7 @@ class Calibrator:
                 "vertex_visibility": unwrap.vertex_visibility,
                 "face_mask": unwrap.face_mask,
                 "fitted_landmarks": fit.projected.astype(np.float32),
+                "sh_lighting": unwrap.sh_lighting,
             },
         )
         logger.info(

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from calibration.lighting import estimate_sh_lighting
 from calibration.raster import interpolate, rasterize
 from engines.face_model.camera import OrthoCamera, project
 from engines.face_model.ict import FaceModelData
@@ -70,12 +71,15 @@ class UnwrapResult:
         mask: (T, T) uint8 (see the module docstring).
         vertex_visibility: (V,) float32 in [0, 1], per-vertex visibility in the source view.
         face_mask: (H, W) uint8 255 where the fitted face part covers the source image.
+        sh_lighting: (9, 3) float32 spherical-harmonic lighting (see ``calibration.lighting``)
+            fitted on the visible skin of the narrow face region.
     """
 
     texture: NDArray[np.uint8]
     mask: NDArray[np.uint8]
     vertex_visibility: NDArray[np.float32]
     face_mask: NDArray[np.uint8]
+    sh_lighting: NDArray[np.float32]
 
 
 def vertex_normals(
@@ -239,6 +243,18 @@ def unwrap_texture(
     face_mask = np.where(
         (source.triangle >= 0) & face_lookup[np.maximum(source.triangle, 0)], 255, 0
     ).astype(np.uint8)
+    # Lighting from the well-seen skin vertices (narrow face: no hair, ears or neck).
+    skin = np.arange(*model.vertex_ranges["narrow_face"])
+    seen = skin[vertex_visibility[skin] > 0.5]
+    if seen.size >= 50:
+        colours = image[vis_rows[seen], vis_cols[seen]].astype(np.float64)
+        sh_lighting = estimate_sh_lighting(normals[seen], colours, vertex_visibility[seen])
+    else:
+        sh_lighting = np.zeros((9, 3), np.float32)
     return UnwrapResult(
-        texture=texture, mask=mask, vertex_visibility=vertex_visibility, face_mask=face_mask
+        texture=texture,
+        mask=mask,
+        vertex_visibility=vertex_visibility,
+        face_mask=face_mask,
+        sh_lighting=sh_lighting,
     )

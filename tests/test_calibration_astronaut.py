@@ -44,6 +44,10 @@ def test_astronaut_fit_quality(astronaut_result, ict):
     assert report["texture_seen_fraction"] > 0.4
     assert avatar.extra["vertex_visibility"].shape == (ict.num_vertices,)
     assert avatar.extra["face_mask"].shape == avatar.source_image.shape[:2]
+    from calibration.lighting import shade
+
+    frontal = shade(np.array([[0.0, 0.0, 1.0]]), avatar.extra["sh_lighting"])[0]
+    assert (frontal > 100).all() and (frontal < 255).all()  # lit skin, not black or clipped
 
 
 def test_neutral_is_same_face(astronaut_result, ict):

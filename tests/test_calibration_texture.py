@@ -87,3 +87,19 @@ def test_unwrap_mirrors_the_hidden_side(ict, astronaut):
     assert (mask == MIRRORED_MASK_VALUE).mean() > 0.05  # and mirrored onto the other
     assert result.texture.shape == (128, 128, 3)
     assert 0.0 < result.vertex_visibility.mean() < 1.0
+
+
+def test_sh_lighting_recovers_known_light(rng):
+    from calibration.lighting import estimate_sh_lighting, shade
+
+    normals = rng.normal(size=(500, 3))
+    normals[:, 2] = np.abs(normals[:, 2])  # camera-facing hemisphere
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    truth = rng.normal(0.0, 20.0, (9, 3))
+    truth[0] = [150.0, 120.0, 100.0]
+    colours = shade(normals, truth)
+    colours[:20] = 0.0  # a few outliers (dark brows / hair)
+    fitted = estimate_sh_lighting(normals, colours, ridge=0.0)
+    assert np.abs(shade(normals[20:], fitted) - colours[20:]).max() < 2.0
+    with pytest.raises(ValueError):
+        estimate_sh_lighting(normals[:5], colours[:5])
