@@ -19,9 +19,20 @@ not depend on the image size)::
   explain the landmarks, never a "bit of everything") plus a small ridge; ``m_e`` raises the
   cost of shapes that landmarks barely see (cheek puff, nose sneer, ...).
 
-Solver: alternate (1) Gauss-Newton on the pose ``(R, s, t)`` for a fixed shape and (2) one
-bounded linear least-squares problem for ``(c, ψ)`` for a fixed pose (it is linear there;
-``scipy.optimize.lsq_linear`` with bounds, the L1 term folded into the right-hand side).
+Solver:
+
+1. Initial pose from an affine camera fitted to the mean shape, projected to the closest
+   scaled rotation.
+2. A few alternations of (a) Gauss-Newton on the pose ``(R, s, t)`` for a fixed shape and
+   (b) the shape problem for a fixed pose, which is linear: normal equations with the
+   priors, the unbounded identity block eliminated (Schur complement) and the remaining box
+   QP in ψ solved exactly by coordinate descent (numba).
+3. Damped joint Gauss-Newton (Levenberg-Marquardt style, step accepted only when the
+   objective decreases) on all parameters at once, each step solved the same way with the
+   pose increments joining the eliminated block; robust weights are refreshed every step.
+   Alternation alone stalls (pose and shape are coupled); the joint steps recover the
+   generating parameters exactly on noise-free synthetic data.
+
 Only the 478 × 3 basis rows at the landmarks are used, never the full mesh.
 """
 
@@ -37,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.correspondence import LandmarkCorrespondence
-from engines.face_model.camera import OrthoCamera, euler_to_matrix, matrix_to_euler
+from engines.face_model.camera import OrthoCamera, matrix_to_euler
 from engines.face_model.ict import FaceModelData
 
 __all__ = ["DEFAULT_EXPRESSION_COSTS", "FitConfig", "FitResult", "LandmarkFitter"]
@@ -548,8 +559,3 @@ class LandmarkFitter:
             projected=projected.astype(np.float32),
             errors_px=errors.astype(np.float32),
         )
-
-
-def rotation_from_euler(rotation: NDArray[np.floating]) -> NDArray[np.float64]:
-    """(3, 3) matrix of a ``(pitch, yaw, roll)`` vector."""
-    return euler_to_matrix(float(rotation[0]), float(rotation[1]), float(rotation[2]))
