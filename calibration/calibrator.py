@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,7 @@ CALIBRATION_VERSION = 1
 # Outer eye corners in mediapipe's mesh: the inter-ocular distance used by the NME.
 OUTER_EYE_CORNERS = (33, 263)
 TOP_EXPRESSIONS = 6
+MAX_SUPPORT_FRAMES = 8
 
 
 @dataclass(frozen=True)
@@ -193,13 +196,44 @@ class Calibrator:
         with threadpool_limits(limits=1, user_api="blas"):
             return fitter.fit(face.points)
 
+    def fit_frames(self, faces: Sequence[DetectedFace]) -> list[FitResult]:
+        """Fit several faces of one person with a shared identity (first face first)."""
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return self.fitter.fit_frames([f.points for f in faces])
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self.fitter.fit_frames([f.points for f in faces])
+
+    def _support_faces(self, frames: Sequence[NDArray[Any]]) -> list[DetectedFace]:
+        """The largest face of up to MAX_SUPPORT_FRAMES frames, evenly spaced."""
+        if len(frames) == 0:
+            return []
+        step = max(1, math.ceil(len(frames) / MAX_SUPPORT_FRAMES))
+        faces = []
+        for frame in list(frames)[::step][:MAX_SUPPORT_FRAMES]:
+            found = self.detect(self.prepare(frame))
+            if found:
+                faces.append(found[0])
+        return faces
+
     # -- the whole thing ---------------------------------------------------------------------
 
-    def calibrate(self, image: NDArray[Any]) -> CalibrationResult:
+    def calibrate(
+        self, image: NDArray[Any], *, support_frames: Sequence[NDArray[Any]] = ()
+    ) -> CalibrationResult:
         """Fit an avatar to the largest face of ``image`` ((H, W, 3) uint8 RGB).
 
+        Args:
+            image: the source frame (its expression, pose and texture make the avatar).
+            support_frames: other frames of the same person (e.g. the rest of a live
+                capture, at most :data:`MAX_SUPPORT_FRAMES` used). The identity is then
+                fitted jointly over all frames, each with its own pose and expression,
+                which separates identity from expression better than one frame can.
+                Frames without a face are skipped.
+
         Raises:
-            NoFaceError: no face found.
+            NoFaceError: no face found in ``image``.
             ValueError: not an image array.
         """
         started = time.perf_counter()
@@ -215,7 +249,10 @@ class Calibrator:
             )
         face = faces[0]
         tick = time.perf_counter()
-        fit = self.fit(face)
+        support = self._support_faces(support_frames)
+        timings["support_detect_ms"] = (time.perf_counter() - tick) * 1e3
+        tick = time.perf_counter()
+        fit = self.fit_frames([face, *support])[0] if support else self.fit(face)
         timings["fit_ms"] = (time.perf_counter() - tick) * 1e3
         tick = time.perf_counter()
         vertices = fitted_vertices(self.model, fit.identity, fit.expression)
@@ -236,6 +273,7 @@ class Calibrator:
             **{k: round(v, 5) for k, v in quality.items()},
             "seconds": round(seconds, 4),
             "faces_found": len(faces),
+            "identity_frames": 1 + len(support),
             "top_expressions": top,
             "head_pose_degrees": {
                 "pitch": round(pitch, 2),
@@ -272,6 +310,7 @@ class Calibrator:
                 "identity_modes": int(fit.identity.shape[0]),
                 "fit_quality": {k: round(v, 5) for k, v in quality.items()},
                 "faces_found": len(faces),
+                "identity_frames": 1 + len(support),
                 "texture_size": int(unwrap.texture.shape[0]),
                 "texture_layout": "ICT M_Face UV tile (u, v in [0, 1]); row 0 is v = 1",
                 "correspondence": self.correspondence.meta.get("method", ""),

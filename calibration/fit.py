@@ -39,8 +39,10 @@ Only the 478 × 3 basis rows at the landmarks are used, never the full mesh.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numba
@@ -48,7 +50,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from calibration.correspondence import LandmarkCorrespondence
-from engines.face_model.camera import OrthoCamera, matrix_to_euler
+from engines.face_model.camera import OrthoCamera, euler_to_matrix, matrix_to_euler
 from engines.face_model.ict import FaceModelData
 
 __all__ = ["DEFAULT_EXPRESSION_COSTS", "FitConfig", "FitResult", "LandmarkFitter"]
@@ -279,6 +281,77 @@ class LandmarkFitter:
         clone = copy.copy(self)
         clone.config = config
         return clone
+
+    def with_fixed_identity(self, identity: NDArray[np.floating]) -> LandmarkFitter:
+        """A fitter whose identity is fixed to ``identity`` (K,): it fits pose and expression."""
+        k = self.identity_rows.shape[0]
+        coeffs = np.asarray(identity, np.float64)
+        if coeffs.shape != (k,):
+            raise ValueError(f"identity must have shape ({k},), got {coeffs.shape}")
+        clone = copy.copy(self)
+        clone.mean_points = self.shape_points(coeffs, np.zeros(self.expression_rows.shape[0]))
+        clone.identity_rows = self.identity_rows[:0]
+        clone._basis_flat = np.ascontiguousarray(self._basis_flat[k:])
+        clone._basis_lcn = np.ascontiguousarray(self._basis_lcn[:, :, k:])
+        return clone
+
+    def fit_frames(
+        self, targets: Sequence[NDArray[np.floating]], *, rounds: int = 2
+    ) -> list[FitResult]:
+        """Fit several frames of one person with one shared identity.
+
+        Each frame keeps its own pose and expression. Alternates: fit the frames, solve the
+        identity that explains all of them (linear, ridge prior once), refit every frame with
+        that identity fixed. Expressions that change between frames can then no longer hide
+        in the identity, which separates the two better than a single frame can.
+
+        Args:
+            targets: F landmark sets (L, 2).
+            rounds: identity/frames alternations.
+
+        Returns:
+            F results sharing the same ``identity``.
+        """
+        if len(targets) == 0:
+            raise ValueError("fit_frames needs at least one frame")
+        points = [np.asarray(t, np.float64) for t in targets]
+        fits = [self.fit(p) for p in points]
+        if len(points) == 1:
+            return fits
+        for _ in range(rounds):
+            identity = self._shared_identity(points, fits)
+            fixed = self.with_fixed_identity(identity)
+            fits = [
+                dataclasses.replace(fixed.fit(p), identity=identity.astype(np.float32))
+                for p in points
+            ]
+        return fits
+
+    def _shared_identity(
+        self, points: Sequence[NDArray[np.float64]], fits: Sequence[FitResult]
+    ) -> NDArray[np.float64]:
+        """Identity (K,) minimising the summed residual of every frame at its own pose."""
+        k = self.identity_rows.shape[0]
+        normal = np.diag(np.full(k, max(self.config.identity_prior, 1e-6)))
+        moment = np.zeros(k)
+        for target, fit in zip(points, fits, strict=True):
+            rotation = euler_to_matrix(*(float(a) for a in fit.rotation))
+            camera = _FLIP @ rotation
+            offset = np.array([fit.camera.tu, fit.camera.tw])
+            base = self.mean_points + np.tensordot(
+                fit.expression.astype(np.float64), self.expression_rows, axes=1
+            )
+            projected = fit.camera.scale * base @ camera.T + offset
+            residual_cm = np.linalg.norm(target - projected, axis=1) / fit.camera.scale
+            robust = 1.0 / (1.0 + (residual_cm / self.config.robust_scale_cm) ** 2)
+            sqrt_w = self._sqrt_weights(target, robust)
+            columns = np.matmul(camera, self._basis_lcn[:, :, :k])  # (L, 2, K)
+            design = np.matmul(sqrt_w, columns).reshape(-1, k)
+            rhs_points = (target - offset) / fit.camera.scale - base @ camera.T
+            rhs = np.matmul(sqrt_w, rhs_points[:, :, None]).reshape(-1)
+            normal += design.T @ design
+            moment += design.T @ rhs
+        return np.asarray(np.linalg.solve(normal, moment), np.float64)
 
     @property
     def num_landmarks(self) -> int:

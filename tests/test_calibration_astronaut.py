@@ -212,3 +212,11 @@ def test_mirrored_photo_mirrors_the_fit(calibrator, astronaut, astronaut_result,
     assert np.abs(original.expression - flipped.avatar.expression[swap]).max() < 0.35
     assert abs(np.degrees(original.rotation[2] + flipped.avatar.rotation[2])) < 2.0  # roll
     assert abs(np.degrees(original.rotation[0] - flipped.avatar.rotation[0])) < 2.0  # pitch
+
+
+def test_support_frames_share_the_identity(calibrator, astronaut):
+    blurred = cv2.GaussianBlur(astronaut, (0, 0), 1.5)
+    result = calibrator.calibrate(astronaut, support_frames=[blurred, data.coffee(), astronaut])
+    assert result.report["identity_frames"] == 3  # the coffee frame has no face
+    assert result.report["landmark_nme"] < 0.05
+    assert result.avatar.meta["identity_frames"] == 3
