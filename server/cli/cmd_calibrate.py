@@ -46,6 +46,15 @@ def _fail(args: argparse.Namespace, code: int, kind: str, message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Calibrate; an unexpected internal error is reported (exit 1), never a traceback."""
+    try:
+        return _run(args)
+    except Exception as error:  # the last line of defence: report, do not crash
+        logger.debug("calibrate failed", exc_info=True)
+        return _fail(args, 1, "internal_error", f"calibration failed unexpectedly: {error!r}")
+
+
+def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     from calibration import (
         CalibrationConfig,
