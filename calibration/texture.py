@@ -167,9 +167,23 @@ def unwrap_texture(
     normals = vertex_normals(vertices, model.faces) @ np.asarray(rotation, np.float32).T
     facing = normals[:, 2]  # cosine with the view direction (+z towards the camera)
 
-    # 1. Source-view depth buffer over everything that can hide the face.
+    # 1. Source-view depth buffer over everything that can hide the face, rasterized only in
+    #    the head's bounding box (a 2048 px frame costs no more than its face).
     occluders = model.faces_of(*VISIBILITY_PARTS)
-    source = rasterize(pixels, depth, occluders, height, width, cull_backfaces=True)
+    head = np.concatenate([pixels[slice(*model.vertex_ranges[p])] for p in VISIBILITY_PARTS])
+    x0 = int(np.clip(np.floor(head[:, 0].min()) - 1, 0, width - 1))
+    y0 = int(np.clip(np.floor(head[:, 1].min()) - 1, 0, height - 1))
+    x1 = int(np.clip(np.ceil(head[:, 0].max()) + 2, x0 + 1, width))
+    y1 = int(np.clip(np.ceil(head[:, 1].max()) + 2, y0 + 1, height))
+    shifted = pixels - np.array([x0, y0], np.float32)
+    source = rasterize(shifted, depth, occluders, y1 - y0, x1 - x0, cull_backfaces=True)
+
+    def front_depth(rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Source-view depth at full-image pixels (-inf outside the rasterized box)."""
+        in_box = (rows >= y0) & (rows < y1) & (cols >= x0) & (cols < x1)
+        local_rows = np.clip(rows - y0, 0, y1 - y0 - 1)
+        local_cols = np.clip(cols - x0, 0, x1 - x0 - 1)
+        return np.where(in_box, source.depth[local_rows, local_cols], -np.inf).astype(np.float32)
 
     # 2. UV-space raster of the face part with (u, w, depth, facing) attributes per corner.
     faces, face_uvs = _face_uv_vertices(model)
@@ -189,7 +203,7 @@ def unwrap_texture(
     cols = np.clip(np.floor(src_u).astype(np.int64), 0, width - 1)
     rows = np.clip(np.floor(src_w).astype(np.int64), 0, height - 1)
     inside = covered & (src_u >= 0) & (src_u < width) & (src_w >= 0) & (src_w < height)
-    front = source.depth[rows, cols]
+    front = front_depth(rows, cols)
     unoccluded = texel_depth >= front - config.depth_tolerance_cm * camera.scale
     ramp = (texel_facing - config.min_facing) / (config.full_facing - config.min_facing)
     visibility = np.where(inside & unoccluded, np.clip(ramp, 0.0, 1.0), 0.0).astype(np.float32)
@@ -227,7 +241,7 @@ def unwrap_texture(
         (pixels[:, 0] >= 0) & (pixels[:, 0] < width) & (pixels[:, 1] >= 0) & (pixels[:, 1] < height)
     )
     vertex_front = (
-        depth >= source.depth[vis_rows, vis_cols] - config.depth_tolerance_cm * camera.scale
+        depth >= front_depth(vis_rows, vis_cols) - config.depth_tolerance_cm * camera.scale
     )
     vertex_ramp = np.clip(
         (facing - config.min_facing) / (config.full_facing - config.min_facing), 0.0, 1.0
@@ -240,9 +254,10 @@ def unwrap_texture(
         if part == "face":
             face_lookup[offset : offset + stop - first] = True
         offset += stop - first
-    face_mask = np.where(
+    face_mask = np.zeros((height, width), np.uint8)
+    face_mask[y0:y1, x0:x1] = np.where(
         (source.triangle >= 0) & face_lookup[np.maximum(source.triangle, 0)], 255, 0
-    ).astype(np.uint8)
+    )
     # Lighting from the well-seen skin vertices (narrow face: no hair, ears or neck).
     skin = np.arange(*model.vertex_ranges["narrow_face"])
     seen = skin[vertex_visibility[skin] > 0.5]
