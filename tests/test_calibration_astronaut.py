@@ -220,3 +220,19 @@ def test_support_frames_share_the_identity(calibrator, astronaut):
     assert result.report["identity_frames"] == 3  # the coffee frame has no face
     assert result.report["landmark_nme"] < 0.05
     assert result.avatar.meta["identity_frames"] == 3
+
+
+def test_cli_support_photos(tmp_path, capsys, astronaut):
+    image, support = tmp_path / "a.png", tmp_path / "b.jpg"
+    cv2.imwrite(str(image), astronaut[..., ::-1])
+    cv2.imwrite(str(support), cv2.GaussianBlur(astronaut, (0, 0), 1.5)[..., ::-1])
+    out = tmp_path / "a.npz"
+    code, stdout, _ = _run_cli(
+        capsys, str(image), "-o", str(out), "--support", str(support), "--json"
+    )
+    assert code == 0
+    assert json.loads(stdout)["identity_frames"] == 2
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"")
+    code, _, stderr = _run_cli(capsys, str(image), "-o", str(out), "--support", str(bad))
+    assert code == 2 and "empty" in stderr

@@ -1,4 +1,8 @@
-"""``facecast calibrate IMAGE -o AVATAR [--preview PNG] [--json]``: photo -> avatar file.
+"""``facecast calibrate IMAGE -o AVATAR [--preview PNG] [--json] [--support IMAGE ...]``.
+
+Photo -> avatar file. ``--support`` adds photos of the same person: the identity is then
+fitted over all of them (better identity/expression separation); the avatar's expression,
+pose and texture still come from IMAGE.
 
 Exit codes: 0 ok; 1 unexpected failure; 2 bad input (unreadable image, too large, no face).
 """
@@ -34,6 +38,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-side", type=int, default=2048, help="downscale larger photos (px)")
     parser.add_argument(
         "--texture-size", type=int, default=512, help="texture side in texels (default 512)"
+    )
+    parser.add_argument(
+        "--support",
+        nargs="+",
+        default=[],
+        metavar="IMAGE",
+        help="more photos of the same person: the identity is fitted over all of them",
     )
     parser.set_defaults(func=run)
 
@@ -77,6 +88,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(args, 2, "bad_argument", str(error))
     try:
         image = load_image(args.image, max_side=args.max_side)
+        support = [load_image(path, max_side=args.max_side) for path in args.support]
     except ImageError as error:
         return _fail(args, 2, type(error).__name__, str(error))
     load_started = time.perf_counter()
@@ -87,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     model_seconds = time.perf_counter() - load_started
     try:
         with calibrator:
-            result = calibrator.calibrate(image)
+            result = calibrator.calibrate(image, support_frames=support)
     except NoFaceError as error:
         return _fail(args, 2, "no_face", f"no face found in {args.image}: {error}")
     except CalibrationError as error:
