@@ -182,10 +182,19 @@ def test_cli_bad_files_exit_2(tmp_path, capsys, astronaut, kind):
 
 
 def test_cli_huge_png_refused(tmp_path, capsys):
-    from tests.test_calibration_image import _png_header_only
+    import struct
+    import zlib
 
-    path = tmp_path / "huge.png"
-    path.write_bytes(_png_header_only(10000, 10000))
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        body = kind + payload
+        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 10000, 10000, 8, 2, 0, 0, 0)
+    path = tmp_path / "huge.png"  # the header claims 10000x10000; the pixels are never decoded
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )  # fmt: skip
     code, _, stderr = _run_cli(capsys, str(path), "-o", str(tmp_path / "x.npz"))
     assert code == 2
     assert "exceeds the limit" in stderr
