@@ -8,6 +8,8 @@ state.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -149,6 +151,10 @@ class Timeline:
             meta=dict(meta or {}),
         )
 
+    @functools.cached_property
+    def _starts(self) -> tuple[float, ...]:
+        return tuple(segment.start for segment in self.segments)
+
     @property
     def duration(self) -> float:
         """Seconds until the last anchor is reached and held for ``final_hold_s``."""
@@ -160,19 +166,21 @@ class Timeline:
 
     def state_at(self, t: float) -> FrameState:
         """The state at ``t`` seconds (before 0: the start; after the end: the last state)."""
-        t = (
-            float(np.clip(t, 0.0, self.duration))
-            if math.isfinite(t)
-            else (self.duration if t > 0 else 0.0)
-        )
-        k = int(_segment_index(self.segments, np.array([t]))[0])
+        t = float(t)
+        if math.isnan(t):
+            t = 0.0
+        t = min(max(t, 0.0), self.duration)
+        k = min(max(bisect.bisect_right(self._starts, t + 1e-9) - 1, 0), len(self.segments) - 1)
         segment = self.segments[k]
-        s = _progress(segment, np.array([t]))
-        expression = _lerp(segment.expression_start, segment.expression_end, s)[0]
-        pose = _lerp(segment.pose_start, segment.pose_end, s)[0]
-        intensity = segment.intensity_start + (
-            segment.intensity_end - segment.intensity_start
-        ) * float(s[0])
+        if segment.duration <= 0:
+            s = 1.0
+        else:
+            u = (t - segment.start) / segment.duration
+            s = float(ease(segment.easing, u))
+        a, b = segment.expression_start, segment.expression_end
+        expression = (a + (b - a) * s).astype(np.float32)
+        pose = (segment.pose_start + (segment.pose_end - segment.pose_start) * s).astype(np.float32)
+        intensity = segment.intensity_start + (segment.intensity_end - segment.intensity_start) * s
         return FrameState(expression, pose, segment.phase, segment.label, float(intensity))
 
     def frames(
