@@ -20,6 +20,7 @@ Usage: ``python -m calibration.build_correspondence [-o calibration/data/mediapi
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import math
 import sys
@@ -49,6 +50,12 @@ logger = logging.getLogger(__name__)
 
 SKIN_PARTS = ("face", "head_neck")
 EYE_PARTS = ("eyeball_left", "eyeball_right")
+MOUTH_PARTS = ("mouth_socket", "gums_tongue", "teeth")
+# mediapipe's inner-lip contour: ambiguous on a closed mouth (both lips meet), so these take
+# their surface points from the open-mouth renders only.
+INNER_LIP_LANDMARKS: tuple[int, ...] = (
+    78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95,
+)  # fmt: skip
 SPREAD_SCALE_CM = 0.25
 OUTLINE_FACTOR = 0.5
 
@@ -63,6 +70,8 @@ class BuildConfig:
         identity_sigma: std-dev of the random identity coefficients (first 30 modes).
         yaw_degrees: head yaws rendered for every identity.
         pitch_degrees: head pitches rendered for every identity.
+        jaw_open: jawOpen values rendered for every identity and pose (an open mouth pins
+            the inner-lip landmarks to the right lip).
         seed: random seed (identities, skin tones, lights).
         symmetrize: average each landmark with its mirrored partner (the mesh is symmetric,
             so any left/right difference is render noise or detector bias).
@@ -73,6 +82,7 @@ class BuildConfig:
     identity_sigma: float = 0.8
     yaw_degrees: tuple[float, ...] = (-14.0, 0.0, 14.0)
     pitch_degrees: tuple[float, ...] = (-8.0, 0.0, 8.0)
+    jaw_open: tuple[float, ...] = (0.0, 0.4)
     seed: int = 7
     symmetrize: bool = True
 
@@ -104,6 +114,12 @@ def paint_ict(model: FaceModelData) -> NDArray[np.float64]:
         eye_colours[forward & (radial < 0.6)] = (85.0, 60.0, 45.0)
         eye_colours[forward & (radial < 0.25)] = (15.0, 12.0, 10.0)
         colours[first_eye:stop_eye] = eye_colours
+    for part, colour in (
+        ("mouth_socket", (70.0, 25.0, 30.0)),
+        ("gums_tongue", (165.0, 75.0, 85.0)),
+        ("teeth", (235.0, 230.0, 215.0)),
+    ):
+        colours[slice(*model.vertex_ranges[part])] = colour
     return colours
 
 
@@ -163,7 +179,7 @@ def render_ict(
     scale = size / 30.0
     pixels = np.stack([scale * rotated[:, 0] + size / 2, -scale * rotated[:, 1] + size * 0.46], 1)
     depth = scale * rotated[:, 2]
-    faces = model.faces_of(*SKIN_PARTS, *EYE_PARTS)
+    faces = model.faces_of(*SKIN_PARTS, *EYE_PARTS, *MOUTH_PARTS)
     fragments = rasterize(pixels, depth, faces, size, size, cull_backfaces=True)
     normals = interpolate(fragments, faces, _vertex_normals(vertices, model.faces) @ rotation.T)
     albedo = interpolate(fragments, faces, colours)
@@ -228,6 +244,8 @@ def build_correspondence(
     iris = np.array(IRIS_LANDMARKS)
     non_iris = np.setdiff1d(np.arange(NUM_LANDMARKS), iris)
     hits: list[NDArray[np.float64]] = []
+    open_mouth: list[bool] = []
+    jaw = model.expression_index("jawOpen")
     identities = [np.zeros(30)] + [
         rng.normal(0.0, config.identity_sigma, 30) for _ in range(config.num_identities)
     ]
@@ -235,39 +253,46 @@ def build_correspondence(
         vertices = neutral + np.tensordot(identity, model.identity_basis[:30], axes=1)
         tone = rng.uniform(0.75, 1.15)
         colours = colours_base * np.where(colours_base.sum(1, keepdims=True) > 600, 1.0, tone)
-        for yaw in config.yaw_degrees:
-            for pitch in config.pitch_degrees:
-                rotation = euler_to_matrix(math.radians(pitch), math.radians(yaw), 0.0)
-                light = np.array([rng.uniform(-0.4, 0.4), rng.uniform(0.0, 0.5), 1.0])
-                light /= np.linalg.norm(light)
-                image, pixels, depth = render_ict(
-                    model, vertices, rotation, colours, config.size, light
+        for yaw, pitch, jaw_open in itertools.product(
+            config.yaw_degrees, config.pitch_degrees, config.jaw_open
+        ):
+            posed = vertices + jaw_open * model.expression_basis[jaw]
+            rotation = euler_to_matrix(math.radians(pitch), math.radians(yaw), 0.0)
+            light = np.array([rng.uniform(-0.4, 0.4), rng.uniform(0.0, 0.5), 1.0])
+            light /= np.linalg.norm(light)
+            image, pixels, depth = render_ict(model, posed, rotation, colours, config.size, light)
+            faces_found = detector.detect(image)
+            if not faces_found:
+                logger.warning(
+                    "no face on render id=%d yaw=%g pitch=%g", identity_index, yaw, pitch
                 )
-                faces_found = detector.detect(image)
-                if not faces_found:
-                    logger.warning(
-                        "no face on render id=%d yaw=%g pitch=%g", identity_index, yaw, pitch
-                    )
-                    continue
-                points = faces_found[0].points.astype(np.float64)
-                position = np.zeros((NUM_LANDMARKS, 3))
-                skin = rasterize(
-                    pixels, depth, skin_faces, config.size, config.size, cull_backfaces=True
-                )
-                ids, bary = _surface_hits(skin, skin_faces, pixels, points[non_iris])
-                position[non_iris] = np.einsum("nk,nkc->nc", bary, neutral[ids])
-                eyes = rasterize(
-                    pixels, depth, eye_faces, config.size, config.size, cull_backfaces=True
-                )
-                ids, bary = _surface_hits(eyes, eye_faces, pixels, points[iris])
-                position[iris] = np.einsum("nk,nkc->nc", bary, neutral[ids])
-                hits.append(position)
+                continue
+            points = faces_found[0].points.astype(np.float64)
+            position = np.zeros((NUM_LANDMARKS, 3))
+            skin = rasterize(
+                pixels, depth, skin_faces, config.size, config.size, cull_backfaces=True
+            )
+            ids, bary = _surface_hits(skin, skin_faces, pixels, points[non_iris])
+            position[non_iris] = np.einsum("nk,nkc->nc", bary, neutral[ids])
+            eyes = rasterize(
+                pixels, depth, eye_faces, config.size, config.size, cull_backfaces=True
+            )
+            ids, bary = _surface_hits(eyes, eye_faces, pixels, points[iris])
+            position[iris] = np.einsum("nk,nkc->nc", bary, neutral[ids])
+            hits.append(position)
+            open_mouth.append(jaw_open > 0)
     detector.close()
     if len(hits) < 3:
         raise RuntimeError(f"mediapipe found the rendered face only {len(hits)} times")
     stacked = np.stack(hits)  # (N, L, 3) on the neutral mesh
     mean = np.median(stacked, axis=0)
     spread = np.sqrt(((stacked - mean) ** 2).sum(-1).mean(0))
+    opened = np.array(open_mouth)
+    if opened.sum() >= 3:
+        inner = np.array(INNER_LIP_LANDMARKS)
+        inner_hits = stacked[opened][:, inner]
+        mean[inner] = np.median(inner_hits, axis=0)
+        spread[inner] = np.sqrt(((inner_hits - mean[inner]) ** 2).sum(-1).mean(0))
     mirror = mirror_pairs(mean)
     if config.symmetrize:
         mean, spread = _symmetrize(mean, spread, mirror)
@@ -289,13 +314,17 @@ def build_correspondence(
     meta = {
         "method": "mediapipe on shaded ICT renders, median over renders, frontal re-attach",
         "renders_used": len(hits),
-        "renders_total": len(identities) * len(config.yaw_degrees) * len(config.pitch_degrees),
+        "renders_total": len(identities)
+        * len(config.yaw_degrees)
+        * len(config.pitch_degrees)
+        * len(config.jaw_open),
         "config": {
             "size": config.size,
             "num_identities": config.num_identities,
             "identity_sigma": config.identity_sigma,
             "yaw_degrees": list(config.yaw_degrees),
             "pitch_degrees": list(config.pitch_degrees),
+            "jaw_open": list(config.jaw_open),
             "seed": config.seed,
             "symmetrize": config.symmetrize,
         },
