@@ -84,7 +84,9 @@ class FitConfig:
 
     Attributes:
         num_identity: identity PCA modes fitted (the first K of 100).
-        identity_prior: ridge weight λ_id on the identity coefficients.
+        identity_prior: ridge weight λ_id on the identity coefficients. With residuals in cm
+            and unit-variance PCA coefficients this is the landmark noise variance of a MAP
+            fit: 0.01 = 1 mm (mediapipe + correspondence error at webcam resolutions).
         expression_l1: L1 (sparsity) weight λ_1 on the expression coefficients.
         expression_l2: ridge weight λ_2 on the expression coefficients.
         expression_costs: per-shape multipliers of λ_1 (shapes not listed: 1).
@@ -98,8 +100,8 @@ class FitConfig:
     """
 
     num_identity: int = 60
-    identity_prior: float = 0.3
-    expression_l1: float = 0.3
+    identity_prior: float = 0.01
+    expression_l1: float = 0.2
     expression_l2: float = 0.05
     expression_costs: dict[str, float] = field(
         default_factory=lambda: dict(DEFAULT_EXPRESSION_COSTS)
