@@ -165,6 +165,8 @@ class TrainConfig:
         filler_prob: chance that 1-2 filler / unknown words are inserted into the text.
         grounding_prob: chance that a text gets the vocabulary's grounding suffix (only
             used when the model config has ``grounding``).
+        mask_mentions_prob: chance that a grounded text's emotion phrases are replaced by a
+            filler word, so that only the suffix names them.
         threads: torch threads during training (0 = leave torch's default).
         progress: show tqdm progress bars.
     """
@@ -186,6 +188,7 @@ class TrainConfig:
     source_shuffle_prob: float = 0.2
     filler_prob: float = 0.3
     grounding_prob: float = 0.5
+    mask_mentions_prob: float = 0.5
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -195,7 +198,13 @@ class TrainConfig:
             raise ValueError("steps and batch_size must be >= 1")
         if self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        for name in ("source_neutral_prob", "source_shuffle_prob", "filler_prob", "grounding_prob"):
+        for name in (
+            "source_neutral_prob",
+            "source_shuffle_prob",
+            "filler_prob",
+            "grounding_prob",
+            "mask_mentions_prob",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.source_neutral_prob + self.source_shuffle_prob > 1.0:
