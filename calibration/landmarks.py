@@ -86,6 +86,7 @@ class LandmarkDetector:
 
         self.config = config or LandmarkDetectorConfig()
         self._lock = threading.Lock()
+        self._closed = False
         self._detector: Any = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=self.config.min_detection_confidence
         )
@@ -103,8 +104,11 @@ class LandmarkDetector:
         )
 
     def close(self) -> None:
-        """Release mediapipe's graphs."""
+        """Release mediapipe's graphs (idempotent; detecting afterwards raises)."""
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             self._detector.close()
             self._mesh.close()
             self._full_mesh.close()
@@ -202,6 +206,8 @@ class LandmarkDetector:
             return []
         rgb = np.ascontiguousarray(image)
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this LandmarkDetector is closed")
             faces = [f for f in (self._mesh_in_box(rgb, b) for b in self._boxes(rgb)) if f]
             if not faces:
                 faces = self._to_faces(self._full_mesh.process(rgb), width, height)

@@ -34,3 +34,14 @@ def test_config_validation():
         calibration.LandmarkDetectorConfig(max_faces=0)
     with pytest.raises(ValueError):
         calibration.SourceChoiceConfig(frontal_weight=-1)
+
+
+def test_close_is_idempotent(ict):
+    import numpy as np
+    import pytest
+
+    calibrator = calibration.Calibrator(model=ict)
+    calibrator.close()
+    calibrator.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        calibrator.calibrate(np.zeros((64, 64, 3), np.uint8))
