@@ -50,7 +50,17 @@ class Avatar:
         landmarks: (L, 2) float32 detected landmarks in source pixels (mediapipe: L = 478).
         model: face model name and version, e.g. ``ict-light@da5f95a6``.
         meta: JSON-able metadata (source size, fit quality, timings, ...).
-        extra: further named arrays (lighting, masks, ...) saved and loaded as they are.
+        extra: further named arrays saved and loaded as they are. Calibration writes
+            ``vertex_visibility`` (26719,) float32 in [0, 1] (how well the source saw each vertex),
+            ``face_mask`` (H, W) uint8 (the fitted face region in the source frame),
+            ``fitted_landmarks`` (478, 2) float32 (the fit's landmarks in source pixels) and
+            ``sh_lighting`` (9, 3) float32 (second-order spherical-harmonic RGB lighting of the
+            source, see ``calibration.lighting``).
+
+    ``meta`` (from calibration): calibration_version, source_size, model_version, camera_model,
+    identity_modes, fit_quality, faces_found, identity_frames, texture_size, texture_layout.
+    The texture covers the ICT face UV tile; its mask is 255·visibility where the source saw the
+    texel, 96 where it was mirrored from the other side, 0 where it was filled.
     """
 
     identity: NDArray[np.float32]
