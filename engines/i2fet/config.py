@@ -165,8 +165,6 @@ class TrainConfig:
         filler_prob: chance that 1-2 filler / unknown words are inserted into the text.
         grounding_prob: chance that a text gets the vocabulary's grounding suffix (only
             used when the model config has ``grounding``).
-        mask_mentions_prob: chance that a grounded text's emotion phrases are replaced by a
-            filler word, so that only the suffix names them.
         threads: torch threads during training (0 = leave torch's default).
         progress: show tqdm progress bars.
     """
@@ -188,7 +186,6 @@ class TrainConfig:
     source_shuffle_prob: float = 0.2
     filler_prob: float = 0.3
     grounding_prob: float = 0.5
-    mask_mentions_prob: float = 0.5
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -203,7 +200,6 @@ class TrainConfig:
             "source_shuffle_prob",
             "filler_prob",
             "grounding_prob",
-            "mask_mentions_prob",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

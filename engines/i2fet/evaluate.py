@@ -30,7 +30,7 @@ import torch
 
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.data import InstructionTensors
-from engines.i2fet.grounding import ground_text, lexicon_reading
+from engines.i2fet.grounding import grounded_text
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.text.base import TextEncoder
 
@@ -72,7 +72,9 @@ def predict(
     the vocabulary's grounding suffix to each text, as the planner does."""
     model.eval()
     if grounded:
-        data = replace(data, texts=[ground_text(t, lexicon_reading(t)[0]) for t in data.texts])
+        data = replace(
+            data, texts=[grounded_text(t, model.config.max_anchors)[0] for t in data.texts]
+        )
     parts: list[Any] = []
     for start in range(0, len(data), batch_size):
         batch = data.take(range(start, min(len(data), start + batch_size)))

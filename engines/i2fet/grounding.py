@@ -1,10 +1,13 @@
-"""Vocabulary grounding: append the emotions the lexicon reads in a text, in order.
+"""Vocabulary grounding: name the emotions the lexicon reads in a text, in order.
 
-``"look livid"`` → ``"look livid || anger"``. The I2FET model is trained with the grounding
-suffix on half of its samples and without it on the other half, so it reads both: with a
-suffix (the planner adds one whenever the vocabulary recognises an emotion word) the slots
-follow the vocabulary's reading; without one (words the vocabulary does not know) the model
-reads the raw text. ``facecast eval`` reports both ("grounded" and "text_only").
+``"look extremely livid, then smile"`` → ``"look extremely something, then something ||
+anger then happiness"``: each emotion phrase the vocabulary recognises is replaced by a
+placeholder word and the canonical labels are appended. The I2FET model is trained on grounded
+texts half of the time and on raw texts otherwise, so it reads both: grounded (the planner's
+default whenever the vocabulary recognises 1..4 emotion phrases), the labels come from the
+vocabulary and the model supplies count, intensity (from the words around the placeholders),
+expression and pose; raw (words the vocabulary does not know), the model reads the text alone.
+``facecast eval`` reports both ("grounded" and "text_only").
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import re
 
 __all__ = [
     "GROUNDING_SEPARATOR",
+    "PLACEHOLDER",
     "ground_text",
+    "grounded_text",
     "lexicon_mentions",
     "lexicon_reading",
     "mask_mentions",
@@ -23,6 +28,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 GROUNDING_SEPARATOR = " || "
+PLACEHOLDER = "something"
 
 
 def lexicon_reading(text: str) -> tuple[list[str], list[str]]:
@@ -55,6 +61,17 @@ def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
         pattern = r"\b" + r"\W+".join(re.escape(w) for w in phrase.split()) + r"\b"
         text = re.sub(pattern, replacement, text, count=1, flags=re.IGNORECASE)
     return text
+
+
+def grounded_text(text: str, max_mentions: int = 4) -> tuple[str, list[str]]:
+    """The grounded form of ``text`` and the labels read (``text`` unchanged and [] when the
+    vocabulary finds no emotion phrase or more than ``max_mentions``)."""
+    mentions = lexicon_mentions(text)
+    if not mentions or len(mentions) > max_mentions:
+        return text, []
+    labels = [label for _, label in mentions]
+    masked = mask_mentions(text, [phrase for phrase, _ in mentions], PLACEHOLDER)
+    return ground_text(masked, labels), labels
 
 
 def ground_text(text: str, labels: list[str] | tuple[str, ...]) -> str:

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from engines.i2fet.checkpoint import CHECKPOINT_DIR, load_i2fet, load_ned
 from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM
 from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodError
-from engines.i2fet.grounding import ground_text, lexicon_reading
+from engines.i2fet.grounding import grounded_text, lexicon_reading
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
 from engines.text import TextEncoder, get_encoder
@@ -223,8 +223,8 @@ class InstructionPlanner:
         with torch.inference_mode():
             t0 = time.perf_counter()
             model_text = text
-            if self.model.config.grounding and len(lexicon_labels) <= self.model.config.max_anchors:
-                model_text = ground_text(text, lexicon_labels)
+            if self.model.config.grounding:
+                model_text = grounded_text(text, self.model.config.max_anchors)[0]
             tokens = self.encoder.encode([model_text])
             t1 = time.perf_counter()
             generator = None

@@ -17,7 +17,7 @@ from torch.nn import functional as F
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.config import ClassifierConfig, I2FETConfig, NEDConfig, TrainConfig
 from engines.i2fet.data import InstructionTensors
-from engines.i2fet.grounding import ground_text, lexicon_mentions, mask_mentions
+from engines.i2fet.grounding import grounded_text
 from engines.i2fet.losses import I2FETLoss
 from engines.i2fet.model import I2FET, PooledBaseline, build_model
 from engines.i2fet.ned import NED
@@ -194,11 +194,7 @@ def train_i2fet(
     def ground(text: str) -> str:
         if text_rng.random() >= config.grounding_prob:
             return text
-        mentions = lexicon_mentions(text)
-        labels = [label for _, label in mentions]
-        if text_rng.random() < config.mask_mentions_prob:
-            text = mask_mentions(text, [p for p, _ in mentions], text_rng.choice(FILLER_WORDS))
-        return ground_text(text, labels)
+        return grounded_text(text, model_config.max_anchors)[0]
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = augment_sources(data.take(index), config, source_generator)
