@@ -148,8 +148,10 @@ def evaluate_model(
     labels: Sequence[str],
     source: str = "neutral",
     grounded: bool = False,
+    gram: torch.Tensor | None = None,
 ) -> dict[str, Any]:
-    """All metrics of one model on one split (see the module docstring)."""
+    """All metrics of one model on one split (see the module docstring); with the vertex
+    Gram matrix (``losses.vertex_gram``) also the RMS vertex error of the anchors in mm."""
     data = with_source(data, source)
     predictions = predict(model, encoder, data, grounded=grounded)
     judged = classifier.predict(predictions.expressions)
@@ -167,6 +169,10 @@ def evaluate_model(
     out["pose_mae_deg"] = round(
         float(torch.rad2deg((predictions.poses - data.poses).abs().mean(-1)[mask].mean())), 4
     )
+    if gram is not None:
+        diff = predictions.expressions - data.expressions
+        squared = torch.einsum("...i,ij,...j->...", diff, gram, diff)[mask]
+        out["vertex_rmse_mm"] = round(float(squared.mean().sqrt()), 4)
     out["intensity_mae"] = round(
         float((predictions.intensities - data.intensities).abs()[mask].mean()), 4
     )

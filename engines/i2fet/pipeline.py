@@ -180,8 +180,13 @@ def run_i2fet(
     out: Path | None,
     command: str,
     eval_splits: Sequence[str] = ("val", "test", "heldout"),
+    eval_gram: torch.Tensor | None = None,
 ) -> tuple[I2FET | PooledBaseline, dict[str, Any]]:
-    """Train one I2FET variant and evaluate it (judged by ``classifier`` when given)."""
+    """Train one I2FET variant and evaluate it (judged by ``classifier`` when given).
+
+    ``gram`` enables the vertex loss; ``eval_gram`` (default ``gram``) the vertex error metric.
+    """
+    eval_gram = gram if eval_gram is None else eval_gram
     result = train_i2fet(data["train"], encoder, model_config, train_config, gram)
     model = result.model
     if not isinstance(model, I2FET | PooledBaseline):
@@ -196,11 +201,11 @@ def run_i2fet(
         for name in eval_splits:
             metrics[name] = evaluate_model(
                 model, encoder, classifier, data[name], model_config.labels,
-                grounded=model_config.grounding,
+                grounded=model_config.grounding, gram=eval_gram,
             )  # fmt: skip
             if model_config.grounding:
                 metrics[f"{name}_text_only"] = evaluate_model(
-                    model, encoder, classifier, data[name], model_config.labels
+                    model, encoder, classifier, data[name], model_config.labels, gram=eval_gram
                 )
     if out is not None:
         save_checkpoint(out, "i2fet", model_config.to_dict(), model, metrics, command)

@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
         "corpus' source (X itself for 'from X to Y', the paper's protocol)",
     )
     parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
+    parser.add_argument("--plot", default=None, help="write the confusion matrices as a PNG")
     parser.set_defaults(func=run)
 
 
@@ -62,6 +63,13 @@ def evaluate(
     if labels != tuple(EMOTIONS):
         logger.warning("checkpoint labels differ from the current vocabulary's EMOTIONS")
     encoder = get_encoder(encoder_name)
+    gram = None
+    try:
+        from engines.i2fet.pipeline import load_gram
+
+        gram = load_gram(2000)
+    except Exception as error:  # the ICT model is optional for evaluation
+        logger.warning("no vertex error (ICT model unavailable: %s)", error)
     corpus = generate_corpus(
         CorpusConfig(
             seed=corpus_seed, num_train=1, num_val=1, num_test=eval_size, num_heldout=eval_size
@@ -71,7 +79,7 @@ def evaluate(
     for split in ("test", "heldout"):
         data = samples_to_tensors(corpus.split(split), labels, model.config.max_anchors)
         grounded = bool(model.config.grounding)
-        metrics = evaluate_model(model, encoder, classifier, data, labels, source, grounded)
+        metrics = evaluate_model(model, encoder, classifier, data, labels, source, grounded, gram)
         metrics["classifier_accuracy_ground_truth"] = round(
             classifier_accuracy(classifier, data), 4
         )
@@ -104,6 +112,36 @@ def evaluate(
     return result
 
 
+def plot_confusions(result: dict[str, Any], path: Path) -> None:
+    """Row-normalised confusion matrices of the test split and the held-out phrasings."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    figure, axes = plt.subplots(1, 2, figsize=(13, 6.2), dpi=70)
+    for axis, (name, block) in zip(
+        axes, (("test", result), ("held-out phrasings", result["heldout"])), strict=True
+    ):
+        labels = block["confusion"]["labels"]
+        matrix = np.asarray(block["confusion"]["matrix"], dtype=np.float64)
+        matrix = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+        axis.imshow(matrix, cmap="viridis", vmin=0, vmax=1)
+        axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        axis.set_yticks(range(len(labels)), labels, fontsize=7)
+        axis.set_xlabel("judge's label of the generated anchor")
+        axis.set_ylabel("emotion named in the instruction")
+        axis.set_title(
+            f"{name}: acc1 {block['acc1']}, acc2 {block['acc2']}, G-mean {block['gmean']}",
+            fontsize=9,
+        )
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def run(args: argparse.Namespace) -> int:
     import os
 
@@ -121,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
     except (I2FETError, TextEncoderError) as error:
         logger.error("%s", error)
         return 1
+    if args.plot:
+        plot_confusions(result, Path(args.plot))
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)

@@ -177,7 +177,7 @@ def _ablation(
         train_config = _train_config(args, "i2fet", vertex_weight=vertex_weight)
         _, metrics = pipeline.run_i2fet(
             data, encoder, config, train_config, gram if vertex_weight > 0 else None,
-            classifier, None, "", eval_splits=("test", "heldout"),
+            classifier, None, "", eval_splits=("test", "heldout"), eval_gram=gram,
         )  # fmt: skip
         for block in metrics.values():
             if isinstance(block, dict):
@@ -196,7 +196,8 @@ def _short(summary: dict[str, Any]) -> dict[str, Any]:
         keep: dict[str, Any] = {}
         for key, value in metrics.items():
             if isinstance(value, dict) and "acc1" in value:
-                keep[key] = {k: value[k] for k in ("acc1", "acc2", "gmean", "count_accuracy")}
+                keys = ("acc1", "acc2", "gmean", "count_accuracy", "vertex_rmse_mm")
+                keep[key] = {k: value[k] for k in keys if k in value}
             elif isinstance(value, dict) and key == "variants":
                 keep[key] = _short(value)
             elif not isinstance(value, dict):
