@@ -131,3 +131,15 @@ def test_eval_cli_prints_the_keys(capsys) -> None:
         assert matrix.shape == (len(block["confusion"]["labels"]),) * 2
         assert matrix.sum() == block["anchors"]
     assert result["classifier_accuracy_ground_truth"] > 0.9
+
+
+def test_current_face_does_not_override_the_text(planner, judge) -> None:
+    from engines.face_model.ict import EXPRESSION_NAMES
+    from engines.instructions import emotion_prototype
+
+    happy_face = 0.8 * emotion_prototype("happiness", EXPRESSION_NAMES)
+    plan = planner.plan(
+        "from anger to joy", current_expression=happy_face, current_pose=np.array([0.05, 0.1, 0])
+    )
+    assert plan.understood == ("anger", "happiness")
+    assert _judged(judge, plan) == ["anger", "happiness"]
