@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from engines.avatar import Avatar, save_avatar
 from engines.face_model.camera import OrthoCamera
@@ -37,16 +38,18 @@ def avatar_file(tmp_path: Path) -> Path:
 
 
 class _FakeRenderer:
-    """Stands in for engines.render: draws the smile coefficient as the frame brightness."""
+    """Stands in for engines.render: draws the smile coefficient as the frame brightness.
+
+    Like a fast renderer, it reuses one output buffer for every frame.
+    """
 
     def __init__(self, avatar: Avatar, model: object, config: types.SimpleNamespace) -> None:
-        self.size = config.size
-        self.calls = 0
+        self.buffer = np.zeros((config.size, config.size, 3), np.uint8)
 
     def render(self, expression: np.ndarray, pose: np.ndarray) -> np.ndarray:
         assert expression.shape == (53,) and pose.shape == (3,)
-        value = int(40 + 200 * float(expression[SMILE_L]))
-        return np.full((self.size, self.size, 3), value, np.uint8)
+        self.buffer[...] = int(40 + 200 * float(expression[SMILE_L]))
+        return self.buffer
 
 
 @pytest.fixture
@@ -112,8 +115,13 @@ def test_video_frames_and_sidecar_with_a_renderer(
     frames_dir = tmp_path / "frames"
     text = "Turn this face from neutral to happy"
     code = main(["animate", str(avatar_file), text, "-o", str(out), "--frames-dir", str(frames_dir),
-                 "--size", "128", "--planner", "lexicon", "--final-hold", "0.5"])  # fmt: skip
+                 "--size", "128", "--planner", "lexicon", "--final-hold", "0.5",
+                 "--sheet", str(tmp_path / "sheet.png")])  # fmt: skip
     assert code == 0
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("RGB")).astype(float)
+    assert sheet.shape == (2 * 192, 5 * 192, 3)
+    first, last = sheet[20:192, :192].mean(), sheet[212:, 4 * 192 :].mean()
+    assert last > first + 50  # each cell shows its own frame
     sidecar = json.loads((tmp_path / "anim.timeline.json").read_text())
     pngs = sorted(frames_dir.glob("frame_*.png"))
     assert len(pngs) == sidecar["num_frames"]
@@ -135,6 +143,7 @@ def test_video_frames_and_sidecar_with_a_renderer(
         (["none", "smile", "--coeffs", "X", "--fps", "0"], "--fps"),
         (["none", "smile", "--coeffs", "X", "--speed", "0"], "speed must be"),
         (["none", "smile", "-o", "X.mp4"], "no face to render"),
+        (["none", "smile", "--coeffs", "X", "--sheet", "X"], "--sheet shows rendered frames"),
         (["none", "   ", "--coeffs", "X"], "empty"),
     ],
 )

@@ -88,6 +88,10 @@ def register(subparsers: Any) -> None:
         "--strip", type=Path, default=None,
         help="also save a PNG strip of the generic ICT face at 10 moments (no renderer needed)",
     )  # fmt: skip
+    parser.add_argument(
+        "--sheet", type=Path, default=None,
+        help="also save a PNG contact sheet of 10 rendered frames with time, phase and emotion",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -152,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     _write_json(sidecar_path, sidecar)  # first: it exists even if rendering fails
     written.append(sidecar_path)
     if args.output is not None or args.frames_dir is not None:
-        written += _render(args, avatar, expressions, poses, timeline.fps)
+        written += _render(args, avatar, expressions, poses, timeline)
     if args.plot is not None:
         from engines.transition.plot import plot_timeline
 
@@ -188,6 +192,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise AnimateError("the instruction is too long (over 1000 characters)", 2)
     if args.output is not None and args.output.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise AnimateError(f"-o must end in .mp4 (got {args.output.name})", 2)
+    if args.sheet is not None and args.output is None and args.frames_dir is None:
+        raise AnimateError("--sheet shows rendered frames: give -o OUT.mp4 or --frames-dir too", 2)
     if str(args.source).lower() == "none" and (args.output or args.frames_dir):
         raise AnimateError(
             "source 'none' has no face to render: use a photo or avatar, or only --coeffs", 2
@@ -303,12 +309,11 @@ def _render(
     avatar: Any,
     expressions: NDArray[np.float32],
     poses: NDArray[np.float32],
-    fps: float,
+    timeline: Any,
 ) -> list[Path]:
     try:
-        from engines.render import AvatarRenderer, RenderConfig
-
         from engines.face_model.ict import load_ict
+        from engines.render import AvatarRenderer, RenderConfig
     except ImportError as error:
         raise AnimateError(
             f"the renderer (engines.render) is not available here ({error}); "
@@ -320,6 +325,9 @@ def _render(
     except Exception as error:  # the renderer's own errors, translated at this boundary
         raise AnimateError(f"cannot set up the renderer for {args.source}: {error}", 1) from error
     written: list[Path] = []
+    fps = timeline.fps
+    sheet_indices = set(np.linspace(0, len(expressions) - 1, 10).round().astype(int).tolist())
+    sheet_frames: list[tuple[int, NDArray[np.uint8]]] = []
     writer = _VideoWriter(args.output, fps) if args.output is not None else None
     if args.frames_dir is not None:
         args.frames_dir.mkdir(parents=True, exist_ok=True)
@@ -333,6 +341,8 @@ def _render(
                 writer.write(frame)
             if args.frames_dir is not None:
                 _write_png(args.frames_dir / f"frame_{index:05d}.png", frame)
+            if args.sheet is not None and index in sheet_indices:
+                sheet_frames.append((index, frame.copy()))  # renderers may reuse buffers
             if index % 60 == 0:
                 logger.debug("rendered frame %d / %d", index, len(expressions))
     except OSError as error:
@@ -340,11 +350,40 @@ def _render(
     finally:
         if writer is not None:
             writer.close()
+    if args.sheet is not None:
+        written.append(_write_sheet(args.sheet, sheet_frames, timeline))
     if args.output is not None:
         written.append(args.output)
     if args.frames_dir is not None:
         written.append(args.frames_dir)
     return written
+
+
+def _write_sheet(
+    path: Path, frames: list[tuple[int, NDArray[np.uint8]]], timeline: Any, cell: int = 192
+) -> Path:
+    """A grid of rendered frames (5 per row), each labelled with time, phase and emotion."""
+    from PIL import Image, ImageDraw
+
+    columns = min(5, len(frames))
+    rows = -(-len(frames) // columns)
+    sheet = Image.new("RGB", (columns * cell, rows * cell), (0, 0, 0))
+    for k, (index, frame) in enumerate(frames):
+        image = Image.fromarray(frame).resize((cell, cell), Image.Resampling.LANCZOS)
+        draw = ImageDraw.Draw(image)
+        label = (
+            f"{timeline.times[index]:.1f}s {timeline.phases[index]} "
+            f"{timeline.labels[index].replace('_', ' ')} {timeline.intensities[index]:.2f}"
+        )
+        draw.rectangle((0, 0, cell, 13), fill=(0, 0, 0))
+        draw.text((3, 1), label, fill=(255, 255, 160))
+        sheet.paste(image, ((k % columns) * cell, (k // columns) * cell))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.quantize(colors=160, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    except OSError as error:
+        raise AnimateError(f"cannot write {path}: {error}", 1) from error
+    return path
 
 
 def _write_png(path: Path, frame: NDArray[np.uint8]) -> None:
