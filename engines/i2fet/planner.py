@@ -1,5 +1,10 @@
 """``InstructionPlanner``: instruction text → ordered expression anchors (the server's entry).
 
+When the vocabulary recognises 1..4 emotion phrases, the text is grounded (see
+``engines.i2fet.grounding``) and the number of anchors is the number of phrases; otherwise
+I2FET reads the raw text and its count head decides (and the text is rejected unless every
+slot is near-certain). I2FET always generates the expressions, poses and intensities.
+
 One planner holds the text encoder, I2FET and NED (loaded once); ``plan`` runs under
 ``torch.inference_mode`` and times the text encoding, I2FET and NED apart.
 """
@@ -64,7 +69,7 @@ class Plan:
         anchors: 1..4 anchors in the order the text names them.
         neutral_expression: (53,) the subject's neutral (NED), for transition midpoints.
         neutral_pose: (3,) the subject's neutral head-rotation offset (NED).
-        understood: emotion labels in order (the anchors' labels).
+        understood: emotion labels in order (the anchors' labels, from I2FET's slot heads).
         unknown_words: words outside the vocabulary (for user feedback).
         timings_ms: "text", "i2fet", "ned", "total" milliseconds.
     """
@@ -222,9 +227,9 @@ class InstructionPlanner:
         timings: dict[str, float] = {}
         with torch.inference_mode():
             t0 = time.perf_counter()
-            model_text = text
+            model_text, grounded_labels = text, list[str]()
             if self.model.config.grounding:
-                model_text = grounded_text(text, self.model.config.max_anchors)[0]
+                model_text, grounded_labels = grounded_text(text, self.model.config.max_anchors)
             tokens = self.encoder.encode([model_text])
             t1 = time.perf_counter()
             generator = None
@@ -246,7 +251,9 @@ class InstructionPlanner:
             neutral_expression, neutral_pose = self.ned(source_expression, source_pose)
             t3 = time.perf_counter()
         timings.update(text=(t1 - t0) * 1e3, i2fet=(t2 - t1) * 1e3, ned=(t3 - t2) * 1e3)
-        count = int(out.count_logits[0].argmax()) + 1
+        # Grounded, the vocabulary's count of emotion phrases (99.8% right on the held-out
+        # phrasings) is used; the model's count head (94.6%) decides for raw text.
+        count = len(grounded_labels) or int(out.count_logits[0].argmax()) + 1
         probabilities = out.label_logits[0, :count].softmax(-1)
         confidence, label_ids = probabilities.max(-1)
         labels = tuple(self.labels[int(i)] for i in label_ids)
