@@ -231,7 +231,8 @@ class _RealRenderer:
 
     def render(self, state: FaceState) -> NDArray[np.uint8]:
         frame = self._renderer.render(state.expression, state.pose)
-        return np.ascontiguousarray(frame, dtype=np.uint8)
+        # The renderer reuses its output buffer: the stream keeps frames, so copy.
+        return np.array(frame, dtype=np.uint8, copy=True, order="C")
 
 
 class _RealIdle:

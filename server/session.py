@@ -168,6 +168,7 @@ class Session:
         self._placeholder: NDArray[np.uint8] | None = None
         self._render_failures = 0
         self._kick = asyncio.Event()
+        self._last_rendered: tuple[FrameRenderer, FaceState, NDArray[np.uint8]] | None = None
         self.frames_rendered = 0
         self.state = "no_avatar"
 
@@ -581,6 +582,15 @@ class Session:
     async def _render(
         self, loop: asyncio.AbstractEventLoop, renderer: FrameRenderer, state: FaceState
     ) -> None:
+        last = self._last_rendered
+        if (
+            last is not None
+            and last[0] is renderer
+            and np.array_equal(last[1].expression, state.expression)
+            and np.array_equal(last[1].pose, state.pose)
+        ):
+            self.frames.put(last[2])  # the face did not move: same picture, no render
+            return
         try:
             image = await loop.run_in_executor(self.executors.render, renderer.render, state)
         except Exception as error:
@@ -600,6 +610,7 @@ class Session:
         if renderer is self._renderer:  # not replaced meanwhile (new avatar or size)
             self.frames.put(image)
             self.frames_rendered += 1
+            self._last_rendered = (renderer, state, image)
 
 
 def _load_image(engine: AvatarEngine, data: bytes, max_pixels: int, max_side: int) -> Any:

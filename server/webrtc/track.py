@@ -2,10 +2,11 @@
 
 ``recv`` hands the encoder the newest frame of the session as soon as the producer makes it
 (so the track is phase-locked to the producer and adds no waiting of its own), never more often
-than twice the target rate, and repeats the last frame when nothing new came within one frame
-period. Nothing is queued: when the encoder is late, the frames produced meanwhile are dropped
-and only the newest is sent, so delay never builds up. Timestamps come from the wall clock.
-The track ends with ``MediaStreamError``.
+than twice the target rate, and repeats the last frame only when the producer stalls
+(``KEEPALIVE_SECONDS``), so frames sent are frames produced. Nothing is queued: when the
+encoder is late, the frames produced meanwhile are dropped and only the newest is sent, so
+delay never builds up. Timestamps come from the wall clock. The track ends with
+``MediaStreamError``.
 This is the only place where arrays become ``av.VideoFrame``.
 """
 
@@ -29,6 +30,8 @@ __all__ = ["VIDEO_CLOCK_RATE", "AvatarVideoTrack", "rgb_to_i420", "rgb_to_video_
 
 VIDEO_CLOCK_RATE = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
+KEEPALIVE_SECONDS = 0.5
+"""Without a new frame for this long, the last frame is sent again (keeps decoders fed)."""
 
 
 def rgb_to_i420(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
@@ -67,7 +70,8 @@ class AvatarVideoTrack(MediaStreamTrack):
 
     async def _next_frame(self) -> ProducedFrame:
         """The frame to send now: a newer one as soon as it is produced (but never more often
-        than twice the target rate), else the last one again after 1.5 frame periods."""
+        than twice the target rate), else the last one again after :data:`KEEPALIVE_SECONDS`
+        (only when the producer stalls: frames received then are frames produced)."""
         period = 1.0 / max(self._fps(), 1e-3)
         if self._last_sent is None:
             produced = self._frames.latest() or await self._frames.wait_newer(0)
@@ -78,7 +82,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         if earliest > now:
             await asyncio.sleep(earliest - now)
         last_sequence = self._last_sequence
-        remaining = self._last_sent + 1.5 * period - time.monotonic()
+        remaining = self._last_sent + max(1.5 * period, KEEPALIVE_SECONDS) - time.monotonic()
         if remaining > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._frames.wait_newer(last_sequence), remaining)
