@@ -15,6 +15,7 @@ let nextId = 1;
 const pending = new Map(); // command id -> history entry
 
 function setConnection(state) {
+  if (state === "open") state = "connected";
   ui.connection.textContent = state;
   ui.connection.className = "pill " + ({ open: "ok", connected: "ok", failed: "bad", closed: "bad" }[state] || "");
   document.body.dataset.connection = state;
@@ -70,6 +71,7 @@ function onEvent(event) {
       break;
     case "done":
       if (event.command === "instruct") ui.progress.style.width = "100%";
+      if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
       if (event.command === "capture" || event.command === "upload") {
         const report = event.result?.report || {};
         const quality = report.landmark_nme !== undefined ? ` (fit error ${Number(report.landmark_nme).toFixed(3)})` : "";
@@ -81,6 +83,7 @@ function onEvent(event) {
       }
       break;
     case "error":
+      if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
       if (detail) { detail.textContent = `error: ${event.message}`; detail.parentElement.classList.add("failed"); }
       else addHistory("error", event.message);
       break;
@@ -115,7 +118,12 @@ async function main() {
   meterFps(ui.avatar, (fps) => { facecast.shownFps = fps; });
 }
 
-ui.capture.addEventListener("click", () => command({ type: "capture" }, "capture my face"));
+ui.capture.addEventListener("click", () => {
+  // Send the webcam while capturing; a moment first so that live frames reach the server.
+  facecast.link?.setWebcamSending(true);
+  ui.capture.disabled = true;
+  setTimeout(() => command({ type: "capture" }, "capture my face"), 400);
+});
 ui.photo.addEventListener("change", async () => {
   const file = ui.photo.files[0];
   if (!file || !facecast.link) return;

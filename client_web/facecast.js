@@ -29,7 +29,8 @@ function iceGathered(pc, timeoutMs = 3000) {
 export async function connect(options) {
   const pc = new RTCPeerConnection({ iceServers: [] });
   const channel = pc.createDataChannel("facecast");
-  const link = { pc, sessionId: null, channel, send: null, close: () => pc.close() };
+  const link = { pc, sessionId: null, channel, send: null, close: () => pc.close(),
+    setWebcamSending: () => {} };
   const queue = [];
   link.send = (message) => {
     const text = JSON.stringify(message);
@@ -46,9 +47,16 @@ export async function connect(options) {
     options.video.srcObject = new MediaStream([event.track]);
     options.video.play().catch(() => {});
   };
-  const camTrack = options.webcam?.getVideoTracks()[0];
-  if (camTrack) pc.addTransceiver(camTrack, { direction: "sendrecv" });
-  else pc.addTransceiver("video", { direction: "recvonly" });
+  // The webcam goes to the server only while capturing: a clone of the preview's track is
+  // sent, disabled (black, ~1 fps) the rest of the time, so neither side spends CPU on it.
+  const camTrack = options.webcam?.getVideoTracks()[0]?.clone();
+  if (camTrack) {
+    camTrack.enabled = false;
+    pc.addTransceiver(camTrack, { direction: "sendrecv" });
+  } else {
+    pc.addTransceiver("video", { direction: "recvonly" });
+  }
+  link.setWebcamSending = (on) => { if (camTrack) camTrack.enabled = on; };
 
   await pc.setLocalDescription(await pc.createOffer());
   await iceGathered(pc);
