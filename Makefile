@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21
+	# open_clip only for its CLIP BPE vocabulary file (our text tower is plain torch; no torchvision)
+	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0
 	$(BIN)/facecast model fetch
 	touch $(STAMP)
 
