@@ -100,13 +100,15 @@ class PlannerConfig:
     Attributes:
         max_chars: longer instructions are rejected (InstructionError).
         min_confidence: with no emotion word found by the vocabulary, every used slot's label
-            must be at least this probable for the text to be accepted (the model has never
-            seen non-emotional text, so only near-certain readings pass).
+            must be at least this probable for the text to be accepted. The model has never
+            seen non-emotional text: at 0.995, 3% of 30 everyday sentences ("be yourself")
+            passed and 2.7% of raw held-out instructions; at 0.999 none of either, so in
+            practice an instruction needs a word the vocabulary knows.
         sample_temperature: prior-sample scale when ``plan(seed=...)`` asks for variation.
     """
 
     max_chars: int = 300
-    min_confidence: float = 0.995
+    min_confidence: float = 0.999
     sample_temperature: float = 0.6
 
     def __post_init__(self) -> None:
@@ -131,7 +133,13 @@ def _vector(value: Any, size: int, name: str) -> NDArray[np.float32]:
 
 
 class InstructionPlanner:
-    """Instruction → :class:`Plan`. Not thread-safe: use one per thread (or a lock)."""
+    """Instruction → :class:`Plan`.
+
+    ``plan`` keeps no state between calls (modules in eval mode, a local RNG per call), so one
+    planner can serve several threads. The model is tiny: torch's intra-op threads only add
+    latency, especially on a busy CPU (bench: p95 3.8 ms with one thread, 72 ms with two
+    while other work ran) — servers should run ``torch.set_num_threads(1)``.
+    """
 
     def __init__(
         self,
