@@ -1,0 +1,65 @@
+"""Settings of the avatar renderer (one dataclass, validated once)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["BACKENDS", "RenderConfig"]
+
+BACKENDS: tuple[str, ...] = ("numba",)
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How an avatar is rendered.
+
+    Attributes:
+        size: output side in pixels (square crop around the face).
+        backend: rasterizer backend name (see :data:`BACKENDS`).
+        raster_scale: the mesh is rasterized at ``size * raster_scale`` and the smooth fields
+            (warp, shading gain, overlay colour) are upsampled; the photo is sampled at ``size``.
+        crop_scale: side of the square crop relative to the fitted face's size.
+        feather: softness of the face edge, in raster pixels (Gaussian sigma).
+        extend_sigma: reach of the warp that carries hair, neck and background along with the
+            face, as a fraction of the crop side.
+        shading_transfer: re-shade the skin with SH expression ratio images.
+        ratio_clip: (low, high) bounds of the shading ratio.
+        texture_below_visibility: where the source saw a surface point less than this, its
+            colour comes from the avatar's UV texture rather than the photo.
+    """
+
+    size: int = 512
+    backend: str = "numba"
+    raster_scale: float = 0.5
+    crop_scale: float = 1.9
+    feather: float = 1.5
+    extend_sigma: float = 0.06
+    shading_transfer: bool = True
+    ratio_clip: tuple[float, float] = (0.6, 1.5)
+    texture_below_visibility: float = 0.6
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.size, int) or not 16 <= self.size <= 4096:
+            raise ValueError(f"RenderConfig.size must be an int in [16, 4096], got {self.size!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(
+                f"unknown render backend {self.backend!r}; valid: {', '.join(BACKENDS)}"
+            )
+        if not 0.125 <= self.raster_scale <= 1.0:
+            raise ValueError(f"raster_scale must be in [0.125, 1], got {self.raster_scale}")
+        if not 1.0 <= self.crop_scale <= 4.0:
+            raise ValueError(f"crop_scale must be in [1, 4], got {self.crop_scale}")
+        if not 0.0 <= self.feather <= 10.0:
+            raise ValueError(f"feather must be in [0, 10] raster px, got {self.feather}")
+        if not 0.005 <= self.extend_sigma <= 0.5:
+            raise ValueError(f"extend_sigma must be in [0.005, 0.5], got {self.extend_sigma}")
+        low, high = self.ratio_clip
+        if not 0.0 < low <= 1.0 <= high:
+            raise ValueError(f"ratio_clip must satisfy 0 < low <= 1 <= high, got {self.ratio_clip}")
+        if not 0.0 < self.texture_below_visibility <= 1.0:
+            raise ValueError("texture_below_visibility must be in (0, 1]")
+
+    @property
+    def raster_size(self) -> int:
+        """Side of the rasterized fields in pixels."""
+        return max(8, round(self.size * self.raster_scale))

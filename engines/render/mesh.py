@@ -1,0 +1,397 @@
+"""Per-avatar precomputation: the rendered part of the ICT mesh, its sparse expression basis,
+the square crop around the face and every vertex's place and look in the source photo.
+
+Everything here is computed once per avatar; the per-frame work (``engines.render.renderer``)
+only blends, rotates, projects and rasterizes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from engines.avatar import Avatar
+from engines.face_model.camera import euler_to_matrix
+from engines.face_model.ict import FaceModelData
+from engines.render.config import RenderConfig
+from engines.render.exceptions import AvatarMismatchError
+
+__all__ = [
+    "LABEL_EYE",
+    "LABEL_GUMS",
+    "LABEL_HEAD",
+    "LABEL_SKIN",
+    "LABEL_SOCKET",
+    "LABEL_TEETH",
+    "RENDERED_PARTS",
+    "CropFrame",
+    "RenderMesh",
+    "build_render_mesh",
+    "crop_source",
+    "sh_shade",
+    "vertex_normals",
+]
+
+logger = logging.getLogger(__name__)
+
+# Triangle labels (what the shader does with a pixel).
+LABEL_SKIN = 0  # ICT "face": photo where seen, UV texture where not, SH ratio re-shading
+LABEL_HEAD = 1  # "head_neck": photo, SH ratio re-shading
+LABEL_SOCKET = 2  # mouth socket: dark, darker towards the back
+LABEL_GUMS = 3  # gums and tongue
+LABEL_TEETH = 4  # the photo's teeth where seen, synthetic off-white with depth shadow elsewhere
+LABEL_EYE = 5  # sclera and iris: photo where seen, the eye's own mean colour elsewhere
+
+# (part, label, cull back faces)
+RENDERED_PARTS: tuple[tuple[str, int, bool], ...] = (
+    ("face", LABEL_SKIN, True),
+    ("head_neck", LABEL_HEAD, True),
+    ("mouth_socket", LABEL_SOCKET, False),
+    ("gums_tongue", LABEL_GUMS, False),
+    ("teeth", LABEL_TEETH, True),
+    ("eyeball_left", LABEL_EYE, True),
+    ("eyeball_right", LABEL_EYE, True),
+)
+_SKIN_VERTEX_PARTS = ("face", "head_neck")
+
+# Synthetic colours (sRGB 0-255) of the mouth interior at the front of the mouth.
+_SOCKET_RGB = (92.0, 38.0, 42.0)
+_GUMS_RGB = (165.0, 78.0, 84.0)
+_TEETH_RGB = (228.0, 222.0, 208.0)
+
+
+@dataclass(frozen=True)
+class CropFrame:
+    """The square crop of the source frame the renderer draws into.
+
+    Crop continuous coordinates ``U = (u_source - origin_u) * zoom`` (same for rows).
+    """
+
+    origin_u: float
+    origin_w: float
+    side: float
+    zoom: float
+    size: int
+
+
+@dataclass(frozen=True)
+class RenderMesh:
+    """Arrays of the rendered mesh part (``Vr`` vertices, ``F`` triangles).
+
+    Attributes:
+        base: (Vr, 3) float32 neutral + identity, model space (cm).
+        basis_indptr: (54,) int64 CSR row pointers of the sparse expression basis.
+        basis_index: (nnz,) int32 flat indices into ``base.reshape(-1)``.
+        basis_value: (nnz,) float32 deltas.
+        faces: (F, 3) int32 triangles.
+        labels: (F,) int8 triangle labels (``LABEL_*``).
+        cull: (F,) bool, back-face culled triangles.
+        skin_faces: (Fs, 3) int32 triangles of the skin (for vertex normals).
+        num_skin_vertices: skin vertices are ``[0, num_skin_vertices)``.
+        triangle_uv: (F, 3, 2) float32 texture coordinates of skin triangles (zeros elsewhere).
+        source_position: (Vr, 2) float32 where each vertex is in the crop image, index
+            coordinates (pixel centre at integers) of the output resolution.
+        photo_weight: (Vr,) float32 1 = take the colour from the photo, 0 = synthetic/texture.
+        colour: (Vr, 3) float32 synthetic colour (mouth interior, unseen eye).
+        source_shade: (Vs, 3) float32 SH shading of the skin vertices in the source.
+        source_rotation: (3,) float64 fitted Euler angles.
+        crop: the crop frame.
+    """
+
+    base: NDArray[np.float32]
+    basis_indptr: NDArray[np.int64]
+    basis_index: NDArray[np.int32]
+    basis_value: NDArray[np.float32]
+    faces: NDArray[np.int32]
+    labels: NDArray[np.int8]
+    cull: NDArray[np.bool_]
+    skin_faces: NDArray[np.int32]
+    num_skin_vertices: int
+    triangle_uv: NDArray[np.float32]
+    source_position: NDArray[np.float32]
+    photo_weight: NDArray[np.float32]
+    colour: NDArray[np.float32]
+    source_shade: NDArray[np.float32]
+    sh_lighting: NDArray[np.float32]
+    source_rotation: NDArray[np.float64]
+    crop: CropFrame
+
+
+def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(N, 3) second-order SH shading of unit camera-space normals (N, 3) under (9, 3) lighting
+    (the basis of ``calibration.lighting``: 1, y, z, x, xy, yz, 3z²-1, xz, x²-y²)."""
+    x, y, z = normals[:, 0], normals[:, 1], normals[:, 2]
+    basis = np.stack(
+        [np.ones_like(x), y, z, x, x * y, y * z, 3.0 * z * z - 1.0, x * z, x * x - y * y], 1
+    )
+    return (basis @ lighting).astype(np.float32)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _normals_kernel(
+    vertices: NDArray[np.float32], faces: NDArray[np.int32], out: NDArray[np.float32]
+) -> None:
+    out[:] = 0.0
+    for f in range(faces.shape[0]):
+        i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+        ax = vertices[i1, 0] - vertices[i0, 0]
+        ay = vertices[i1, 1] - vertices[i0, 1]
+        az = vertices[i1, 2] - vertices[i0, 2]
+        bx = vertices[i2, 0] - vertices[i0, 0]
+        by = vertices[i2, 1] - vertices[i0, 1]
+        bz = vertices[i2, 2] - vertices[i0, 2]
+        nx = ay * bz - az * by
+        ny = az * bx - ax * bz
+        nz = ax * by - ay * bx
+        for i in (i0, i1, i2):
+            out[i, 0] += nx
+            out[i, 1] += ny
+            out[i, 2] += nz
+    for i in range(out.shape[0]):
+        norm = np.sqrt(out[i, 0] ** 2 + out[i, 1] ** 2 + out[i, 2] ** 2)
+        if norm > 0.0:
+            out[i, 0] /= norm
+            out[i, 1] /= norm
+            out[i, 2] /= norm
+        else:
+            out[i, 2] = 1.0
+
+
+def vertex_normals(
+    vertices: NDArray[np.float32], faces: NDArray[np.int32], out: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Area-weighted unit vertex normals of the first ``len(out)`` vertices, into ``out``.
+
+    Args:
+        vertices: (V, 3) float32.
+        faces: (F, 3) int32, indices < len(out).
+        out: (Vs, 3) float32 buffer.
+    """
+    _normals_kernel(vertices, faces, out)
+    return out
+
+
+def _face_box(avatar: Avatar) -> tuple[float, float, float]:
+    points = avatar.extra.get("fitted_landmarks", avatar.landmarks)
+    points = np.asarray(points, np.float64).reshape(-1, 2)
+    points = points[np.isfinite(points).all(1)]
+    if len(points) < 3:
+        raise AvatarMismatchError("the avatar has no usable landmarks to place the face crop")
+    low, high = points.min(0), points.max(0)
+    centre = (low + high) / 2.0
+    extent = float(max(high - low))
+    if extent <= 1.0:
+        raise AvatarMismatchError("the avatar's landmarks span less than a pixel")
+    return float(centre[0]), float(centre[1]), extent
+
+
+def crop_source(avatar: Avatar, config: RenderConfig) -> tuple[CropFrame, NDArray[np.uint8]]:
+    """The square crop around the fitted face, scaled to ``config.size`` (pads by replication).
+
+    Returns:
+        The crop frame and the (size, size, 3) uint8 RGB crop image.
+    """
+    cu, cw, extent = _face_box(avatar)
+    side = extent * config.crop_scale
+    zoom = config.size / side
+    frame = CropFrame(cu - side / 2.0, cw - side / 2.0, side, zoom, config.size)
+    image = np.ascontiguousarray(avatar.source_image[..., :3], np.uint8)
+    if zoom < 1.0:  # anti-alias before shrinking
+        sigma = 0.45 / zoom
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), np.uint8)
+    # crop index j (centre j + 0.5) <- source continuous (j + 0.5) / zoom + origin, index - 0.5
+    inv = 1.0 / zoom
+    matrix = np.array(
+        [
+            [inv, 0.0, 0.5 * inv + frame.origin_u - 0.5],
+            [0.0, inv, 0.5 * inv + frame.origin_w - 0.5],
+        ]
+    )
+    crop = cv2.warpAffine(
+        image,
+        matrix,
+        (config.size, config.size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return frame, np.asarray(crop, np.uint8)
+
+
+def _smoothstep(x: NDArray[np.float32], low: float, high: float) -> NDArray[np.float32]:
+    t = np.clip((x - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+
+def _sparse_basis(
+    basis: NDArray[np.float32],
+) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """(E, Vr, 3) dense -> CSR over flat coordinates (zero deltas dropped)."""
+    flat = basis.reshape(basis.shape[0], -1)
+    indptr = np.zeros(flat.shape[0] + 1, np.int64)
+    indices, values = [], []
+    for e in range(flat.shape[0]):
+        nz = np.flatnonzero(np.abs(flat[e]) > 1e-6).astype(np.int32)
+        indices.append(nz)
+        values.append(flat[e, nz].astype(np.float32))
+        indptr[e + 1] = indptr[e] + len(nz)
+    return indptr, np.concatenate(indices), np.concatenate(values)
+
+
+def _mean_colour(
+    crop: NDArray[np.uint8], positions: NDArray[np.float32], weight: NDArray[np.float32]
+) -> NDArray[np.float32] | None:
+    keep = weight > 0.8
+    if keep.sum() < 12:
+        return None
+    cols = np.clip(np.rint(positions[keep, 0]), 0, crop.shape[1] - 1).astype(int)
+    rows = np.clip(np.rint(positions[keep, 1]), 0, crop.shape[0] - 1).astype(int)
+    return np.median(crop[rows, cols].astype(np.float32), axis=0)
+
+
+def build_render_mesh(
+    avatar: Avatar,
+    model: FaceModelData,
+    config: RenderConfig,
+    crop_image: NDArray[np.uint8],
+    crop: CropFrame,
+) -> RenderMesh:
+    """Precompute everything the per-frame path needs for ``avatar``."""
+    parts = {name: model.vertex_ranges.get(name) for name, _, _ in RENDERED_PARTS}
+    missing = [name for name, value in parts.items() if value is None]
+    if missing:
+        raise AvatarMismatchError(f"the face model has no parts {missing}")
+    num_vertices = max(model.vertex_ranges[name][1] for name, _, _ in RENDERED_PARTS)
+    if avatar.identity.shape[0] > model.num_identity:
+        raise AvatarMismatchError(
+            f"avatar has {avatar.identity.shape[0]} identity modes, the model {model.num_identity}"
+        )
+    if avatar.expression.shape != (model.num_expressions,):
+        raise AvatarMismatchError(
+            f"avatar expression has shape {avatar.expression.shape}, "
+            f"the model needs ({model.num_expressions},)"
+        )
+    k = int(avatar.identity.shape[0])
+    base = model.neutral[:num_vertices].astype(np.float32).copy()
+    if k:
+        base += np.tensordot(
+            avatar.identity.astype(np.float32), model.identity_basis[:k, :num_vertices], 1
+        )
+    basis = model.expression_basis[:, :num_vertices].astype(np.float32)
+    indptr, index, value = _sparse_basis(basis)
+
+    faces_list, labels_list, cull_list, uv_list = [], [], [], []
+    for name, label, cull in RENDERED_PARTS:
+        start, stop = model.face_ranges[name]
+        tris = model.faces[start:stop]
+        faces_list.append(tris)
+        labels_list.append(np.full(len(tris), label, np.int8))
+        cull_list.append(np.full(len(tris), cull, np.bool_))
+        if label == LABEL_SKIN:
+            uv_list.append(model.uvs[model.face_uvs[start:stop]])
+        else:
+            uv_list.append(np.zeros((len(tris), 3, 2), np.float32))
+    faces = np.ascontiguousarray(np.concatenate(faces_list), np.int32)
+    labels = np.concatenate(labels_list)
+    cull_flags = np.concatenate(cull_list)
+    triangle_uv = np.ascontiguousarray(np.concatenate(uv_list), np.float32)
+
+    skin_stop = max(model.vertex_ranges[p][1] for p in _SKIN_VERTEX_PARTS)
+    skin_faces = np.ascontiguousarray(faces[np.isin(labels, (LABEL_SKIN, LABEL_HEAD))])
+
+    # The source: its own expression and pose, projected into the crop.
+    source_vertices = (base + np.tensordot(avatar.expression.astype(np.float32), basis, 1)).astype(
+        np.float32
+    )
+    rotation = euler_to_matrix(*(float(a) for a in avatar.rotation))
+    rotated = source_vertices.astype(np.float64) @ rotation.T
+    cam = avatar.camera
+    u = cam.scale * rotated[:, 0] + cam.tu
+    w = -cam.scale * rotated[:, 1] + cam.tw
+    source_position = np.stack(
+        [(u - crop.origin_u) * crop.zoom - 0.5, (w - crop.origin_w) * crop.zoom - 0.5], 1
+    ).astype(np.float32)
+
+    visibility = np.asarray(
+        avatar.extra.get("vertex_visibility", np.ones(model.num_vertices, np.float32)), np.float32
+    )
+    if visibility.shape[0] < num_vertices:
+        raise AvatarMismatchError("vertex_visibility is shorter than the face model")
+    visibility = visibility[:num_vertices]
+
+    photo_weight = np.zeros(num_vertices, np.float32)
+    colour = np.zeros((num_vertices, 3), np.float32)
+    z = model.neutral[:num_vertices, 2]
+    threshold = config.texture_below_visibility
+    for name, label, _ in RENDERED_PARTS:
+        start, stop = model.vertex_ranges[name]
+        vis = visibility[start:stop]
+        if label == LABEL_SKIN:
+            photo_weight[start:stop] = _smoothstep(vis, threshold - 0.35, threshold)
+        elif label == LABEL_HEAD:
+            photo_weight[start:stop] = 1.0
+        elif label == LABEL_TEETH:
+            weight = _smoothstep(vis, 0.5, 0.9)
+            photo_weight[start:stop] = weight
+            seen = _mean_colour(crop_image, source_position[start:stop], weight)
+            rgb = np.array(_TEETH_RGB, np.float32)
+            if seen is not None:  # the person's own teeth colour, kept light
+                rgb = np.clip(0.5 * rgb + 0.5 * seen * 1.1, 0, 255)
+            depth = np.clip((z[start:stop] - 5.0) / 5.8, 0.0, 1.0)
+            colour[start:stop] = rgb * (0.3 + 0.7 * depth[:, None] ** 1.5)
+        elif label in (LABEL_SOCKET, LABEL_GUMS):
+            rgb = np.array(_SOCKET_RGB if label == LABEL_SOCKET else _GUMS_RGB, np.float32)
+            depth = np.clip((z[start:stop] - 3.0) / 7.8, 0.0, 1.0)
+            colour[start:stop] = rgb * (0.12 + 0.88 * depth[:, None] ** 2)
+        elif label == LABEL_EYE:
+            weight = _smoothstep(vis, 0.4, 0.8)
+            photo_weight[start:stop] = weight
+            for sub in ("sclera", "iris"):
+                side = "left" if "left" in name else "right"
+                s0, s1 = model.vertex_ranges[f"{sub}_{side}"]
+                seen = _mean_colour(
+                    crop_image, source_position[s0:s1], weight[s0 - start : s1 - start]
+                )
+                if seen is None:
+                    seen = np.array(
+                        (205.0, 195.0, 190.0) if sub == "sclera" else (70.0, 50.0, 40.0), np.float32
+                    )
+                colour[s0:s1] = seen
+
+    lighting = np.asarray(
+        avatar.extra.get("sh_lighting", np.zeros((9, 3), np.float32)), np.float32
+    ).reshape(9, 3)
+    normals = np.zeros((skin_stop, 3), np.float32)
+    vertex_normals(source_vertices, skin_faces, normals)
+    source_shade = sh_shade((normals.astype(np.float64) @ rotation.T).astype(np.float32), lighting)
+    logger.debug(
+        "render mesh: %d vertices, %d triangles, crop %.0f px at (%.0f, %.0f)",
+        num_vertices,
+        len(faces),
+        crop.side,
+        crop.origin_u,
+        crop.origin_w,
+    )
+    return RenderMesh(
+        base=np.ascontiguousarray(base),
+        basis_indptr=indptr,
+        basis_index=index,
+        basis_value=value,
+        faces=faces,
+        labels=labels,
+        cull=cull_flags,
+        skin_faces=skin_faces,
+        num_skin_vertices=skin_stop,
+        triangle_uv=triangle_uv,
+        source_position=source_position,
+        photo_weight=photo_weight,
+        colour=np.ascontiguousarray(colour),
+        source_shade=source_shade,
+        sh_lighting=lighting,
+        source_rotation=np.asarray(avatar.rotation, np.float64),
+        crop=crop,
+    )

@@ -1,0 +1,253 @@
+"""``AvatarRenderer``: expression + head-pose offset -> a frame of the person's own photo.
+
+Per frame: sparse expression blend -> rotate (fitted rotation + offset) and project into the
+crop -> skin normals and SH expression-ratio shading -> rasterize (z-buffer) -> shade ->
+extend the warp around the face -> composite into the source crop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from engines.avatar import Avatar
+from engines.face_model.camera import euler_to_matrix
+from engines.face_model.ict import FaceModelData
+from engines.render.compositor import CompositorBuffers, composite, extend_warp
+from engines.render.config import RenderConfig
+from engines.render.exceptions import AvatarMismatchError, RenderInputError
+from engines.render.mesh import RenderMesh, build_render_mesh, crop_source, vertex_normals
+from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
+from engines.render.shader import FIELD_CHANNELS, shade_fragments
+
+__all__ = ["AvatarRenderer"]
+
+logger = logging.getLogger(__name__)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _blend_kernel(
+    base: NDArray[np.float32],
+    indptr: NDArray[np.int64],
+    index: NDArray[np.int32],
+    value: NDArray[np.float32],
+    coeffs: NDArray[np.float32],
+    out: NDArray[np.float32],
+) -> None:
+    flat_out = out.reshape(-1)
+    flat_base = base.reshape(-1)
+    for i in range(flat_out.shape[0]):
+        flat_out[i] = flat_base[i]
+    for e in range(coeffs.shape[0]):
+        c = coeffs[e]
+        if c == 0.0:
+            continue
+        for j in range(indptr[e], indptr[e + 1]):
+            flat_out[index[j]] += c * value[j]
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _project_kernel(
+    vertices: NDArray[np.float32],
+    rotation: NDArray[np.float32],
+    scale: float,
+    offset_u: float,
+    offset_w: float,
+    points: NDArray[np.float32],
+    depth: NDArray[np.float32],
+) -> None:
+    for i in range(vertices.shape[0]):
+        x, y, z = vertices[i, 0], vertices[i, 1], vertices[i, 2]
+        rx = rotation[0, 0] * x + rotation[0, 1] * y + rotation[0, 2] * z
+        ry = rotation[1, 0] * x + rotation[1, 1] * y + rotation[1, 2] * z
+        rz = rotation[2, 0] * x + rotation[2, 1] * y + rotation[2, 2] * z
+        points[i, 0] = scale * rx + offset_u
+        points[i, 1] = -scale * ry + offset_w
+        depth[i] = scale * rz
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _ratio_kernel(
+    normals: NDArray[np.float32],
+    rotation: NDArray[np.float32],
+    lighting: NDArray[np.float32],
+    source_shade: NDArray[np.float32],
+    low: float,
+    high: float,
+    out: NDArray[np.float32],
+) -> None:
+    for i in range(normals.shape[0]):
+        nx0, ny0, nz0 = normals[i, 0], normals[i, 1], normals[i, 2]
+        x = rotation[0, 0] * nx0 + rotation[0, 1] * ny0 + rotation[0, 2] * nz0
+        y = rotation[1, 0] * nx0 + rotation[1, 1] * ny0 + rotation[1, 2] * nz0
+        z = rotation[2, 0] * nx0 + rotation[2, 1] * ny0 + rotation[2, 2] * nz0
+        b4 = x * y
+        b5 = y * z
+        b6 = 3.0 * z * z - 1.0
+        b7 = x * z
+        b8 = x * x - y * y
+        for c in range(3):
+            s = (
+                lighting[0, c]
+                + lighting[1, c] * y
+                + lighting[2, c] * z
+                + lighting[3, c] * x
+                + lighting[4, c] * b4
+                + lighting[5, c] * b5
+                + lighting[6, c] * b6
+                + lighting[7, c] * b7
+                + lighting[8, c] * b8
+            )
+            src = source_shade[i, c]
+            r = s / src if src > 1.0 else 1.0
+            out[i, c] = min(max(r, low), high)
+
+
+class AvatarRenderer:
+    """Renders one avatar; not thread-safe (reuses its buffers), one per session.
+
+    Args:
+        avatar: a calibrated :class:`~engines.avatar.Avatar`.
+        model: the ICT face model the avatar was fitted with.
+        config: render settings.
+
+    Raises:
+        AvatarMismatchError: the avatar does not fit ``model``.
+    """
+
+    def __init__(self, avatar: Avatar, model: FaceModelData, config: RenderConfig | None = None):
+        self.config = config if config is not None else RenderConfig()
+        self.num_expressions = model.num_expressions
+        self.expression_names = tuple(model.expression_names)
+        cfg = self.config
+        self.crop, self.crop_image = crop_source(avatar, cfg)
+        self.mesh: RenderMesh = build_render_mesh(avatar, model, cfg, self.crop_image, self.crop)
+        self.source_expression = np.asarray(avatar.expression, np.float32).copy()
+        cam = avatar.camera
+        if not (
+            math.isfinite(cam.scale)
+            and cam.scale > 0
+            and math.isfinite(cam.tu)
+            and math.isfinite(cam.tw)
+        ):
+            raise AvatarMismatchError(f"the avatar's camera is not valid: {cam}")
+        self._camera = (float(cam.scale), float(cam.tu), float(cam.tw))
+        texture = np.asarray(avatar.texture, np.float32)
+        self._texture = np.ascontiguousarray(texture[..., :3])
+        raster = cfg.raster_size
+        self._raster_scale = raster / cfg.size
+        count = self.mesh.base.shape[0]
+        self._vertices = np.zeros((count, 3), np.float32)
+        self._points = np.zeros((count, 2), np.float32)
+        self._depth = np.zeros(count, np.float32)
+        self._normals = np.zeros((self.mesh.num_skin_vertices, 3), np.float32)
+        self._ratio = np.ones((self.mesh.num_skin_vertices, 3), np.float32)
+        self._raster = RasterBuffers(raster, raster)
+        self._field = np.zeros((raster, raster, FIELD_CHANNELS), np.float32)
+        self._coverage = np.zeros((raster, raster), np.float32)
+        coarse = max(8, raster // 8)
+        self._compositor = CompositorBuffers(raster, coarse)
+        self._sigma_coarse = cfg.extend_sigma * coarse
+        self._out = np.zeros((cfg.size, cfg.size, 3), np.uint8)
+        self.last_fragments: Fragments | None = None
+
+    @property
+    def size(self) -> int:
+        return self.config.size
+
+    def _check(
+        self, expression: NDArray[np.floating], pose: NDArray[np.floating]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        coeffs = np.asarray(expression, np.float32).reshape(-1)
+        angles = np.asarray(pose, np.float64).reshape(-1)
+        if coeffs.shape != (self.num_expressions,):
+            raise RenderInputError(
+                f"expression must have shape ({self.num_expressions},), got {np.shape(expression)}"
+            )
+        if angles.shape != (3,):
+            raise RenderInputError(
+                f"pose must have shape (3,) (pitch, yaw, roll), got {np.shape(pose)}"
+            )
+        if not (np.isfinite(coeffs).all() and np.isfinite(angles).all()):
+            raise RenderInputError("expression and pose must be finite")
+        return np.ascontiguousarray(coeffs), angles
+
+    def rotation_matrix(self, pose: NDArray[np.floating]) -> NDArray[np.float64]:
+        """(3, 3) head rotation for a pose offset (3,): the fitted angles plus the offset."""
+        angles = self.mesh.source_rotation + np.asarray(pose, np.float64)
+        return euler_to_matrix(*(float(a) for a in angles))
+
+    def geometry(
+        self, expression: NDArray[np.floating], pose: NDArray[np.floating]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
+        """Blend, rotate and project: returns views of (Vr, 3) model-space vertices, (Vr, 2)
+        raster points and (Vr,) depth (valid until the next call)."""
+        coeffs, angles = self._check(expression, pose)
+        mesh = self.mesh
+        _blend_kernel(
+            mesh.base, mesh.basis_indptr, mesh.basis_index, mesh.basis_value, coeffs, self._vertices
+        )
+        rotation = self.rotation_matrix(angles).astype(np.float32)
+        crop = mesh.crop
+        zoom = crop.zoom * self._raster_scale
+        # Pose offsets rotate about the model origin, which the camera maps to (tu, tw).
+        avatar_cam = self._camera
+        _project_kernel(
+            self._vertices,
+            rotation,
+            float(avatar_cam[0] * zoom),
+            float((avatar_cam[1] - crop.origin_u) * zoom),
+            float((avatar_cam[2] - crop.origin_w) * zoom),
+            self._points,
+            self._depth,
+        )
+        if self.config.shading_transfer:
+            vertex_normals(self._vertices, mesh.skin_faces, self._normals)
+            low, high = self.config.ratio_clip
+            _ratio_kernel(
+                self._normals, rotation, mesh.sh_lighting, mesh.source_shade, low, high, self._ratio
+            )
+        return self._vertices, self._points, self._depth
+
+    def render(
+        self, expression: NDArray[np.floating], pose: NDArray[np.floating]
+    ) -> NDArray[np.uint8]:
+        """One frame.
+
+        Args:
+            expression: (53,) absolute expression coefficients (the avatar's own reproduce it).
+            pose: (3,) head-rotation offset (pitch, yaw, roll) in radians; zeros = source pose.
+
+        Returns:
+            (size, size, 3) uint8 RGB; the array is reused by the next call (copy to keep it).
+
+        Raises:
+            RenderInputError: wrong shape or non-finite input.
+        """
+        mesh = self.mesh
+        _, points, depth = self.geometry(expression, pose)
+        fragments = rasterize(points, depth, mesh.faces, mesh.cull, self._raster)
+        self.last_fragments = fragments
+        shade_fragments(
+            fragments,
+            mesh.faces,
+            mesh.labels,
+            mesh.triangle_uv,
+            mesh.source_position,
+            mesh.photo_weight,
+            mesh.colour,
+            self._ratio,
+            mesh.num_skin_vertices,
+            self._texture,
+            1.0 / self._raster_scale,
+            self._field,
+            self._coverage,
+        )
+        extend_warp(
+            self._field, self._coverage, self._compositor, self._sigma_coarse, self.config.feather
+        )
+        return composite(self._field, self.crop_image, self._out)

@@ -1,0 +1,165 @@
+"""Shader: fragments -> smooth per-pixel fields (where to sample the photo, and how to colour it).
+
+For every covered raster pixel the shader writes
+
+* ``field[..., 0:2]``: displacement (dx, dy) from the output pixel to the point of the source
+  crop that shows the same surface point (a backward warp), in output-resolution pixels;
+* ``field[..., 2:5]``: gain — the photo sample is multiplied by it (SH expression ratio of the
+  skin, times the share of the colour that comes from the photo);
+* ``field[..., 5:8]``: added colour (UV texture where the photo did not see the skin, the mouth
+  interior, unseen eye), 0-255;
+
+and ``coverage`` = 1. Uncovered pixels get gain 1, nothing added and coverage 0 (the compositor
+fills their displacement).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+from engines.render.mesh import LABEL_SKIN
+from engines.render.rasterizer import Fragments
+
+__all__ = ["FIELD_CHANNELS", "shade_fragments"]
+
+FIELD_CHANNELS = 8
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _sample_texture(texture: NDArray[np.float32], u: float, v: float, c: int) -> float:
+    size = texture.shape[0]
+    x = min(max(u * size - 0.5, 0.0), size - 1.001)
+    y = min(max((1.0 - v) * size - 0.5, 0.0), size - 1.001)
+    x0 = int(x)
+    y0 = int(y)
+    fx = x - x0
+    fy = y - y0
+    top = texture[y0, x0, c] * (1.0 - fx) + texture[y0, x0 + 1, c] * fx
+    bottom = texture[y0 + 1, x0, c] * (1.0 - fx) + texture[y0 + 1, x0 + 1, c] * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _shade_kernel(
+    triangle: NDArray[np.int32],
+    bary: NDArray[np.float32],
+    faces: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    triangle_uv: NDArray[np.float32],
+    source_position: NDArray[np.float32],
+    photo_weight: NDArray[np.float32],
+    colour: NDArray[np.float32],
+    ratio: NDArray[np.float32],
+    num_skin: int,
+    texture: NDArray[np.float32],
+    up: float,
+    field: NDArray[np.float32],
+    coverage: NDArray[np.float32],
+) -> None:
+    height, width = triangle.shape
+    for row in range(height):
+        y_full = (row + 0.5) * up - 0.5
+        for col in range(width):
+            f = triangle[row, col]
+            if f < 0:
+                field[row, col, 0] = 0.0
+                field[row, col, 1] = 0.0
+                for c in range(3):
+                    field[row, col, 2 + c] = 1.0
+                    field[row, col, 5 + c] = 0.0
+                coverage[row, col] = 0.0
+                continue
+            x_full = (col + 0.5) * up - 0.5
+            i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
+            b0, b1, b2 = bary[row, col, 0], bary[row, col, 1], bary[row, col, 2]
+            sx = (
+                b0 * source_position[i0, 0]
+                + b1 * source_position[i1, 0]
+                + b2 * source_position[i2, 0]
+            )
+            sy = (
+                b0 * source_position[i0, 1]
+                + b1 * source_position[i1, 1]
+                + b2 * source_position[i2, 1]
+            )
+            field[row, col, 0] = sx - x_full
+            field[row, col, 1] = sy - y_full
+            pw = b0 * photo_weight[i0] + b1 * photo_weight[i1] + b2 * photo_weight[i2]
+            label = labels[f]
+            if i0 < num_skin and i1 < num_skin and i2 < num_skin:
+                uu = 0.0
+                vv = 0.0
+                if label == LABEL_SKIN and pw < 0.999:
+                    uu = (
+                        b0 * triangle_uv[f, 0, 0]
+                        + b1 * triangle_uv[f, 1, 0]
+                        + b2 * triangle_uv[f, 2, 0]
+                    )
+                    vv = (
+                        b0 * triangle_uv[f, 0, 1]
+                        + b1 * triangle_uv[f, 1, 1]
+                        + b2 * triangle_uv[f, 2, 1]
+                    )
+                for c in range(3):
+                    r = b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]
+                    field[row, col, 2 + c] = pw * r
+                    if label == LABEL_SKIN and pw < 0.999:
+                        field[row, col, 5 + c] = (
+                            (1.0 - pw) * r * _sample_texture(texture, uu, vv, c)
+                        )
+                    else:
+                        field[row, col, 2 + c] = r
+                        field[row, col, 5 + c] = 0.0
+            else:
+                for c in range(3):
+                    field[row, col, 2 + c] = pw
+                    field[row, col, 5 + c] = (1.0 - pw) * (
+                        b0 * colour[i0, c] + b1 * colour[i1, c] + b2 * colour[i2, c]
+                    )
+            coverage[row, col] = 1.0
+
+
+def shade_fragments(
+    fragments: Fragments,
+    faces: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    triangle_uv: NDArray[np.float32],
+    source_position: NDArray[np.float32],
+    photo_weight: NDArray[np.float32],
+    colour: NDArray[np.float32],
+    ratio: NDArray[np.float32],
+    num_skin: int,
+    texture: NDArray[np.float32],
+    upscale: float,
+    field: NDArray[np.float32],
+    coverage: NDArray[np.float32],
+) -> None:
+    """Fill ``field`` (H, W, 8) and ``coverage`` (H, W) from the fragments (see module doc).
+
+    Args:
+        fragments: rasterizer output (H, W).
+        faces: (F, 3) rasterized triangles; labels (F,) int8; triangle_uv (F, 3, 2).
+        source_position: (Vr, 2) source crop index coordinates per vertex.
+        photo_weight: (Vr,); colour: (Vr, 3) synthetic colour; ratio: (Vs, 3) skin SH ratio.
+        num_skin: skin vertices are ``[0, num_skin)``.
+        texture: (T, T, 3) float32 UV texture.
+        upscale: output pixels per raster pixel.
+    """
+    _shade_kernel(
+        fragments.triangle,
+        fragments.barycentric,
+        faces,
+        labels,
+        triangle_uv,
+        source_position,
+        photo_weight,
+        colour,
+        ratio,
+        int(num_skin),
+        texture,
+        float(upscale),
+        field,
+        coverage,
+    )
