@@ -84,49 +84,66 @@ def _blend_displacement(
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _composite_kernel(
-    field: NDArray[np.float32], image: NDArray[np.uint8], scale: float, out: NDArray[np.uint8]
+    field: NDArray[np.float32],
+    image: NDArray[np.uint8],
+    scale: float,
+    row_buffer: NDArray[np.float32],
+    out: NDArray[np.uint8],
 ) -> None:
     size = out.shape[0]
     raster = field.shape[0]
-    limit = raster - 1.0001
-    max_xy = size - 1.0001
-    vals = np.empty(8, np.float32)
+    channels = field.shape[2]
+    scale32 = np.float32(scale)
+    limit = np.float32(raster - 1.0001)
+    max_xy = np.float32(size - 1.0001)
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    col_index = np.empty(size, np.int64)
+    col_frac = np.empty(size, np.float32)
+    for x in range(size):
+        rx = min(max((np.float32(x) + half) * scale32 - half, zero), limit)
+        col_index[x] = int(rx)
+        col_frac[x] = rx - np.float32(col_index[x])
     for y in range(size):
-        ry = min(max((y + 0.5) * scale - 0.5, 0.0), limit)
+        ry = min(max((np.float32(y) + half) * scale32 - half, zero), limit)
         r0 = int(ry)
-        fy = ry - r0
+        fy = ry - np.float32(r0)
+        # Vertical pass once per output row, then 2-tap horizontal per pixel.
+        for c in range(raster):
+            for k in range(channels):
+                row_buffer[c, k] = field[r0, c, k] * (one - fy) + field[r0 + 1, c, k] * fy
         for x in range(size):
-            rx = min(max((x + 0.5) * scale - 0.5, 0.0), limit)
-            c0 = int(rx)
-            fx = rx - c0
-            w00 = (1.0 - fx) * (1.0 - fy)
-            w01 = fx * (1.0 - fy)
-            w10 = (1.0 - fx) * fy
-            w11 = fx * fy
-            for k in range(8):
-                vals[k] = (
-                    w00 * field[r0, c0, k]
-                    + w01 * field[r0, c0 + 1, k]
-                    + w10 * field[r0 + 1, c0, k]
-                    + w11 * field[r0 + 1, c0 + 1, k]
-                )
-            sx = min(max(x + vals[0], 0.0), max_xy)
-            sy = min(max(y + vals[1], 0.0), max_xy)
+            c0 = col_index[x]
+            fx = col_frac[x]
+            gx0 = one - fx
+            dx = row_buffer[c0, 0] * gx0 + row_buffer[c0 + 1, 0] * fx
+            dy = row_buffer[c0, 1] * gx0 + row_buffer[c0 + 1, 1] * fx
+            sx = min(max(np.float32(x) + dx, zero), max_xy)
+            sy = min(max(np.float32(y) + dy, zero), max_xy)
             x0 = int(sx)
             y0 = int(sy)
-            gx = sx - x0
-            gy = sy - y0
+            ax = sx - np.float32(x0)
+            ay = sy - np.float32(y0)
             for c in range(3):
-                top = image[y0, x0, c] * (1.0 - gx) + image[y0, x0 + 1, c] * gx
-                bottom = image[y0 + 1, x0, c] * (1.0 - gx) + image[y0 + 1, x0 + 1, c] * gx
-                value = (top * (1.0 - gy) + bottom * gy) * vals[2 + c] + vals[5 + c]
-                value = min(max(value + 0.5, 0.0), 255.0)
-                out[y, x, c] = np.uint8(value)
+                gain = row_buffer[c0, 2 + c] * gx0 + row_buffer[c0 + 1, 2 + c] * fx
+                add = row_buffer[c0, 5 + c] * gx0 + row_buffer[c0 + 1, 5 + c] * fx
+                top = (
+                    np.float32(image[y0, x0, c]) * (one - ax)
+                    + np.float32(image[y0, x0 + 1, c]) * ax
+                )
+                bottom = (
+                    np.float32(image[y0 + 1, x0, c]) * (one - ax)
+                    + np.float32(image[y0 + 1, x0 + 1, c]) * ax
+                )
+                value = (top * (one - ay) + bottom * ay) * gain + add + half
+                out[y, x, c] = np.uint8(min(max(value, zero), np.float32(255.0)))
 
 
 def composite(
     field: NDArray[np.float32], image: NDArray[np.uint8], out: NDArray[np.uint8]
 ) -> NDArray[np.uint8]:
     """Sample ``image`` (S, S, 3) through the upsampled ``field`` (R, R, 8) into ``out``."""
-    _composite_kernel(field, image, field.shape[0] / out.shape[0], out)
+    row_buffer = np.empty((field.shape[1], field.shape[2]), np.float32)
+    _composite_kernel(field, image, field.shape[0] / out.shape[0], row_buffer, out)
     return out
