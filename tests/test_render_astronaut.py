@@ -1,0 +1,162 @@
+"""The renderer on the astronaut photo calibrated by ``calibration.calibrate``: reproduction
+PSNR inside the face mask, golden images, determinism, input validation.
+
+Regenerate the golden images with ``FACECAST_REGEN_GOLDEN=1 pytest tests/test_render_astronaut.py``
+(then look at them: tests/golden/render_*.png).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from engines.render import AvatarRenderer, RenderConfig, RenderInputError
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+REGENERATE = os.environ.get("FACECAST_REGEN_GOLDEN") == "1"
+GOLDEN_SIZE = 256
+
+
+@pytest.fixture(scope="module")
+def avatar(ict, astronaut):
+    from calibration import calibrate
+
+    return calibrate(astronaut, model=ict).avatar
+
+
+@pytest.fixture(scope="module")
+def renderer(avatar, ict):
+    return AvatarRenderer(avatar, ict, RenderConfig(size=512))
+
+
+def _with(avatar, ict, **values: float) -> np.ndarray:
+    coeffs = np.asarray(avatar.expression, np.float32).copy()
+    for name, value in values.items():
+        coeffs[ict.expression_index(name)] = value
+    return coeffs
+
+
+def face_mask_in_crop(renderer: AvatarRenderer, avatar) -> np.ndarray:
+    """(S, S) bool: calibration's face mask mapped into the renderer's crop, eroded 2 px."""
+    crop = renderer.crop
+    inv = 1.0 / crop.zoom
+    matrix = np.array(
+        [[inv, 0.0, 0.5 * inv + crop.origin_u - 0.5], [0.0, inv, 0.5 * inv + crop.origin_w - 0.5]]
+    )
+    mask = cv2.warpAffine(
+        avatar.extra["face_mask"], matrix, (renderer.size, renderer.size),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+    )  # fmt: skip
+    mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+    return mask > 127
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
+    diff = a.astype(np.float64)[mask] - b.astype(np.float64)[mask]
+    mse = float(np.mean(diff**2))
+    return 10.0 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def test_own_coefficients_reproduce_the_source(renderer, avatar):
+    frame = renderer.render(avatar.expression, np.zeros(3, np.float32)).copy()
+    mask = face_mask_in_crop(renderer, avatar)
+    assert mask.sum() > 0.05 * mask.size  # the face covers a real part of the crop
+    value = psnr(frame, renderer.crop_image, mask)
+    print(f"face-mask PSNR {value:.2f} dB over {int(mask.sum())} px")
+    assert value >= 30.0
+
+
+def test_changing_the_expression_changes_the_face(renderer, avatar, ict):
+    mask = face_mask_in_crop(renderer, avatar)
+    frame = renderer.render(_with(avatar, ict, jawOpen=0.7), np.zeros(3, np.float32)).copy()
+    assert psnr(frame, renderer.crop_image, mask) < 25.0
+
+
+def test_deterministic(avatar, ict):
+    first = AvatarRenderer(avatar, ict, RenderConfig(size=128))
+    second = AvatarRenderer(avatar, ict, RenderConfig(size=128))
+    coeffs = _with(avatar, ict, jawOpen=0.5, eyeBlink_L=0.7)
+    pose = np.array([0.05, 0.2, -0.05], np.float32)
+    a = first.render(coeffs, pose).copy()
+    b = first.render(coeffs, pose).copy()
+    c = second.render(coeffs, pose).copy()
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a, c)
+
+
+GOLDEN_CASES = {
+    "neutral": ({}, (0.0, 0.0, 0.0), True),
+    "jaw_open": ({"jawOpen": 0.6}, (0.0, 0.0, 0.0), False),
+    "smile": ({"mouthSmile_L": 1.0, "mouthSmile_R": 1.0}, (0.0, 0.0, 0.0), True),
+    "blink": ({"eyeBlink_L": 1.0, "eyeBlink_R": 1.0}, (0.0, 0.0, 0.0), False),
+    "yaw15": ({}, (0.0, 15.0, 0.0), False),
+}
+
+
+@pytest.fixture(scope="module")
+def small_renderer(avatar, ict):
+    return AvatarRenderer(avatar, ict, RenderConfig(size=GOLDEN_SIZE))
+
+
+@pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
+def test_golden(case, small_renderer, avatar, ict):
+    values, pose_degrees, from_neutral = GOLDEN_CASES[case]
+    coeffs = np.zeros(ict.num_expressions, np.float32) if from_neutral else None
+    if coeffs is None:
+        coeffs = np.asarray(avatar.expression, np.float32).copy()
+    for name, value in values.items():
+        coeffs[ict.expression_index(name)] = value
+    pose = np.radians(pose_degrees).astype(np.float32)
+    frame = small_renderer.render(coeffs, pose)
+    path = GOLDEN_DIR / f"render_{case}.png"
+    if REGENERATE or not path.is_file():
+        if not REGENERATE:
+            pytest.fail(f"{path} is missing; run with FACECAST_REGEN_GOLDEN=1 to create it")
+        GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    golden = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    diff = np.abs(frame.astype(np.int16) - golden.astype(np.int16))
+    # Small tolerance: numba fastmath and BLAS differ slightly between machines.
+    assert diff.mean() < 1.0, f"{case}: mean abs diff {diff.mean():.2f}"
+    assert np.percentile(diff, 99.5) < 24, f"{case}: 99.5th pct {np.percentile(diff, 99.5)}"
+
+
+def test_jaw_open_shows_a_dark_mouth(small_renderer, avatar, ict):
+    """Opening the jaw draws the mouth interior (dark socket), not stretched lips."""
+    pose = np.zeros(3, np.float32)
+    closed = small_renderer.render(_with(avatar, ict, jawOpen=0.0, mouthSmile_L=0.0,
+                                         mouthSmile_R=0.0), pose).copy()  # fmt: skip
+    opened = small_renderer.render(_with(avatar, ict, jawOpen=0.8), pose).copy()
+    fragments = small_renderer.last_fragments
+    assert fragments is not None
+    labels = small_renderer.mesh.labels
+    tri = fragments.triangle
+    interior = (tri >= 0) & np.isin(labels[np.maximum(tri, 0)], (2, 3))
+    assert interior.sum() > 20  # the socket / tongue is visible through the open mouth
+    up = cv2.resize(interior.astype(np.uint8), closed.shape[:2][::-1], cv2.INTER_NEAREST) > 0
+    assert opened[up].mean() < closed[up].mean() - 30
+
+
+@pytest.mark.parametrize(
+    ("expression", "pose"),
+    [
+        (np.zeros(52, np.float32), np.zeros(3, np.float32)),
+        (np.zeros(53, np.float32), np.zeros(2, np.float32)),
+        (np.full(53, np.nan, np.float32), np.zeros(3, np.float32)),
+        (np.zeros(53, np.float32), np.array([0.0, np.inf, 0.0])),
+    ],
+)
+def test_bad_input_is_a_clear_error(small_renderer, expression, pose):
+    with pytest.raises(RenderInputError):
+        small_renderer.render(expression, pose)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="backend"):
+        RenderConfig(backend="vulkan")
+    with pytest.raises(ValueError, match="size"):
+        RenderConfig(size=3)
