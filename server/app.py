@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import secrets
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -232,6 +233,11 @@ class FacecastServer:
                         "has_avatar": s.avatar is not None,
                         "viewers": s.frames.viewers,
                         "frames_rendered": s.frames_rendered,
+                        "instruct_to_motion_ms_median": (
+                            round(statistics.median(s.instruct_latencies_ms), 1)
+                            if s.instruct_latencies_ms
+                            else None
+                        ),
                     }
                     for s in self.sessions.values()
                 ],

@@ -16,6 +16,7 @@ queue; ``cancel`` jumps the queue and stops the running one.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -117,6 +118,7 @@ class _RunningMotion:
     command_id: str | None
     finished: bool = False
     last_progress: float = -1.0
+    received_at: float | None = None  # when the instruction arrived (latency statistics)
 
 
 class Session:
@@ -159,6 +161,9 @@ class Session:
         self._listeners: dict[int, EventListener] = {}
         self._listener_ids = itertools.count()
         self._queue: asyncio.Queue[Command] = asyncio.Queue(maxsize=_MAX_PENDING)
+        self._received_at: dict[int, float] = {}
+        self.instruct_latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
+        """Instruction received -> first frame of its motion rendered (milliseconds)."""
         self._running: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
@@ -259,6 +264,8 @@ class Session:
             return
         try:
             self._queue.put_nowait(command)
+            if isinstance(command, Instruct):
+                self._received_at[id(command)] = time.monotonic()
         except asyncio.QueueFull:
             raise LimitError(
                 f"{_MAX_PENDING} commands are already waiting; wait for them or send cancel",
@@ -275,6 +282,7 @@ class Session:
         dropped = 0
         while not self._queue.empty():
             item = self._queue.get_nowait()
+            self._received_at.pop(id(item), None)
             dropped += 1
             if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
                 item.result.set_exception(SessionError("cancelled", "cancelled"))
@@ -363,6 +371,7 @@ class Session:
                 "there is no avatar yet: capture your face from the webcam or upload a photo first",
                 "no_avatar",
             )
+        received_at = self._received_at.pop(id(command), None)
         intensity = self.settings.intensity if command.intensity is None else command.intensity
         self._set_state("planning", f"planning: {command.text}")
         current = self.current_state()
@@ -374,7 +383,9 @@ class Session:
         # One frame of lead: the frame rendered right now is already the transition's second
         # frame (its first one equals the face as it is, so it would show no change).
         lead = 1.0 / self.settings.fps
-        self._motion = _RunningMotion(motion, sampled_at - lead, "instruct", command.id)
+        self._motion = _RunningMotion(
+            motion, sampled_at - lead, "instruct", command.id, received_at=received_at
+        )
         self._kick.set()  # render the new motion now, not at the next tick
         self.emit(
             PlanEvent(
@@ -591,6 +602,7 @@ class Session:
         ):
             self.frames.put(last[2])  # the face did not move: same picture, no render
             return
+        sampled = self._motion  # the motion ``state`` was sampled from
         try:
             image = await loop.run_in_executor(self.executors.render, renderer.render, state)
         except Exception as error:
@@ -611,6 +623,12 @@ class Session:
             self.frames.put(image)
             self.frames_rendered += 1
             self._last_rendered = (renderer, state, image)
+            running = self._motion
+            if running is not None and running is sampled and running.received_at is not None:
+                # The first frame rendered from an instruction's motion.
+                latency = (time.monotonic() - running.received_at) * 1000
+                self.instruct_latencies_ms.append(latency)
+                running.received_at = None
 
 
 def _load_image(engine: AvatarEngine, data: bytes, max_pixels: int, max_side: int) -> Any:

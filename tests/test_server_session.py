@@ -139,6 +139,9 @@ def test_set_changes_size_fps_and_intensity() -> None:
         session.handle(Instruct(id="i", text="smile"))
         plan = await harness.until(lambda: harness.of("a", "plan", id="i"))
         assert plan[0]["anchors"][0]["intensity"] == 0.5
+        # The first frame of the instruction's motion is timed (instruction -> frame).
+        latencies = await harness.until(lambda: list(session.instruct_latencies_ms))
+        assert len(latencies) == 1 and 0 < latencies[0] < 1000
         # 15 fps: about 15 frames a second.
         start = session.frames_rendered
         await asyncio.sleep(1.0)
