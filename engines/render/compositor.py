@@ -36,7 +36,7 @@ def extend_warp(
     buffers: CompositorBuffers,
     sigma_coarse: float,
     feather: float,
-) -> None:
+) -> tuple[int, int, int, int]:
     """Fill the displacement of uncovered pixels and feather the covered edge, in place.
 
     Args:
@@ -45,6 +45,10 @@ def extend_warp(
         buffers: work arrays.
         sigma_coarse: blur of the extension on the coarse grid, in coarse pixels.
         feather: sigma of the edge blend in raster pixels (0 = hard edge).
+
+    Returns:
+        ``(row0, row1, col0, col1)`` raster box outside which the warp is the identity
+        (displacement below ~0.1 % of the face's, gain 1, nothing added).
     """
     stack = buffers.stack
     np.multiply(field[..., 0], coverage, out=stack[..., 0])
@@ -56,6 +60,8 @@ def extend_warp(
     weight = blurred[..., 2:3]
     # Normalized convolution, faded to zero where the face is far (weight small).
     fade = np.clip(weight * 4.0, 0.0, 1.0)
+    active_rows = np.flatnonzero(fade.max(axis=(1, 2)) > 1e-3)
+    active_cols = np.flatnonzero(fade.max(axis=(0, 2)) > 1e-3)
     extended = blurred[..., :2] / np.maximum(weight, 1e-4) * fade
     size = field.shape[0]
     ext = cv2.resize(extended, (size, size), interpolation=cv2.INTER_LINEAR)
@@ -68,6 +74,15 @@ def extend_warp(
     else:
         alpha = coverage
     _blend_displacement(field, ext, alpha)
+    if len(active_rows) == 0:
+        return 0, 0, 0, 0
+    cell = field.shape[0] / coarse
+    return (
+        max(int(active_rows[0] * cell) - 1, 0),
+        min(int((active_rows[-1] + 1) * cell) + 1, field.shape[0]),
+        max(int(active_cols[0] * cell) - 1, 0),
+        min(int((active_cols[-1] + 1) * cell) + 1, field.shape[1]),
+    )
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -88,6 +103,10 @@ def _composite_kernel(
     image: NDArray[np.uint8],
     scale: float,
     row_buffer: NDArray[np.float32],
+    y_start: int,
+    y_stop: int,
+    x_start: int,
+    x_stop: int,
     out: NDArray[np.uint8],
 ) -> None:
     size = out.shape[0]
@@ -105,7 +124,7 @@ def _composite_kernel(
         rx = min(max((np.float32(x) + half) * scale32 - half, zero), limit)
         col_index[x] = int(rx)
         col_frac[x] = rx - np.float32(col_index[x])
-    for y in range(size):
+    for y in range(y_start, y_stop):
         ry = min(max((np.float32(y) + half) * scale32 - half, zero), limit)
         r0 = int(ry)
         fy = ry - np.float32(r0)
@@ -113,7 +132,7 @@ def _composite_kernel(
         for c in range(raster):
             for k in range(channels):
                 row_buffer[c, k] = field[r0, c, k] * (one - fy) + field[r0 + 1, c, k] * fy
-        for x in range(size):
+        for x in range(x_start, x_stop):
             c0 = col_index[x]
             fx = col_frac[x]
             gx0 = one - fx
@@ -141,9 +160,30 @@ def _composite_kernel(
 
 
 def composite(
-    field: NDArray[np.float32], image: NDArray[np.uint8], out: NDArray[np.uint8]
+    field: NDArray[np.float32],
+    image: NDArray[np.uint8],
+    out: NDArray[np.uint8],
+    box: tuple[int, int, int, int] | None = None,
 ) -> NDArray[np.uint8]:
-    """Sample ``image`` (S, S, 3) through the upsampled ``field`` (R, R, 8) into ``out``."""
-    row_buffer = np.empty((field.shape[1], field.shape[2]), np.float32)
-    _composite_kernel(field, image, field.shape[0] / out.shape[0], row_buffer, out)
+    """Sample ``image`` (S, S, 3) through the upsampled ``field`` (R, R, 8) into ``out``.
+
+    Args:
+        box: raster ``(row0, row1, col0, col1)`` outside which the field is the identity
+            (from :func:`extend_warp`): those pixels are copied from ``image`` and only the
+            box is resampled. None = resample everything.
+    """
+    size = out.shape[0]
+    raster = field.shape[0]
+    if box is None:
+        y0, y1, x0, x1 = 0, size, 0, size
+    else:
+        np.copyto(out, image)
+        up = size / raster
+        y0 = max(int(box[0] * up) - 2, 0)
+        y1 = min(int(np.ceil(box[1] * up)) + 2, size)
+        x0 = max(int(box[2] * up) - 2, 0)
+        x1 = min(int(np.ceil(box[3] * up)) + 2, size)
+    if y1 > y0 and x1 > x0:
+        row_buffer = np.empty((field.shape[1], field.shape[2]), np.float32)
+        _composite_kernel(field, image, raster / size, row_buffer, y0, y1, x0, x1, out)
     return out

@@ -101,6 +101,9 @@ class RenderMesh:
         source_shade: (Vs, 3) float32 SH shading of the skin vertices in the source.
         source_rotation: (3,) float64 fitted Euler angles.
         crop: the crop frame.
+        group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
+        opening_index: (N,) int32 vertices of the skin's openings (mouth, eyes), grouped by
+            ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
     """
 
     base: NDArray[np.float32]
@@ -120,6 +123,9 @@ class RenderMesh:
     sh_lighting: NDArray[np.float32]
     source_rotation: NDArray[np.float64]
     crop: CropFrame
+    group: NDArray[np.int8]
+    opening_index: NDArray[np.int32]
+    opening_indptr: NDArray[np.int64]
 
 
 def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -242,6 +248,62 @@ def _sparse_basis(
     return indptr, np.concatenate(indices), np.concatenate(values)
 
 
+def _boundary_loops(faces: NDArray[np.int32]) -> list[NDArray[np.int32]]:
+    """Vertex sets of the boundary loops (edges used by one triangle) of a mesh."""
+    edges = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), 1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    boundary = unique[counts == 1]
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in boundary:
+        parent[find(int(a))] = find(int(b))
+    loops: dict[int, list[int]] = {}
+    for v in parent:
+        loops.setdefault(find(v), []).append(v)
+    return [np.array(sorted(v), np.int32) for v in loops.values()]
+
+
+# Parts seen only through an opening of the skin: (part, opening) with the opening named by
+# the part whose centroid its loop is nearest to.
+_OPENING_PARTS: tuple[tuple[str, ...], ...] = (
+    ("mouth_socket", "gums_tongue", "teeth"),
+    ("eyeball_left",),
+    ("eyeball_right",),
+)
+
+
+def _openings(
+    model: FaceModelData, faces: NDArray[np.int32], part_of_face: list[str]
+) -> tuple[NDArray[np.int8], NDArray[np.int32], NDArray[np.int64]]:
+    skin = model.faces_of(*_SKIN_VERTEX_PARTS)
+    loops = _boundary_loops(skin)
+    centres = np.array([model.neutral[loop].mean(0) for loop in loops])
+    group = np.zeros(len(faces), np.int8)
+    chosen: list[NDArray[np.int32]] = []
+    names = np.array(part_of_face)
+    for parts in _OPENING_PARTS:
+        vertices = np.concatenate([np.arange(*model.vertex_ranges[p]) for p in parts])
+        centre = model.neutral[vertices].mean(0)
+        # The opening in front of the part: the nearest loop in x/y that lies in front of it.
+        distance = np.linalg.norm(centres[:, :2] - centre[:2], axis=1)
+        distance[centres[:, 2] < centre[2]] = np.inf
+        nearest = int(np.argmin(distance))
+        if not np.isfinite(distance[nearest]):
+            continue
+        chosen.append(loops[nearest])
+        group[np.isin(names, parts)] = len(chosen)
+    indptr = np.zeros(len(chosen) + 1, np.int64)
+    indptr[1:] = np.cumsum([len(c) for c in chosen])
+    index = np.concatenate(chosen) if chosen else np.zeros(0, np.int32)
+    return group, index.astype(np.int32), indptr
+
+
 def _mean_colour(
     crop: NDArray[np.uint8], positions: NDArray[np.float32], weight: NDArray[np.float32]
 ) -> NDArray[np.float32] | None:
@@ -285,9 +347,11 @@ def build_render_mesh(
     indptr, index, value = _sparse_basis(basis)
 
     faces_list, labels_list, cull_list, uv_list = [], [], [], []
+    part_of_face: list[str] = []
     for name, label, cull in RENDERED_PARTS:
         start, stop = model.face_ranges[name]
         tris = model.faces[start:stop]
+        part_of_face.extend([name] * len(tris))
         faces_list.append(tris)
         labels_list.append(np.full(len(tris), label, np.int8))
         cull_list.append(np.full(len(tris), cull, np.bool_))
@@ -300,6 +364,7 @@ def build_render_mesh(
     cull_flags = np.concatenate(cull_list)
     triangle_uv = np.ascontiguousarray(np.concatenate(uv_list), np.float32)
 
+    group, opening_index, opening_indptr = _openings(model, faces, part_of_face)
     skin_stop = max(model.vertex_ranges[p][1] for p in _SKIN_VERTEX_PARTS)
     skin_faces = np.ascontiguousarray(faces[np.isin(labels, (LABEL_SKIN, LABEL_HEAD))])
 
@@ -394,4 +459,7 @@ def build_render_mesh(
         sh_lighting=lighting,
         source_rotation=np.asarray(avatar.rotation, np.float64),
         crop=crop,
+        group=group,
+        opening_index=opening_index,
+        opening_indptr=opening_indptr,
     )

@@ -50,6 +50,8 @@ def _raster_kernel(
     depth: NDArray[np.float32],
     faces: NDArray[np.int32],
     cull: NDArray[np.bool_],
+    group: NDArray[np.int8],
+    group_box: NDArray[np.float32],
     triangle_out: NDArray[np.int32],
     bary_out: NDArray[np.float32],
     depth_out: NDArray[np.float32],
@@ -64,6 +66,15 @@ def _raster_kernel(
         x0, y0 = points[i0, 0], points[i0, 1]
         x1, y1 = points[i1, 0], points[i1, 1]
         x2, y2 = points[i2, 0], points[i2, 1]
+        g = group[f]
+        # Only visible through an opening (mouth, eye): skip it outside the opening's box.
+        if g > 0 and (
+            max(x0, max(x1, x2)) < group_box[g, 0]
+            or min(x0, min(x1, x2)) > group_box[g, 2]
+            or max(y0, max(y1, y2)) < group_box[g, 1]
+            or min(y0, min(y1, y2)) > group_box[g, 3]
+        ):
+            continue
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         # Image rows grow downwards: a triangle counter-clockwise in model space (facing the
         # camera) has a negative signed area here.
@@ -111,6 +122,8 @@ def rasterize(
     faces: NDArray[np.int32],
     cull: NDArray[np.bool_],
     buffers: RasterBuffers,
+    group: NDArray[np.int8] | None = None,
+    group_box: NDArray[np.float32] | None = None,
 ) -> Fragments:
     """Rasterize triangles given in raster pixel coordinates into ``buffers``.
 
@@ -120,9 +133,26 @@ def rasterize(
         faces: (F, 3) int32 vertex indices.
         cull: (F,) bool, True = skip the triangle when it faces away from the camera.
         buffers: reused output buffers.
+        group: (F,) int8, 0 = always drawn; g > 0 = drawn only where the triangle's bounding
+            box meets ``group_box[g]`` (surfaces seen only through an opening of the mesh in
+            front of them: the mouth interior through the lips, an eyeball through the lids).
+        group_box: (G, 4) float32 ``(u_min, w_min, u_max, w_max)`` per group (row 0 unused).
 
     Returns:
         The :class:`Fragments` of the nearest surface at every pixel (views into ``buffers``).
     """
-    _raster_kernel(points, depth, faces, cull, buffers.triangle, buffers.barycentric, buffers.depth)
+    if group is None or group_box is None:
+        group = np.zeros(faces.shape[0], np.int8)
+        group_box = np.zeros((1, 4), np.float32)
+    _raster_kernel(
+        points,
+        depth,
+        faces,
+        cull,
+        group,
+        group_box,
+        buffers.triangle,
+        buffers.barycentric,
+        buffers.depth,
+    )
     return buffers.fragments()

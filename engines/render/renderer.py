@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import numba
 import numpy as np
@@ -107,6 +108,29 @@ def _ratio_kernel(
             out[i, c] = min(max(r, low), high)
 
 
+@numba.njit(cache=True, nogil=True)
+def _opening_boxes(
+    points: NDArray[np.float32],
+    index: NDArray[np.int32],
+    indptr: NDArray[np.int64],
+    margin: float,
+    out: NDArray[np.float32],
+) -> None:
+    """``out[g + 1]`` = bounding box (u_min, w_min, u_max, w_max) of opening g's points."""
+    for g in range(indptr.shape[0] - 1):
+        u_min, w_min, u_max, w_max = np.inf, np.inf, -np.inf, -np.inf
+        for j in range(indptr[g], indptr[g + 1]):
+            i = index[j]
+            u_min = min(u_min, points[i, 0])
+            u_max = max(u_max, points[i, 0])
+            w_min = min(w_min, points[i, 1])
+            w_max = max(w_max, points[i, 1])
+        out[g + 1, 0] = u_min - margin
+        out[g + 1, 1] = w_min - margin
+        out[g + 1, 2] = u_max + margin
+        out[g + 1, 3] = w_max + margin
+
+
 class AvatarRenderer:
     """Renders one avatar; not thread-safe (reuses its buffers), one per session.
 
@@ -153,6 +177,7 @@ class AvatarRenderer:
         self._compositor = CompositorBuffers(raster, coarse)
         self._sigma_coarse = cfg.extend_sigma * coarse
         self._out = np.zeros((cfg.size, cfg.size, 3), np.uint8)
+        self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
         self.last_fragments: Fragments | None = None
 
     @property
@@ -228,12 +253,26 @@ class AvatarRenderer:
         Raises:
             RenderInputError: wrong shape or non-finite input.
         """
+        self.geometry(expression, pose)
+        self._rasterize()
+        self._shade()
+        box = self._extend()
+        return composite(self._field, self.crop_image, self._out, box)
+
+    def _rasterize(self) -> Fragments:
         mesh = self.mesh
-        _, points, depth = self.geometry(expression, pose)
-        fragments = rasterize(points, depth, mesh.faces, mesh.cull, self._raster)
+        _opening_boxes(self._points, mesh.opening_index, mesh.opening_indptr, 2.0, self._group_box)
+        fragments = rasterize(
+            self._points, self._depth, mesh.faces, mesh.cull, self._raster, mesh.group,
+            self._group_box,
+        )  # fmt: skip
         self.last_fragments = fragments
+        return fragments
+
+    def _shade(self) -> None:
+        mesh = self.mesh
         shade_fragments(
-            fragments,
+            self._raster.fragments(),
             mesh.faces,
             mesh.labels,
             mesh.triangle_uv,
@@ -247,7 +286,34 @@ class AvatarRenderer:
             self._field,
             self._coverage,
         )
-        extend_warp(
+
+    def _extend(self) -> tuple[int, int, int, int]:
+        return extend_warp(
             self._field, self._coverage, self._compositor, self._sigma_coarse, self.config.feather
         )
-        return composite(self._field, self.crop_image, self._out)
+
+    def profile(
+        self, expression: NDArray[np.floating], pose: NDArray[np.floating], repeats: int = 10
+    ) -> dict[str, float]:
+        """Median milliseconds of each stage (geometry, raster, shade, extend, composite)."""
+        stages: dict[str, list[float]] = {
+            k: [] for k in ("geometry", "raster", "shade", "extend", "composite", "total")
+        }
+        for _ in range(max(1, repeats)):
+            t0 = time.perf_counter()
+            self.geometry(expression, pose)
+            t1 = time.perf_counter()
+            self._rasterize()
+            t2 = time.perf_counter()
+            self._shade()
+            t3 = time.perf_counter()
+            box = self._extend()
+            t4 = time.perf_counter()
+            composite(self._field, self.crop_image, self._out, box)
+            t5 = time.perf_counter()
+            for key, value in zip(
+                stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0), strict=True
+            ):
+                value_ms = value * 1000.0
+                stages[key].append(value_ms)
+        return {k: float(np.median(v)) for k, v in stages.items()}
