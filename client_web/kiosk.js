@@ -32,7 +32,11 @@ function onEvent(event) {
 async function main() {
   try {
     facecast.link = await connect({ session: "broadcast", webcam: null, video, onEvent,
-      onConnection: (state) => { $("connection").textContent = state; document.body.dataset.connection = state; } });
+      onConnection: (state) => {
+        if (state === "open") state = "connected";
+        $("connection").textContent = state;
+        document.body.dataset.connection = state;
+      } });
   } catch (error) {
     show(error.message, true);
     return;

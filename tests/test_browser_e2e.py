@@ -220,6 +220,10 @@ async def kiosk_scenario(engine: Any, photo: np.ndarray) -> dict[str, Any]:
             )
             result["plan"] = plan
             result["caption"] = await page.inner_text("#caption")
+            await asyncio.sleep(1.0)
+            ARTIFACTS.mkdir(exist_ok=True)
+            result["screenshot"] = ARTIFACTS / "kiosk.png"
+            await page.screenshot(path=str(result["screenshot"]))
             await browser.close()
     finally:
         await server.close()
