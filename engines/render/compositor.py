@@ -101,6 +101,7 @@ def _blend_displacement(
 def _composite_kernel(
     field: NDArray[np.float32],
     image: NDArray[np.uint8],
+    coverage: NDArray[np.float32],
     scale: float,
     row_buffer: NDArray[np.float32],
     y_start: int,
@@ -120,6 +121,7 @@ def _composite_kernel(
     one = np.float32(1.0)
     col_index = np.empty(size, np.int64)
     col_frac = np.empty(size, np.float32)
+    row_covered = np.zeros(raster, np.bool_)
     for x in range(size):
         rx = min(max((np.float32(x) + half) * scale32 - half, zero), limit)
         col_index[x] = int(rx)
@@ -132,6 +134,7 @@ def _composite_kernel(
         for c in range(raster):
             for k in range(channels):
                 row_buffer[c, k] = field[r0, c, k] * (one - fy) + field[r0 + 1, c, k] * fy
+            row_covered[c] = coverage[r0, c] > zero or coverage[r0 + 1, c] > zero
         for x in range(x_start, x_stop):
             c0 = col_index[x]
             fx = col_frac[x]
@@ -144,6 +147,20 @@ def _composite_kernel(
             y0 = int(sy)
             ax = sx - np.float32(x0)
             ay = sy - np.float32(y0)
+            if not (row_covered[c0] or row_covered[c0 + 1]):
+                # Off the face: gain 1, nothing added (the shader's value for empty pixels).
+                for c in range(3):
+                    top = (
+                        np.float32(image[y0, x0, c]) * (one - ax)
+                        + np.float32(image[y0, x0 + 1, c]) * ax
+                    )
+                    bottom = (
+                        np.float32(image[y0 + 1, x0, c]) * (one - ax)
+                        + np.float32(image[y0 + 1, x0 + 1, c]) * ax
+                    )
+                    value = top * (one - ay) + bottom * ay + half
+                    out[y, x, c] = np.uint8(min(max(value, zero), np.float32(255.0)))
+                continue
             for c in range(3):
                 gain = row_buffer[c0, 2 + c] * gx0 + row_buffer[c0 + 1, 2 + c] * fx
                 add = row_buffer[c0, 5 + c] * gx0 + row_buffer[c0 + 1, 5 + c] * fx
@@ -163,11 +180,15 @@ def composite(
     field: NDArray[np.float32],
     image: NDArray[np.uint8],
     out: NDArray[np.uint8],
+    coverage: NDArray[np.float32] | None = None,
     box: tuple[int, int, int, int] | None = None,
 ) -> NDArray[np.uint8]:
     """Sample ``image`` (S, S, 3) through the upsampled ``field`` (R, R, 8) into ``out``.
 
     Args:
+        coverage: (R, R) the shader's coverage; where a pixel's raster neighbours are all
+            uncovered only the displacement is interpolated (gain 1, nothing added there).
+            None = treat every pixel as covered.
         box: raster ``(row0, row1, col0, col1)`` outside which the field is the identity
             (from :func:`extend_warp`): those pixels are copied from ``image`` and only the
             box is resampled. None = resample everything.
@@ -185,5 +206,7 @@ def composite(
         x1 = min(int(np.ceil(box[3] * up)) + 2, size)
     if y1 > y0 and x1 > x0:
         row_buffer = np.empty((field.shape[1], field.shape[2]), np.float32)
-        _composite_kernel(field, image, raster / size, row_buffer, y0, y1, x0, x1, out)
+        if coverage is None:
+            coverage = np.ones(field.shape[:2], np.float32)
+        _composite_kernel(field, image, coverage, raster / size, row_buffer, y0, y1, x0, x1, out)
     return out

@@ -257,7 +257,7 @@ class AvatarRenderer:
         self._rasterize()
         self._shade()
         box = self._extend()
-        return composite(self._field, self.crop_image, self._out, box)
+        return composite(self._field, self.crop_image, self._out, self._coverage, box)
 
     def _rasterize(self) -> Fragments:
         mesh = self.mesh
@@ -309,7 +309,7 @@ class AvatarRenderer:
             t3 = time.perf_counter()
             box = self._extend()
             t4 = time.perf_counter()
-            composite(self._field, self.crop_image, self._out, box)
+            composite(self._field, self.crop_image, self._out, self._coverage, box)
             t5 = time.perf_counter()
             for key, value in zip(
                 stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0), strict=True
