@@ -88,13 +88,17 @@ def test_deterministic(avatar, ict):
     np.testing.assert_array_equal(a, c)
 
 
+# name -> (coefficients set on top of `base`, pose offset in degrees, base): "zeros" = all
+# shapes 0 (her smile removed), "own" = her fitted expression.
 GOLDEN_CASES = {
-    "neutral": ({}, (0.0, 0.0, 0.0), True),
-    "jaw_open": ({"jawOpen": 0.6}, (0.0, 0.0, 0.0), False),
-    "smile": ({"mouthSmile_L": 1.0, "mouthSmile_R": 1.0}, (0.0, 0.0, 0.0), True),
-    "blink": ({"eyeBlink_L": 1.0, "eyeBlink_R": 1.0}, (0.0, 0.0, 0.0), False),
-    "yaw15": ({}, (0.0, 15.0, 0.0), False),
+    "neutral": ({}, (0.0, 0.0, 0.0), "zeros"),
+    "jaw_open": ({"jawOpen": 0.6}, (0.0, 0.0, 0.0), "zeros"),
+    "smile": ({"mouthSmile_L": 1.0, "mouthSmile_R": 1.0}, (0.0, 0.0, 0.0), "zeros"),
+    "blink": ({"eyeBlink_L": 1.0, "eyeBlink_R": 1.0}, (0.0, 0.0, 0.0), "zeros"),
+    "yaw15": ({}, (0.0, 15.0, 0.0), "own"),
 }
+GOLDEN_STORED = 128  # stored PNG side (renders at GOLDEN_SIZE, downscaled: ~35 KB each)
+GOLDEN_TOLERANCE = 2.0  # mean |difference| in 0-255 levels
 
 
 @pytest.fixture(scope="module")
@@ -104,25 +108,27 @@ def small_renderer(avatar, ict):
 
 @pytest.mark.parametrize("case", sorted(GOLDEN_CASES))
 def test_golden(case, small_renderer, avatar, ict):
-    values, pose_degrees, from_neutral = GOLDEN_CASES[case]
-    coeffs = np.zeros(ict.num_expressions, np.float32) if from_neutral else None
-    if coeffs is None:
+    values, pose_degrees, base = GOLDEN_CASES[case]
+    if base == "own":
         coeffs = np.asarray(avatar.expression, np.float32).copy()
+    else:
+        coeffs = np.zeros(ict.num_expressions, np.float32)
     for name, value in values.items():
         coeffs[ict.expression_index(name)] = value
     pose = np.radians(pose_degrees).astype(np.float32)
     frame = small_renderer.render(coeffs, pose)
+    small = cv2.resize(frame, (GOLDEN_STORED, GOLDEN_STORED), interpolation=cv2.INTER_AREA)
     path = GOLDEN_DIR / f"render_{case}.png"
-    if REGENERATE or not path.is_file():
-        if not REGENERATE:
-            pytest.fail(f"{path} is missing; run with FACECAST_REGEN_GOLDEN=1 to create it")
+    if REGENERATE:
         GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(path), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+        pytest.skip(f"regenerated {path}")
+    assert path.is_file(), f"{path} is missing; run with FACECAST_REGEN_GOLDEN=1 to create it"
     golden = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-    diff = np.abs(frame.astype(np.int16) - golden.astype(np.int16))
-    # Small tolerance: numba fastmath and BLAS differ slightly between machines.
-    assert diff.mean() < 1.0, f"{case}: mean abs diff {diff.mean():.2f}"
-    assert np.percentile(diff, 99.5) < 24, f"{case}: 99.5th pct {np.percentile(diff, 99.5)}"
+    diff = np.abs(small.astype(np.int16) - golden.astype(np.int16))
+    # Small tolerance: numba fastmath, BLAS and the calibration fit differ slightly by machine.
+    assert diff.mean() < GOLDEN_TOLERANCE, f"{case}: mean abs diff {diff.mean():.2f}"
+    assert np.percentile(diff, 99) < 40, f"{case}: 99th pct {np.percentile(diff, 99)}"
 
 
 def test_jaw_open_shows_a_dark_mouth(small_renderer, avatar, ict):

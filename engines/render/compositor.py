@@ -70,7 +70,8 @@ def extend_warp(
             cv2.GaussianBlur(coverage, (0, 0), feather), np.float32
         )
         alpha *= coverage
-        np.clip(alpha * 2.0 - 0.0, 0.0, 1.0, out=alpha)
+        # 0 at the mesh edge (the extended warp, continuous with the outside), 1 inside.
+        np.clip(alpha * 2.0 - 1.0, 0.0, 1.0, out=alpha)
     else:
         alpha = coverage
     _blend_displacement(field, ext, alpha)

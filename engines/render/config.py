@@ -19,24 +19,26 @@ class RenderConfig:
         raster_scale: the mesh is rasterized at ``size * raster_scale`` and the smooth fields
             (warp, shading gain, overlay colour) are upsampled; the photo is sampled at ``size``.
         crop_scale: side of the square crop relative to the fitted face's size.
-        feather: softness of the face edge, in raster pixels (Gaussian sigma).
+        feather: width of the seam between the face's own warp and the warp extended around
+            it, in raster pixels (Gaussian sigma): at the mesh edge the warp is the extended one.
         extend_sigma: reach of the warp that carries hair, neck and background along with the
             face, as a fraction of the crop side.
         shading_transfer: re-shade the skin with SH expression ratio images.
         ratio_clip: (low, high) bounds of the shading ratio.
-        texture_below_visibility: where the source saw a surface point less than this, its
-            colour comes from the avatar's UV texture rather than the photo.
+        texture_below_visibility: where the source saw a skin point less than this, its
+            colour comes from the avatar's UV texture rather than the photo (grazing surfaces
+            are still right in the photo; only the truly unseen need the texture).
     """
 
     size: int = 512
     backend: str = "numba"
     raster_scale: float = 0.5
     crop_scale: float = 1.9
-    feather: float = 1.5
+    feather: float = 4.0
     extend_sigma: float = 0.06
     shading_transfer: bool = True
     ratio_clip: tuple[float, float] = (0.6, 1.5)
-    texture_below_visibility: float = 0.6
+    texture_below_visibility: float = 0.15
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:

@@ -101,6 +101,8 @@ class RenderMesh:
         source_shade: (Vs, 3) float32 SH shading of the skin vertices in the source.
         source_rotation: (3,) float64 fitted Euler angles.
         crop: the crop frame.
+        head_weight: (Vr,) float32 how much of the head-pose offset a vertex follows (1 for
+            the head, fading to 0 towards the base of the neck, which stays with the body).
         group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
         opening_index: (N,) int32 vertices of the skin's openings (mouth, eyes), grouped by
             ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
@@ -123,6 +125,7 @@ class RenderMesh:
     sh_lighting: NDArray[np.float32]
     source_rotation: NDArray[np.float64]
     crop: CropFrame
+    head_weight: NDArray[np.float32]
     group: NDArray[np.int8]
     opening_index: NDArray[np.int32]
     opening_indptr: NDArray[np.int64]
@@ -304,6 +307,72 @@ def _openings(
     return group, index.astype(np.int32), indptr
 
 
+def _fill_unseen_positions(
+    positions: NDArray[np.float32],
+    faces: NDArray[np.int32],
+    visibility: NDArray[np.float32],
+    num_skin: int,
+    seen_above: float = 0.05,
+) -> None:
+    """Replace the positions (V, 2) of unseen skin vertices (< ``num_skin``) in place by the
+    harmonic interpolation (graph Laplacian over ``faces``) of the seen ones."""
+    from scipy.sparse import coo_matrix, identity
+    from scipy.sparse.linalg import spsolve
+
+    unseen = np.zeros(num_skin, bool)
+    unseen[:] = visibility[:num_skin] < seen_above
+    if not unseen.any() or unseen.all():
+        return
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    edges = np.concatenate([edges, edges[:, ::-1]])
+    adjacency = coo_matrix(
+        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(num_skin, num_skin)
+    ).tocsr()
+    adjacency.data[:] = 1.0
+    degree = np.asarray(adjacency.sum(1)).ravel()
+    unknown = np.flatnonzero(unseen & (degree > 0))
+    known = np.flatnonzero(~unseen)
+    if len(unknown) == 0:
+        return
+    laplacian = (-adjacency).tolil()
+    laplacian.setdiag(degree)
+    laplacian = laplacian.tocsr()
+    system = laplacian[unknown][:, unknown]
+    rhs = -(laplacian[unknown][:, known] @ positions[known].astype(np.float64))
+    system = system + 1e-6 * identity(len(unknown), format="csr")
+    positions[unknown] = np.asarray(spsolve(system.tocsc(), rhs), np.float32).reshape(-1, 2)
+
+
+# Neutral-mesh heights (cm) between which the neck turns from the body's pose to the head's
+# (the chin is at y = -7.6).
+_NECK_BASE_Y = -16.0
+_NECK_TOP_Y = -8.5
+
+
+def _head_weight(model: FaceModelData, num_vertices: int, num_skin: int) -> NDArray[np.float32]:
+    weight = np.ones(num_vertices, np.float32)
+    y = model.neutral[:num_skin, 1]
+    weight[:num_skin] = _smoothstep(y, _NECK_BASE_Y, _NECK_TOP_Y)
+    return weight
+
+
+def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[np.float32]:
+    """(Vp,) 0-1 per vertex of ``part``: how much real colour its UV texel holds
+    (``texture_mask``: 255·visibility seen, 96 mirrored, 0 filled)."""
+    start, stop = model.vertex_ranges[part]
+    f0, f1 = model.face_ranges[part]
+    vertex_uv = np.zeros((stop - start, 2), np.float32)
+    vertex_uv[model.faces[f0:f1].reshape(-1) - start] = model.uvs[model.face_uvs[f0:f1].reshape(-1)]
+    mask = np.asarray(avatar.texture_mask, np.float32)
+    if mask.ndim != 2 or mask.size == 0:
+        return np.zeros(stop - start, np.float32)
+    size = mask.shape[0]
+    mask = np.asarray(cv2.GaussianBlur(mask, (0, 0), max(size / 256.0, 0.5)), np.float32)
+    cols = np.clip((vertex_uv[:, 0] * size).astype(int), 0, mask.shape[1] - 1)
+    rows = np.clip(((1.0 - vertex_uv[:, 1]) * size).astype(int), 0, size - 1)
+    return _smoothstep(mask[rows, cols] / 255.0, 0.15, 0.35)
+
+
 def _mean_colour(
     crop: NDArray[np.uint8], positions: NDArray[np.float32], weight: NDArray[np.float32]
 ) -> NDArray[np.float32] | None:
@@ -387,6 +456,10 @@ def build_render_mesh(
     if visibility.shape[0] < num_vertices:
         raise AvatarMismatchError("vertex_visibility is shorter than the face model")
     visibility = visibility[:num_vertices]
+    # Skin the source never saw (under the jaw, behind the ear): its own projection lands on
+    # whatever covered it (chin, hair, background). Take the photo from a harmonic extension
+    # of the seen skin's positions instead: a turned head shows stretched neighbouring skin.
+    _fill_unseen_positions(source_position, skin_faces, visibility, skin_stop)
 
     photo_weight = np.zeros(num_vertices, np.float32)
     colour = np.zeros((num_vertices, 3), np.float32)
@@ -396,11 +469,16 @@ def build_render_mesh(
         start, stop = model.vertex_ranges[name]
         vis = visibility[start:stop]
         if label == LABEL_SKIN:
-            photo_weight[start:stop] = _smoothstep(vis, threshold - 0.35, threshold)
+            weight = _smoothstep(vis, 0.1 * threshold, threshold)
+            # The texture only helps where it holds real colour (seen or mirrored from the
+            # other side); where calibration filled it by push-pull it is a flat pale guess and
+            # the photo (even at the wrong place) looks better.
+            trusted = _texture_trust(avatar, model, name)
+            photo_weight[start:stop] = 1.0 - (1.0 - weight) * trusted
         elif label == LABEL_HEAD:
             photo_weight[start:stop] = 1.0
         elif label == LABEL_TEETH:
-            weight = _smoothstep(vis, 0.5, 0.9)
+            weight = _smoothstep(vis, 0.3, 0.7)
             photo_weight[start:stop] = weight
             seen = _mean_colour(crop_image, source_position[start:stop], weight)
             rgb = np.array(_TEETH_RGB, np.float32)
@@ -412,6 +490,8 @@ def build_render_mesh(
             rgb = np.array(_SOCKET_RGB if label == LABEL_SOCKET else _GUMS_RGB, np.float32)
             depth = np.clip((z[start:stop] - 3.0) / 7.8, 0.0, 1.0)
             colour[start:stop] = rgb * (0.12 + 0.88 * depth[:, None] ** 2)
+            # Where the photo showed this part (her open mouth), keep the photo.
+            photo_weight[start:stop] = _smoothstep(vis, 0.3, 0.7)
         elif label == LABEL_EYE:
             weight = _smoothstep(vis, 0.4, 0.8)
             photo_weight[start:stop] = weight
@@ -459,6 +539,7 @@ def build_render_mesh(
         sh_lighting=lighting,
         source_rotation=np.asarray(avatar.rotation, np.float64),
         crop=crop,
+        head_weight=_head_weight(model, num_vertices, skin_stop),
         group=group,
         opening_index=opening_index,
         opening_indptr=opening_indptr,

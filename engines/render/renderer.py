@@ -55,17 +55,28 @@ def _blend_kernel(
 def _project_kernel(
     vertices: NDArray[np.float32],
     rotation: NDArray[np.float32],
+    body_rotation: NDArray[np.float32],
+    head_weight: NDArray[np.float32],
     scale: float,
     offset_u: float,
     offset_w: float,
     points: NDArray[np.float32],
     depth: NDArray[np.float32],
 ) -> None:
+    """Rotate (blending the head rotation with the source's for the neck) and project."""
     for i in range(vertices.shape[0]):
         x, y, z = vertices[i, 0], vertices[i, 1], vertices[i, 2]
         rx = rotation[0, 0] * x + rotation[0, 1] * y + rotation[0, 2] * z
         ry = rotation[1, 0] * x + rotation[1, 1] * y + rotation[1, 2] * z
         rz = rotation[2, 0] * x + rotation[2, 1] * y + rotation[2, 2] * z
+        w = head_weight[i]
+        if w < 1.0:
+            bx = body_rotation[0, 0] * x + body_rotation[0, 1] * y + body_rotation[0, 2] * z
+            by = body_rotation[1, 0] * x + body_rotation[1, 1] * y + body_rotation[1, 2] * z
+            bz = body_rotation[2, 0] * x + body_rotation[2, 1] * y + body_rotation[2, 2] * z
+            rx = w * rx + (1.0 - w) * bx
+            ry = w * ry + (1.0 - w) * by
+            rz = w * rz + (1.0 - w) * bz
         points[i, 0] = scale * rx + offset_u
         points[i, 1] = -scale * ry + offset_w
         depth[i] = scale * rz
@@ -177,6 +188,8 @@ class AvatarRenderer:
         self._compositor = CompositorBuffers(raster, coarse)
         self._sigma_coarse = cfg.extend_sigma * coarse
         self._out = np.zeros((cfg.size, cfg.size, 3), np.uint8)
+        # The neck's base stays with the body (the source pose) when the head turns.
+        self._body_rotation = self.rotation_matrix(np.zeros(3)).astype(np.float32)
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
         self.last_fragments: Fragments | None = None
 
@@ -224,6 +237,8 @@ class AvatarRenderer:
         _project_kernel(
             self._vertices,
             rotation,
+            self._body_rotation,
+            mesh.head_weight,
             float(avatar_cam[0] * zoom),
             float((avatar_cam[1] - crop.origin_u) * zoom),
             float((avatar_cam[2] - crop.origin_w) * zoom),
