@@ -14,6 +14,7 @@ planning with locks, so any number of worker threads is safe.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -320,8 +321,13 @@ class FacecastEngine:
         return LexiconPlanner()
 
     def warmup(self) -> None:
+        """Load the models and run the planner once (its first call is several times slower:
+        lazy initialisation), so that the first user's instruction is as fast as the rest."""
         self._get_calibrator()
-        self._get_planner()
+        rest = FaceState(np.zeros(EXPRESSION_DIM, np.float32), np.zeros(3, np.float32))
+        started = time.perf_counter()
+        self.plan("smile", rest, 1.0)
+        logger.info("planner warm-up call: %.0f ms", (time.perf_counter() - started) * 1e3)
 
     # -- AvatarEngine ---------------------------------------------------------------------
     def load_image(self, data: bytes, *, max_pixels: int, max_side: int) -> NDArray[np.uint8]:
@@ -378,7 +384,14 @@ class FacecastEngine:
         options: dict[str, Any] = {"size": size}
         if self.config.render_backend is not None:
             options["backend"] = self.config.render_backend
-        renderer = AvatarRenderer(avatar.handle, self._face_model(), RenderConfig(**options))
+        model = self._face_model()
+        renderer = AvatarRenderer(avatar.handle, model, RenderConfig(**options))
+        # Warm its first-use paths (mouth interior included) before it goes live.
+        opened = avatar.rest.expression.copy()
+        with contextlib.suppress(ValueError):
+            opened[model.expression_index("jawOpen")] = 0.6
+        for expression in (avatar.rest.expression, opened):
+            renderer.render(expression, avatar.rest.pose)
         return _RealRenderer(renderer, size)
 
     def plan(

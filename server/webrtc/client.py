@@ -59,6 +59,7 @@ class AvatarClient:
         self.channel: Any = None
         self.session_id: str | None = None
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.event_log: list[tuple[float, dict[str, Any]]] = []  # (monotonic arrival, event)
         self.frames_received = 0
         self.latest: ReceivedFrame | None = None
         self._frame_event = asyncio.Event()
@@ -95,7 +96,9 @@ class AvatarClient:
 
     def _on_message(self, message: str | bytes) -> None:
         with contextlib.suppress(ValueError):
-            self.events.put_nowait(json.loads(message))
+            event = json.loads(message)
+            self.event_log.append((time.monotonic(), event))
+            self.events.put_nowait(event)
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "video" and self._reader is None:

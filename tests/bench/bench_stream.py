@@ -132,8 +132,8 @@ async def _latency(
                     await client.wait_event(
                         "done", timeout=30, command="instruct", id=f"l{number - 1}"
                     )
-                await asyncio.sleep(0.5)
-                still = [(await client.next_frame()).image for _ in range(5)]
+                await asyncio.sleep(1.0)
+                still = [(await client.next_frame()).image for _ in range(8)]
                 # Codec noise per tile (VP8 keeps refining a still picture, more in texture).
                 noise = np.max([_tiles(x, y) for x, y in itertools.pairwise(still)], axis=0)
                 threshold = 2 * noise + 1.0
@@ -148,7 +148,15 @@ async def _latency(
                 )
                 while True:
                     frame = await client.next_frame()
-                    if np.any(_tiles(frame.image, b) > threshold):
+                    # A frame that arrives before the plan event cannot show the instruction
+                    # (the server announces the plan before rendering its first frame), so
+                    # such frames are codec refinement, not the instruction.
+                    planned = any(
+                        at <= frame.received_at and event.get("id") == f"l{number}"
+                        for at, event in client.event_log
+                        if event.get("type") == "plan"
+                    )
+                    if planned and np.any(_tiles(frame.image, b) > threshold):
                         latencies.append((frame.received_at - sent) * 1000)
                         break
                     if time.monotonic() - sent > 5:
