@@ -60,7 +60,7 @@ RENDERED_PARTS: tuple[tuple[str, int, bool], ...] = (
 _SKIN_VERTEX_PARTS = ("face", "head_neck")
 
 # Synthetic colours (sRGB 0-255) of the mouth interior at the front of the mouth.
-_SOCKET_RGB = (92.0, 38.0, 42.0)
+_SOCKET_RGB = (70.0, 26.0, 30.0)
 _GUMS_RGB = (165.0, 78.0, 84.0)
 _TEETH_RGB = (228.0, 222.0, 208.0)
 
@@ -101,6 +101,8 @@ class RenderMesh:
         source_shade: (Vs, 3) float32 SH shading of the skin vertices in the source.
         source_rotation: (3,) float64 fitted Euler angles.
         crop: the crop frame.
+        depth_bias: (Vr,) float32 cm subtracted from a vertex's depth in the z-test, so that
+            the mouth interior and the eyeballs never poke through lips and lids.
         head_weight: (Vr,) float32 how much of the head-pose offset a vertex follows (1 for
             the head, fading to 0 towards the base of the neck, which stays with the body).
         group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
@@ -126,6 +128,7 @@ class RenderMesh:
     source_rotation: NDArray[np.float64]
     crop: CropFrame
     head_weight: NDArray[np.float32]
+    depth_bias: NDArray[np.float32]
     group: NDArray[np.int8]
     opening_index: NDArray[np.int32]
     opening_indptr: NDArray[np.int64]
@@ -356,6 +359,18 @@ def _head_weight(model: FaceModelData, num_vertices: int, num_skin: int) -> NDAr
     return weight
 
 
+# Depth-test bias (cm) per label: the interior loses against skin closer than this.
+_DEPTH_BIAS = {LABEL_SOCKET: 1.0, LABEL_GUMS: 0.8, LABEL_TEETH: 0.6, LABEL_EYE: 0.3}
+
+
+def _depth_bias(model: FaceModelData, num_vertices: int) -> NDArray[np.float32]:
+    bias = np.zeros(num_vertices, np.float32)
+    for name, label, _ in RENDERED_PARTS:
+        start, stop = model.vertex_ranges[name]
+        bias[start:stop] = _DEPTH_BIAS.get(label, 0.0)
+    return bias
+
+
 def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[np.float32]:
     """(Vp,) 0-1 per vertex of ``part``: how much real colour its UV texel holds
     (``texture_mask``: 255·visibility seen, 96 mirrored, 0 filled)."""
@@ -485,13 +500,11 @@ def build_render_mesh(
             if seen is not None:  # the person's own teeth colour, kept light
                 rgb = np.clip(0.5 * rgb + 0.5 * seen * 1.1, 0, 255)
             depth = np.clip((z[start:stop] - 5.0) / 5.8, 0.0, 1.0)
-            colour[start:stop] = rgb * (0.3 + 0.7 * depth[:, None] ** 1.5)
+            colour[start:stop] = rgb * (0.1 + 0.9 * depth[:, None] ** 2.5)
         elif label in (LABEL_SOCKET, LABEL_GUMS):
             rgb = np.array(_SOCKET_RGB if label == LABEL_SOCKET else _GUMS_RGB, np.float32)
             depth = np.clip((z[start:stop] - 3.0) / 7.8, 0.0, 1.0)
             colour[start:stop] = rgb * (0.12 + 0.88 * depth[:, None] ** 2)
-            # Where the photo showed this part (her open mouth), keep the photo.
-            photo_weight[start:stop] = _smoothstep(vis, 0.3, 0.7)
         elif label == LABEL_EYE:
             weight = _smoothstep(vis, 0.4, 0.8)
             photo_weight[start:stop] = weight
@@ -540,6 +553,7 @@ def build_render_mesh(
         source_rotation=np.asarray(avatar.rotation, np.float64),
         crop=crop,
         head_weight=_head_weight(model, num_vertices, skin_stop),
+        depth_bias=_depth_bias(model, num_vertices),
         group=group,
         opening_index=opening_index,
         opening_indptr=opening_indptr,

@@ -104,7 +104,7 @@ def _raster_kernel(
             w1 = a1 + bx1 * px0 + by1 * py
             for col in range(xmin, xmax + 1):
                 w2 = 1.0 - w0 - w1
-                if w0 >= -1e-6 and w1 >= -1e-6 and w2 >= -1e-6:
+                if w0 >= -1e-4 and w1 >= -1e-4 and w2 >= -1e-4:
                     z = w0 * z0 + w1 * z1 + w2 * z2
                     if z > depth_out[row, col]:
                         depth_out[row, col] = z

@@ -57,6 +57,7 @@ def _project_kernel(
     rotation: NDArray[np.float32],
     body_rotation: NDArray[np.float32],
     head_weight: NDArray[np.float32],
+    depth_bias: NDArray[np.float32],
     scale: float,
     offset_u: float,
     offset_w: float,
@@ -79,7 +80,7 @@ def _project_kernel(
             rz = w * rz + (1.0 - w) * bz
         points[i, 0] = scale * rx + offset_u
         points[i, 1] = -scale * ry + offset_w
-        depth[i] = scale * rz
+        depth[i] = scale * (rz - depth_bias[i])
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -239,6 +240,7 @@ class AvatarRenderer:
             rotation,
             self._body_rotation,
             mesh.head_weight,
+            mesh.depth_bias,
             float(avatar_cam[0] * zoom),
             float((avatar_cam[1] - crop.origin_u) * zoom),
             float((avatar_cam[2] - crop.origin_w) * zoom),

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from engines.render.mesh import LABEL_SKIN
+from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET
 from engines.render.rasterizer import Fragments
 
 __all__ = ["FIELD_CHANNELS", "shade_fragments"]
@@ -39,6 +39,21 @@ def _sample_texture(texture: NDArray[np.float32], u: float, v: float, c: int) ->
     top = texture[y0, x0, c] * (1.0 - fx) + texture[y0, x0 + 1, c] * fx
     bottom = texture[y0 + 1, x0, c] * (1.0 - fx) + texture[y0 + 1, x0 + 1, c] * fx
     return top * (1.0 - fy) + bottom * fy
+
+
+@numba.njit(cache=True, nogil=True)
+def _isolated(triangle: NDArray[np.int32], labels: NDArray[np.int8], row: int, col: int) -> bool:
+    """True if fewer than 2 of the pixel's 4 neighbours also show a non-skin part."""
+    height, width = triangle.shape
+    count = 0
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        r = row + dr
+        c = col + dc
+        if 0 <= r < height and 0 <= c < width:
+            g = triangle[r, c]
+            if g >= 0 and labels[g] >= LABEL_SOCKET:
+                count += 1
+    return count < 2
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -63,6 +78,8 @@ def _shade_kernel(
         y_full = (row + 0.5) * up - 0.5
         for col in range(width):
             f = triangle[row, col]
+            if f >= 0 and labels[f] >= LABEL_SOCKET and _isolated(triangle, labels, row, col):
+                f = -1  # a stray interior pixel showing through a crack of the skin
             if f < 0:
                 field[row, col, 0] = 0.0
                 field[row, col, 1] = 0.0
