@@ -258,3 +258,16 @@ def test_virtual_camera_receives_the_broadcast(astronaut: np.ndarray) -> None:
         assert camera.frames[-1].shape == (96, 96, 3)
 
     run(scenario)
+
+
+def test_upload_pixel_count_limit_is_checked(astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        async with client_for(FakeEngine(), max_upload_pixels=64 * 64) as client:
+            response = await client.post("/upload", data=_png(astronaut[:100, :100].copy()))
+            assert response.status == 413
+            answer = await response.json()
+            assert answer["code"] == "image_too_large" and answer["type"] == "error"
+            response = await client.post("/upload", data=_png(astronaut[:60, :60].copy()))
+            assert response.status == 200  # the session keeps working
+
+    run(scenario)
