@@ -188,6 +188,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     seconds = 3.0 if quick else 10.0
     repeats = 5 if quick else 20
     photo = _photo()
+    import torch
+
+    torch.set_num_threads(1)  # as `facecast serve` does
     engine = FacecastEngine()
     engine.warmup()
     result: dict[str, Any] = {"stream_size": SIZE, "stream_seconds": seconds}
