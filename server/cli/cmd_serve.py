@@ -99,14 +99,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"facecast serve: {error}", file=sys.stderr)
         return 2
+    import torch
     from aiohttp import web
 
     from server.app import create_app
     from server.engine import EngineConfig, FacecastEngine
     from server.exceptions import ServerError
     from server.virtual_camera import open_virtual_camera
-
-    import torch
 
     # One intra-op thread: the planner's small models run 10-60x faster at p95 than with torch's
     # default pool competing against the render threads (engines/i2fet/planner.py).
