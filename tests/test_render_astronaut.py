@@ -166,3 +166,15 @@ def test_config_validation():
         RenderConfig(backend="vulkan")
     with pytest.raises(ValueError, match="size"):
         RenderConfig(size=3)
+
+
+def test_compositor_backends_agree(avatar, ict):
+    """The cv2.remap compositor (default) and the fused numba one give the same frame."""
+    coeffs = _with(avatar, ict, jawOpen=0.5, mouthSmile_L=0.2)
+    pose = np.array([0.05, 0.2, -0.05], np.float32)
+    remap = AvatarRenderer(avatar, ict, RenderConfig(size=256, compositor="remap"))
+    fused = AvatarRenderer(avatar, ict, RenderConfig(size=256, compositor="numba"))
+    a = remap.render(coeffs, pose).astype(np.int16)
+    b = fused.render(coeffs, pose).astype(np.int16)
+    diff = np.abs(a - b)
+    assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8, (diff.mean(), diff.max())

@@ -30,6 +30,7 @@ def test_public_api_is_pinned() -> None:
         {"size": 8},
         {"size": 512.0},
         {"backend": "vulkan"},
+        {"compositor": "opengl"},
         {"raster_scale": 2.0},
         {"crop_scale": 0.5},
         {"ratio_clip": (1.2, 1.5)},

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BACKENDS", "RenderConfig"]
+__all__ = ["BACKENDS", "COMPOSITORS", "RenderConfig"]
 
 BACKENDS: tuple[str, ...] = ("numba",)
+COMPOSITORS: tuple[str, ...] = ("remap", "numba")
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,8 @@ class RenderConfig:
     Attributes:
         size: output side in pixels (square crop around the face).
         backend: rasterizer backend name (see :data:`BACKENDS`).
+        compositor: "remap" (cv2.remap of the photo through the upsampled warp, then gain and
+            colour next to the face in numba; default, faster) or "numba" (one fused pass).
         raster_scale: the mesh is rasterized at ``size * raster_scale`` and the smooth fields
             (warp, shading gain, overlay colour) are upsampled; the photo is sampled at ``size``.
         crop_scale: side of the square crop relative to the fitted face's size.
@@ -32,6 +35,7 @@ class RenderConfig:
 
     size: int = 512
     backend: str = "numba"
+    compositor: str = "remap"
     raster_scale: float = 0.5
     crop_scale: float = 1.9
     feather: float = 4.0
@@ -46,6 +50,10 @@ class RenderConfig:
         if self.backend not in BACKENDS:
             raise ValueError(
                 f"unknown render backend {self.backend!r}; valid: {', '.join(BACKENDS)}"
+            )
+        if self.compositor not in COMPOSITORS:
+            raise ValueError(
+                f"unknown compositor {self.compositor!r}; valid: {', '.join(COMPOSITORS)}"
             )
         if not 0.125 <= self.raster_scale <= 1.0:
             raise ValueError(f"raster_scale must be in [0.125, 1], got {self.raster_scale}")

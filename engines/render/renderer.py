@@ -18,7 +18,13 @@ from numpy.typing import NDArray
 from engines.avatar import Avatar
 from engines.face_model.camera import euler_to_matrix
 from engines.face_model.ict import FaceModelData
-from engines.render.compositor import CompositorBuffers, composite, extend_warp
+from engines.render.compositor import (
+    CompositorBuffers,
+    RemapBuffers,
+    composite,
+    composite_remap,
+    extend_warp,
+)
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError, RenderInputError
 from engines.render.mesh import RenderMesh, build_render_mesh, crop_source, vertex_normals
@@ -189,6 +195,7 @@ class AvatarRenderer:
         self._compositor = CompositorBuffers(raster, coarse)
         self._sigma_coarse = cfg.extend_sigma * coarse
         self._out = np.zeros((cfg.size, cfg.size, 3), np.uint8)
+        self._remap = RemapBuffers(cfg.size) if cfg.compositor == "remap" else None
         # The neck's base stays with the body (the source pose) when the head turns.
         self._body_rotation = self.rotation_matrix(np.zeros(3)).astype(np.float32)
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
@@ -274,6 +281,13 @@ class AvatarRenderer:
         self._rasterize()
         self._shade()
         box = self._extend()
+        return self._composite(box)
+
+    def _composite(self, box: tuple[int, int, int, int] | None) -> NDArray[np.uint8]:
+        if self._remap is not None:
+            return composite_remap(
+                self._field, self.crop_image, self._out, self._coverage, self._remap, box
+            )
         return composite(self._field, self.crop_image, self._out, self._coverage, box)
 
     def _rasterize(self) -> Fragments:
@@ -326,7 +340,7 @@ class AvatarRenderer:
             t3 = time.perf_counter()
             box = self._extend()
             t4 = time.perf_counter()
-            composite(self._field, self.crop_image, self._out, self._coverage, box)
+            self._composite(box)
             t5 = time.perf_counter()
             for key, value in zip(
                 stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0), strict=True
