@@ -35,6 +35,7 @@ def test_public_api_is_pinned() -> None:
         {"crop_scale": 0.5},
         {"ratio_clip": (1.2, 1.5)},
         {"feather": -1.0},
+        {"shading_strength": 5.0},
     ],
 )
 def test_bad_config_is_a_value_error(options: dict) -> None:

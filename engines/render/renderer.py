@@ -97,6 +97,7 @@ def _ratio_kernel(
     source_shade: NDArray[np.float32],
     low: float,
     high: float,
+    strength: float,
     out: NDArray[np.float32],
 ) -> None:
     for i in range(normals.shape[0]):
@@ -109,6 +110,8 @@ def _ratio_kernel(
         b6 = 3.0 * z * z - 1.0
         b7 = x * z
         b8 = x * x - y * y
+        target_sum = 0.0
+        source_sum = 0.0
         for c in range(3):
             s = (
                 lighting[0, c]
@@ -121,9 +124,14 @@ def _ratio_kernel(
                 + lighting[7, c] * b7
                 + lighting[8, c] * b8
             )
-            src = source_shade[i, c]
-            r = s / src if src > 1.0 else 1.0
-            out[i, c] = min(max(r, low), high)
+            target_sum += s
+            source_sum += source_shade[i, c]
+        # One grey ratio per vertex (the luminance change): no colour casts from the fit.
+        valid = source_sum > 3.0 and target_sum > 0.0
+        r = (target_sum / source_sum) ** strength if valid else 1.0
+        r = min(max(r, low), high)
+        for c in range(3):
+            out[i, c] = r
 
 
 @numba.njit(cache=True, nogil=True)
@@ -258,7 +266,14 @@ class AvatarRenderer:
             vertex_normals(self._vertices, mesh.skin_faces, self._normals)
             low, high = self.config.ratio_clip
             _ratio_kernel(
-                self._normals, rotation, mesh.sh_lighting, mesh.source_shade, low, high, self._ratio
+                self._normals,
+                rotation,
+                mesh.sh_lighting,
+                mesh.source_shade,
+                low,
+                high,
+                self.config.shading_strength,
+                self._ratio,
             )
         return self._vertices, self._points, self._depth
 

@@ -62,6 +62,11 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--size", type=int, default=512, help="output side in pixels (512)")
     parser.add_argument(
+        "--no-shading-transfer",
+        action="store_true",
+        help="warp only: keep the photo's shading (no SH expression-ratio re-shading)",
+    )
+    parser.add_argument(
         "--sheet", type=Path, default=None, help="write a contact sheet of all 53 shapes (PNG)"
     )
     parser.set_defaults(func=run)
@@ -169,7 +174,8 @@ def _run(args: argparse.Namespace) -> int:
 
     model = load_ict(progress=False)
     try:
-        renderer = AvatarRenderer(avatar, model, RenderConfig(size=args.size))
+        config = RenderConfig(size=args.size, shading_transfer=not args.no_shading_transfer)
+        renderer = AvatarRenderer(avatar, model, config)
     except RenderError as error:
         raise RenderCliError(f"cannot render {args.source}: {error}", 2) from error
     names = tuple(model.expression_names)
