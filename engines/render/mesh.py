@@ -53,7 +53,7 @@ RENDERED_PARTS: tuple[tuple[str, int, bool], ...] = (
     ("head_neck", LABEL_HEAD, True),
     ("mouth_socket", LABEL_SOCKET, False),
     ("gums_tongue", LABEL_GUMS, False),
-    ("teeth", LABEL_TEETH, True),
+    ("teeth", LABEL_TEETH, False),
     ("eyeball_left", LABEL_EYE, True),
     ("eyeball_right", LABEL_EYE, True),
 )
