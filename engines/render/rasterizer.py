@@ -57,24 +57,36 @@ def _raster_kernel(
     depth_out: NDArray[np.float32],
 ) -> None:
     height, width = triangle_out.shape
-    for row in range(height):
-        for col in range(width):
-            triangle_out[row, col] = -1
-            depth_out[row, col] = -np.inf
+    triangle_out[:] = -1
+    depth_out[:] = -np.inf
+    half = np.float32(0.5)
+    eps = np.float32(-1e-4)  # closes hairline cracks between neighbouring triangles
     for f in range(faces.shape[0]):
         i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
         x0, y0 = points[i0, 0], points[i0, 1]
         x1, y1 = points[i1, 0], points[i1, 1]
         x2, y2 = points[i2, 0], points[i2, 1]
-        g = group[f]
-        # Only visible through an opening (mouth, eye): skip it outside the opening's box.
-        if g > 0 and (
-            max(x0, max(x1, x2)) < group_box[g, 0]
-            or min(x0, min(x1, x2)) > group_box[g, 2]
-            or max(y0, max(y1, y2)) < group_box[g, 1]
-            or min(y0, min(y1, y2)) > group_box[g, 3]
-        ):
+        lo_x = min(x0, min(x1, x2))
+        hi_x = max(x0, max(x1, x2))
+        lo_y = min(y0, min(y1, y2))
+        hi_y = max(y0, max(y1, y2))
+        # Pixel centres (c + 0.5) inside the bounding box; most triangles here are about a
+        # pixel large and many contain no centre at all: leave before any other work.
+        xmin = max(int(np.ceil(lo_x - half)), 0)
+        xmax = min(int(np.floor(hi_x - half)), width - 1)
+        ymin = max(int(np.ceil(lo_y - half)), 0)
+        ymax = min(int(np.floor(hi_y - half)), height - 1)
+        if xmin > xmax or ymin > ymax:
             continue
+        g = group[f]
+        if g > 0:  # only visible through an opening (mouth, eye): skip outside its box
+            if (
+                hi_x < group_box[g, 0]
+                or lo_x > group_box[g, 2]
+                or hi_y < group_box[g, 1]
+                or lo_y > group_box[g, 3]
+            ):
+                continue
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         # Image rows grow downwards: a triangle counter-clockwise in model space (facing the
         # camera) has a negative signed area here.
@@ -82,13 +94,7 @@ def _raster_kernel(
             continue
         if area == 0.0 or not np.isfinite(area):
             continue
-        xmin = max(int(np.floor(min(x0, min(x1, x2)) - 0.5)), 0)
-        xmax = min(int(np.ceil(max(x0, max(x1, x2)) - 0.5)), width - 1)
-        ymin = max(int(np.floor(min(y0, min(y1, y2)) - 0.5)), 0)
-        ymax = min(int(np.ceil(max(y0, max(y1, y2)) - 0.5)), height - 1)
-        if xmin > xmax or ymin > ymax:
-            continue
-        inv_area = 1.0 / area
+        inv_area = np.float32(1.0) / area
         z0, z1, z2 = depth[i0], depth[i1], depth[i2]
         # Edge functions, linear in (px, py): b = a + bx * px + by * py.
         a0 = (x1 * y2 - x2 * y1) * inv_area
@@ -98,13 +104,13 @@ def _raster_kernel(
         bx1 = (y2 - y0) * inv_area
         by1 = (x0 - x2) * inv_area
         for row in range(ymin, ymax + 1):
-            py = row + 0.5
-            px0 = xmin + 0.5
+            py = np.float32(row) + half
+            px0 = np.float32(xmin) + half
             w0 = a0 + bx0 * px0 + by0 * py
             w1 = a1 + bx1 * px0 + by1 * py
             for col in range(xmin, xmax + 1):
-                w2 = 1.0 - w0 - w1
-                if w0 >= -1e-4 and w1 >= -1e-4 and w2 >= -1e-4:
+                w2 = np.float32(1.0) - w0 - w1
+                if w0 >= eps and w1 >= eps and w2 >= eps:
                     z = w0 * z0 + w1 * z1 + w2 * z2
                     if z > depth_out[row, col]:
                         depth_out[row, col] = z
