@@ -79,14 +79,14 @@ def _raster_kernel(
         if xmin > xmax or ymin > ymax:
             continue
         g = group[f]
-        if g > 0:  # only visible through an opening (mouth, eye): skip outside its box
-            if (
-                hi_x < group_box[g, 0]
-                or lo_x > group_box[g, 2]
-                or hi_y < group_box[g, 1]
-                or lo_y > group_box[g, 3]
-            ):
-                continue
+        # Only visible through an opening (mouth, eye): skip outside its box.
+        if g > 0 and (
+            hi_x < group_box[g, 0]
+            or lo_x > group_box[g, 2]
+            or hi_y < group_box[g, 1]
+            or lo_y > group_box[g, 3]
+        ):
+            continue
         area = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)
         # Image rows grow downwards: a triangle counter-clockwise in model space (facing the
         # camera) has a negative signed area here.
