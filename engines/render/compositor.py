@@ -237,44 +237,56 @@ def _shade_kernel(
 ) -> None:
     """out = out · gain + colour where the pixel's raster neighbourhood is covered."""
     raster = field.shape[0]
+    size = out.shape[0]
     scale32 = np.float32(scale)
     limit = np.float32(raster - 1.0001)
     half = np.float32(0.5)
     zero = np.float32(0.0)
     one = np.float32(1.0)
     top = np.float32(255.0)
+    # Raster rows / columns with any coverage: only their output pixels can change.
+    row_any = np.zeros(raster + 1, np.bool_)
+    col_lo = raster
+    col_hi = -1
+    for rr in range(raster):
+        for cc in range(raster):
+            if coverage[rr, cc] != 0.0:
+                row_any[rr] = True
+                col_lo = min(col_lo, cc)
+                col_hi = max(col_hi, cc)
+    if col_hi < 0:
+        return
+    x_first = max(x_start, int((col_lo - 1) / scale32))
+    x_last = min(x_stop, int((col_hi + 2) / scale32) + 1)
+    col_index = np.empty(size, np.int64)
+    col_frac = np.empty(size, np.float32)
+    for x in range(x_first, x_last):
+        rx = min(max((np.float32(x) + half) * scale32 - half, zero), limit)
+        col_index[x] = int(rx)
+        col_frac[x] = rx - np.float32(col_index[x])
+    buffer = np.empty((raster, 7), np.float32)  # gain 3, colour 3, coverage
     for y in range(y_start, y_stop):
         ry = min(max((np.float32(y) + half) * scale32 - half, zero), limit)
         r0 = int(ry)
+        if not (row_any[r0] or row_any[r0 + 1]):
+            continue
         fy = ry - np.float32(r0)
-        for x in range(x_start, x_stop):
-            rx = min(max((np.float32(x) + half) * scale32 - half, zero), limit)
-            c0 = int(rx)
-            if (
-                coverage[r0, c0] == 0.0
-                and coverage[r0, c0 + 1] == 0.0
-                and coverage[r0 + 1, c0] == 0.0
-                and coverage[r0 + 1, c0 + 1] == 0.0
-            ):
+        gy = one - fy
+        c_first = col_index[x_first]
+        c_last = min(col_index[x_last - 1] + 1, raster - 1)
+        for c in range(c_first, c_last + 1):
+            for k in range(6):
+                buffer[c, k] = field[r0, c, 2 + k] * gy + field[r0 + 1, c, 2 + k] * fy
+            buffer[c, 6] = coverage[r0, c] + coverage[r0 + 1, c]
+        for x in range(x_first, x_last):
+            c0 = col_index[x]
+            if buffer[c0, 6] == 0.0 and buffer[c0 + 1, 6] == 0.0:
                 continue
-            fx = rx - np.float32(c0)
-            w00 = (one - fx) * (one - fy)
-            w01 = fx * (one - fy)
-            w10 = (one - fx) * fy
-            w11 = fx * fy
+            fx = col_frac[x]
+            gx = one - fx
             for c in range(3):
-                gain = (
-                    w00 * field[r0, c0, 2 + c]
-                    + w01 * field[r0, c0 + 1, 2 + c]
-                    + w10 * field[r0 + 1, c0, 2 + c]
-                    + w11 * field[r0 + 1, c0 + 1, 2 + c]
-                )
-                add = (
-                    w00 * field[r0, c0, 5 + c]
-                    + w01 * field[r0, c0 + 1, 5 + c]
-                    + w10 * field[r0 + 1, c0, 5 + c]
-                    + w11 * field[r0 + 1, c0 + 1, 5 + c]
-                )
+                gain = buffer[c0, c] * gx + buffer[c0 + 1, c] * fx
+                add = buffer[c0, 3 + c] * gx + buffer[c0 + 1, 3 + c] * fx
                 value = np.float32(out[y, x, c]) * gain + add + half
                 out[y, x, c] = np.uint8(min(max(value, zero), top))
 
