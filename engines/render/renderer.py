@@ -100,6 +100,9 @@ def _ratio_kernel(
     strength: float,
     out: NDArray[np.float32],
 ) -> None:
+    power = np.float32(strength)
+    lo = np.float32(low)
+    hi = np.float32(high)
     for i in range(normals.shape[0]):
         nx0, ny0, nz0 = normals[i, 0], normals[i, 1], normals[i, 2]
         x = rotation[0, 0] * nx0 + rotation[0, 1] * ny0 + rotation[0, 2] * nz0
@@ -107,11 +110,11 @@ def _ratio_kernel(
         z = rotation[2, 0] * nx0 + rotation[2, 1] * ny0 + rotation[2, 2] * nz0
         b4 = x * y
         b5 = y * z
-        b6 = 3.0 * z * z - 1.0
+        b6 = np.float32(3.0) * z * z - np.float32(1.0)
         b7 = x * z
         b8 = x * x - y * y
-        target_sum = 0.0
-        source_sum = 0.0
+        target_sum = np.float32(0.0)
+        source_sum = np.float32(0.0)
         for c in range(3):
             s = (
                 lighting[0, c]
@@ -127,9 +130,11 @@ def _ratio_kernel(
             target_sum += s
             source_sum += source_shade[i, c]
         # One grey ratio per vertex (the luminance change): no colour casts from the fit.
-        valid = source_sum > 3.0 and target_sum > 0.0
-        r = (target_sum / source_sum) ** strength if valid else 1.0
-        r = min(max(r, low), high)
+        valid = source_sum > np.float32(3.0) and target_sum > np.float32(0.0)
+        r = np.float32(1.0)
+        if valid:
+            r = np.exp(power * np.log(target_sum / source_sum))
+        r = min(max(r, lo), hi)
         for c in range(3):
             out[i, c] = r
 
