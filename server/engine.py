@@ -429,9 +429,9 @@ class FacecastEngine:
     def timeline(self, plan: PlannedInstruction, start: FaceState, fps: float) -> Motion:
         from engines.transition import TransitionConfig, build_timeline
 
-        timeline = build_timeline(
-            plan.handle, start.expression, start.pose, TransitionConfig(fps=float(fps))
-        )
+        # live: the movement leaving the current face starts at once (no min-jerk ease-in lag)
+        config = TransitionConfig(fps=float(fps), start_easing="responsive")
+        timeline = build_timeline(plan.handle, start.expression, start.pose, config)
         return _RealMotion(timeline)
 
     def idle_motion(self, seed: int) -> IdleSource:

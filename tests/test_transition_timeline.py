@@ -290,3 +290,27 @@ def test_emotion_timing_surprise_fast_sadness_slow() -> None:
         make_plan("surprise"), START_E, START_P, TransitionConfig(emotion_timing=False)
     )
     assert plain.segments[0].duration == pytest.approx(onsets[1])
+
+
+def test_responsive_start_moves_on_the_first_frame_and_stays_continuous() -> None:
+    u = np.linspace(0.0, 1.0, 1001)
+    curve = ease("responsive", u)
+    assert curve[0] == 0.0 and abs(curve[-1] - 1.0) < 1e-12
+    assert np.all(np.diff(curve) >= 0.0)  # monotonic
+    assert abs(np.gradient(curve, u)[-1]) < 1e-2  # lands at rest
+    plan = make_plan("happiness", "sadness")
+    start = np.zeros(53, np.float32)
+    slow = build_timeline(plan, start, np.zeros(3, np.float32), TransitionConfig(fps=30))
+    live = build_timeline(
+        plan, start, np.zeros(3, np.float32), TransitionConfig(fps=30, start_easing="responsive")
+    )
+    np.testing.assert_allclose(live.expressions[0], start, atol=1e-6)
+    moved_slow = np.abs(slow.expressions[2] - start).max()
+    moved_live = np.abs(live.expressions[2] - start).max()
+    assert moved_live > 5 * moved_slow  # visible two frames in, where min-jerk barely moved
+    steps = np.abs(np.diff(live.expressions, axis=0)).max()
+    assert steps < 0.12  # never jumps between frames
+    # only the first movement changes: the rest of the chain keeps min-jerk
+    assert [s.easing for s in live.segments][1:] == [s.easing for s in slow.segments][1:]
+    with pytest.raises(ValueError, match="unknown easing"):
+        TransitionConfig(start_easing="bouncy")

@@ -154,6 +154,7 @@ class _SegmentList:
         self.expression = expression
         self.pose = pose
         self.intensity = 0.0
+        self.moved = False  # the first movement leaves the current face (start_easing)
 
     def move(
         self,
@@ -167,10 +168,14 @@ class _SegmentList:
         from_zero: bool = False,
     ) -> None:
         start_intensity = 0.0 if from_zero else self.intensity
+        easing = self.config.easing
+        if not self.moved and self.config.start_easing is not None:
+            easing = self.config.start_easing
+        self.moved = True
         self.segments.append(
             Segment(
                 self.time, self.time + duration, phase, label, self.expression, expression,
-                self.pose, pose, start_intensity, intensity_end, self.config.easing,
+                self.pose, pose, start_intensity, intensity_end, easing,
             )
         )  # fmt: skip
         self.time += duration

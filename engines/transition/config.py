@@ -24,7 +24,10 @@ class TransitionConfig:
             after the end is the last anchor: the timeline holds it forever).
         neutral_midpoints: pass through the plan's neutral face between two chained emotions
             (A -> neutral -> B, the paper's NED), or go straight from A to B.
-        easing: ``minjerk`` (default), ``cosine``, ``cubic`` or ``linear`` (the paper's).
+        easing: ``minjerk`` (default), ``cosine``, ``cubic``, ``responsive`` or ``linear``
+            (the paper's).
+        start_easing: easing of the first movement only, the one leaving the current face
+            (None: ``easing``). Live streams use ``responsive`` so an instruction shows at once.
         speed_from_text: scale onset / offset durations by the plan text's speed words
             ("slowly" x2, "suddenly" x0.35; see ``engines.instructions.SPEED_WORDS``).
         speed: a further factor on onset / offset durations (> 1 slower).
@@ -45,6 +48,7 @@ class TransitionConfig:
     final_hold_s: float = 1.5
     neutral_midpoints: bool = True
     easing: str = "minjerk"
+    start_easing: str | None = None
     speed_from_text: bool = True
     speed: float = 1.0
     emotion_timing: bool = True
@@ -67,8 +71,9 @@ class TransitionConfig:
                 raise ValueError(f"{name} must be in [0, 600] seconds, got {value}")
         if not (math.isfinite(self.speed) and 0.1 <= self.speed <= 10.0):
             raise ValueError(f"speed must be in [0.1, 10], got {self.speed}")
-        if self.easing not in EASINGS:
-            raise ValueError(f"unknown easing {self.easing!r}; valid: {', '.join(EASINGS)}")
+        for easing in (self.easing, self.start_easing):
+            if easing is not None and easing not in EASINGS:
+                raise ValueError(f"unknown easing {easing!r}; valid: {', '.join(EASINGS)}")
         if not (0.0 <= self.blink_rate_hz <= 2.0):
             raise ValueError(f"blink_rate_hz must be in [0, 2], got {self.blink_rate_hz}")
         if not (0.05 <= self.blink_duration_s <= 1.0):

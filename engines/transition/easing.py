@@ -33,8 +33,23 @@ def _cubic(u: FloatArray) -> FloatArray:
     return u * u * (3.0 - 2.0 * u)
 
 
+def _responsive(u: FloatArray) -> FloatArray:
+    """Quintic u + 4u^3 - 7u^4 + 3u^5: starts at the linear speed (a visible first frame, no
+    ease-in lag), zero acceleration at the start, lands with zero velocity and acceleration.
+
+    For live streams, where an instruction should show on the very next frames; position is
+    continuous, only the start velocity steps (like a muscle's onset)."""
+    return u * (1.0 + u * u * (4.0 + u * (-7.0 + 3.0 * u)))
+
+
 EASINGS: MappingProxyType[str, Callable[[FloatArray], FloatArray]] = MappingProxyType(
-    {"linear": _linear, "minjerk": _minjerk, "cosine": _cosine, "cubic": _cubic}
+    {
+        "linear": _linear,
+        "minjerk": _minjerk,
+        "cosine": _cosine,
+        "cubic": _cubic,
+        "responsive": _responsive,
+    }
 )
 
 
