@@ -37,6 +37,7 @@ from server.exceptions import LimitError, ServerError
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
 from server.webrtc.connection import PeerLink
+from server.webrtc.ice import is_loopback_host, restrict_ice_to_loopback
 from server.webrtc.signaling import answer_offer, parse_offer
 
 __all__ = ["BROADCAST", "FACECAST_KEY", "FacecastServer", "create_app"]
@@ -395,7 +396,13 @@ def create_app(
     startup_image: Any = None,
     warmup: bool = True,
 ) -> web.Application:
-    """The aiohttp application; the :class:`FacecastServer` is ``app["facecast"]``."""
+    """The aiohttp application; the :class:`FacecastServer` is ``app["facecast"]``.
+
+    A server listening on loopback offers WebRTC candidates on loopback only
+    (``server.webrtc.ice``).
+    """
+    if is_loopback_host(config.host):
+        restrict_ice_to_loopback()
     server = FacecastServer(
         config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
     )

@@ -160,10 +160,10 @@ def test_server_full_is_refused_politely_and_broadcast_is_shared(astronaut: np.n
 
 def test_offer_that_never_connects_is_reaped() -> None:
     async def scenario() -> None:
-        from aiortc import RTCPeerConnection
+        from aiortc import RTCConfiguration, RTCPeerConnection
 
         async with running_server(FakeEngine(), connect_timeout=0.5, max_sessions=1) as server:
-            pc = RTCPeerConnection()
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
             pc.addTransceiver("video", direction="recvonly")
             pc.createDataChannel("facecast")
             await pc.setLocalDescription(await pc.createOffer())

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
@@ -55,7 +55,7 @@ class AvatarClient:
         self.requested_session = session
         self.token = token
         self.keep_frames = keep_frames
-        self.pc = RTCPeerConnection()
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no third-party STUN
         self.channel: Any = None
         self.session_id: str | None = None
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
