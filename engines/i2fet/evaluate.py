@@ -35,6 +35,7 @@ from engines.i2fet.model import I2FET, PooledBaseline
 from engines.text.base import TextEncoder
 
 __all__ = [
+    "VOCABULARIES",
     "Predictions",
     "classification_metrics",
     "classifier_accuracy",
@@ -42,6 +43,9 @@ __all__ = [
     "predict",
     "with_source",
 ]
+
+VOCABULARIES: tuple[str, ...] = ("full", "train")
+"""Grounding vocabularies: the whole lexicon, or the training split's words only."""
 
 
 @dataclass
@@ -67,13 +71,17 @@ def predict(
     data: InstructionTensors,
     batch_size: int = 512,
     grounded: bool = False,
+    vocabulary: str = "full",
 ) -> Predictions:
     """Run the model (z = 0, deterministic) over every sample of ``data``; ``grounded`` adds
-    the vocabulary's grounding suffix to each text, as the planner does."""
+    the vocabulary's grounding suffix to each text, as the planner does, with the whole
+    vocabulary (``vocabulary="full"``) or the training vocabulary only (``"train"``)."""
+    include_heldout = _include_heldout(vocabulary)
     model.eval()
     if grounded:
+        limit = model.config.max_anchors
         data = replace(
-            data, texts=[grounded_text(t, model.config.max_anchors)[0] for t in data.texts]
+            data, texts=[grounded_text(t, limit, include_heldout)[0] for t in data.texts]
         )
     parts: list[Any] = []
     for start in range(0, len(data), batch_size):
@@ -90,6 +98,12 @@ def predict(
             )
         )
     return Predictions(*(torch.cat(column) for column in zip(*parts, strict=True)))
+
+
+def _include_heldout(vocabulary: str) -> bool:
+    if vocabulary not in VOCABULARIES:
+        raise ValueError(f"vocabulary must be one of {VOCABULARIES}, got {vocabulary!r}")
+    return vocabulary == "full"
 
 
 def classification_metrics(
@@ -149,16 +163,20 @@ def evaluate_model(
     source: str = "neutral",
     grounded: bool = False,
     gram: torch.Tensor | None = None,
+    vocabulary: str = "full",
 ) -> dict[str, Any]:
     """All metrics of one model on one split (see the module docstring); with the vertex
-    Gram matrix (``losses.vertex_gram``) also the RMS vertex error of the anchors in mm."""
+    Gram matrix (``losses.vertex_gram``) also the RMS vertex error of the anchors in mm.
+    ``vocabulary`` ("full" or "train") is the grounding vocabulary when ``grounded``."""
     data = with_source(data, source)
-    predictions = predict(model, encoder, data, grounded=grounded)
+    predictions = predict(model, encoder, data, grounded=grounded, vocabulary=vocabulary)
     judged = classifier.predict(predictions.expressions)
     out = classification_metrics(judged, data, labels)
     mask = data.slot_mask
     out["source"] = source
     out["grounded"] = grounded
+    if grounded:
+        out["grounding_vocabulary"] = vocabulary
     out["count_accuracy"] = round(float((predictions.count == data.count).float().mean()), 4)
     out["slot_label_accuracy"] = round(
         float((predictions.label_ids == data.labels)[mask].float().mean()), 4

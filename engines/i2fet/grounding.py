@@ -7,7 +7,9 @@ texts half of the time and on raw texts otherwise, so it reads both: grounded (t
 default whenever the vocabulary recognises 1..4 emotion phrases), the labels come from the
 vocabulary and the model supplies count, intensity (from the words around the placeholders),
 expression and pose; raw (words the vocabulary does not know), the model reads the text alone.
-``facecast eval`` reports both ("grounded" and "text_only").
+``facecast eval`` reports both ("grounded" and "text_only") and, to measure generalisation to
+unseen words, grounding with the training vocabulary only ("train_vocab"): the vocabulary
+contains the corpus' held-out synonyms, so full-vocabulary grounding does not.
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ def lexicon_reading(text: str) -> tuple[list[str], list[str]]:
     return [m.label for m in analysis.emotion_mentions], list(analysis.unknown_words)
 
 
-def lexicon_mentions(text: str) -> list[tuple[str, str]]:
-    """(phrase, label) of every emotion mention the vocabulary finds, in text order."""
+def lexicon_mentions(text: str, include_heldout: bool = True) -> list[tuple[str, str]]:
+    """(phrase, label) of every emotion mention the vocabulary finds, in text order.
+
+    ``include_heldout=False`` uses the training vocabulary only (the corpus' held-out synonyms
+    are unknown words then), so held-out phrasings must be read by the text encoder.
+    """
     try:
         from engines.instructions import analyze_text
     except ImportError:  # pragma: no cover
         return []
-    return [(m.word, m.label) for m in analyze_text(text).emotion_mentions]
+    analysis = analyze_text(text, include_heldout=include_heldout)
+    return [(m.word, m.label) for m in analysis.emotion_mentions]
 
 
 def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
@@ -63,10 +70,16 @@ def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
     return text
 
 
-def grounded_text(text: str, max_mentions: int = 4) -> tuple[str, list[str]]:
+def grounded_text(
+    text: str, max_mentions: int = 4, include_heldout: bool = True
+) -> tuple[str, list[str]]:
     """The grounded form of ``text`` and the labels read (``text`` unchanged and [] when the
-    vocabulary finds no emotion phrase or more than ``max_mentions``)."""
-    mentions = lexicon_mentions(text)
+    vocabulary finds no emotion phrase or more than ``max_mentions``).
+
+    ``include_heldout=False`` grounds with the training vocabulary only: phrases it does not
+    know stay in the text unmasked and unnamed (the honest held-out evaluation).
+    """
+    mentions = lexicon_mentions(text, include_heldout)
     if not mentions or len(mentions) > max_mentions:
         return text, []
     labels = [label for _, label in mentions]

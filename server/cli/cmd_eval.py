@@ -21,6 +21,9 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+GROUNDING_CHOICES: tuple[str, ...] = ("full", "train-vocab")
+_SUMMARY_KEYS = ("acc1", "acc2", "gmean", "count_accuracy", "per_class_recall")
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion)")
@@ -37,6 +40,15 @@ def register(subparsers: Any) -> None:
         help="face before the instruction: the subject's resting face (default) or the "
         "corpus' source (X itself for 'from X to Y', the paper's protocol)",
     )
+    parser.add_argument(
+        "--grounding",
+        choices=GROUNDING_CHOICES,
+        default="full",
+        help="vocabulary of the headline (grounded) numbers: the whole lexicon (default, as the "
+        "planner runs; it contains the held-out synonyms) or the training vocabulary only "
+        "(train-vocab: held-out synonyms must be read by the text encoder). Both are reported "
+        "either way: the other one under 'full_vocab' / 'train_vocab'",
+    )
     parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
     parser.add_argument("--plot", default=None, help="write the confusion matrices as a PNG")
     parser.set_defaults(func=run)
@@ -48,8 +60,18 @@ def evaluate(
     eval_size: int,
     encoder_name: str,
     source: str = "neutral",
+    grounding: str = "full",
 ) -> dict[str, Any]:
-    """The evaluation JSON (top-level keys describe the test split; ``heldout`` the rest)."""
+    """The evaluation JSON (top-level keys describe the test split; ``heldout`` the rest).
+
+    ``grounding`` ("full" or "train-vocab") picks the grounding vocabulary of the headline
+    numbers of a grounded checkpoint; the other one is summarised under ``full_vocab`` /
+    ``train_vocab`` and the model reading raw text under ``text_only``.
+    """
+    if grounding not in GROUNDING_CHOICES:
+        raise ValueError(f"grounding must be one of {GROUNDING_CHOICES}, got {grounding!r}")
+    vocabulary = "full" if grounding == "full" else "train"
+    other = "train" if vocabulary == "full" else "full"
     from engines.i2fet.checkpoint import load_classifier, load_i2fet
     from engines.i2fet.data import samples_to_tensors
     from engines.i2fet.evaluate import classifier_accuracy, evaluate_model
@@ -75,20 +97,27 @@ def evaluate(
             seed=corpus_seed, num_train=1, num_val=1, num_test=eval_size, num_heldout=eval_size
         )
     )
-    result: dict[str, Any] = {"checkpoint_dir": str(checkpoint_dir), "encoder": encoder_name}
+    result: dict[str, Any] = {
+        "checkpoint_dir": str(checkpoint_dir),
+        "encoder": encoder_name,
+        "grounding": grounding,
+    }
     for split in ("test", "heldout"):
         data = samples_to_tensors(corpus.split(split), labels, model.config.max_anchors)
         grounded = bool(model.config.grounding)
-        metrics = evaluate_model(model, encoder, classifier, data, labels, source, grounded, gram)
+        metrics = evaluate_model(
+            model, encoder, classifier, data, labels, source, grounded, gram, vocabulary
+        )
         metrics["classifier_accuracy_ground_truth"] = round(
             classifier_accuracy(classifier, data), 4
         )
         if grounded:
             text_only = evaluate_model(model, encoder, classifier, data, labels, source, False)
-            metrics["text_only"] = {
-                k: text_only[k]
-                for k in ("acc1", "acc2", "gmean", "count_accuracy", "per_class_recall")
-            }
+            metrics["text_only"] = {k: text_only[k] for k in _SUMMARY_KEYS}
+            alternative = evaluate_model(
+                model, encoder, classifier, data, labels, source, True, vocabulary=other
+            )
+            metrics[f"{other}_vocab"] = {k: alternative[k] for k in _SUMMARY_KEYS}
         if split == "test":
             result.update(metrics)
         else:
@@ -155,7 +184,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     directory = Path(args.checkpoint_dir) if args.checkpoint_dir else CHECKPOINT_DIR
     try:
-        result = evaluate(directory, args.corpus_seed, args.eval_size, args.encoder, args.source)
+        result = evaluate(
+            directory, args.corpus_seed, args.eval_size, args.encoder, args.source, args.grounding
+        )
     except (I2FETError, TextEncoderError) as error:
         logger.error("%s", error)
         return 1
@@ -169,12 +200,17 @@ def run(args: argparse.Namespace) -> int:
         print(text)
     else:
         for name, block in (("test", result), ("heldout", result["heldout"])):
-            rows = [(name, block)]
-            if "text_only" in block:
-                rows.append((f"{name} (text only)", block["text_only"]))
+            rows = [(f"{name} ({args.grounding})", block)]
+            for key, label in (
+                ("full_vocab", "full"),
+                ("train_vocab", "train-vocab"),
+                ("text_only", "text only"),
+            ):
+                if key in block:
+                    rows.append((f"{name} ({label})", block[key]))
             for label, row in rows:
                 print(
-                    f"{label:22s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
+                    f"{label:24s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
                     f"count={row['count_accuracy']}"
                 )
         print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
