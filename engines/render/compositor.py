@@ -50,12 +50,20 @@ def extend_warp(
         ``(row0, row1, col0, col1)`` raster box outside which the warp is the identity
         (displacement below ~0.1 % of the face's, gain 1, nothing added).
     """
-    stack = buffers.stack
-    np.multiply(field[..., 0], coverage, out=stack[..., 0])
-    np.multiply(field[..., 1], coverage, out=stack[..., 1])
-    stack[..., 2] = coverage
     coarse = buffers.coarse_size
-    small = cv2.resize(stack, (coarse, coarse), interpolation=cv2.INTER_AREA)
+    raster = field.shape[0]
+    if raster % coarse == 0 and field.shape[1] == raster:
+        # Integer factor: INTER_AREA is a block mean; splat straight from the fields.
+        small: NDArray[np.float32] = buffers.weighted
+        _splat_blocks(field, coverage, raster // coarse, small)
+    else:
+        stack = buffers.stack
+        np.multiply(field[..., 0], coverage, out=stack[..., 0])
+        np.multiply(field[..., 1], coverage, out=stack[..., 1])
+        stack[..., 2] = coverage
+        small = np.asarray(
+            cv2.resize(stack, (coarse, coarse), interpolation=cv2.INTER_AREA), np.float32
+        )
     blurred = cv2.GaussianBlur(small, (0, 0), sigma_coarse, borderType=cv2.BORDER_CONSTANT)
     weight = blurred[..., 2:3]
     # Normalized convolution, faded to zero where the face is far (weight small).
@@ -66,15 +74,11 @@ def extend_warp(
     size = field.shape[0]
     ext = cv2.resize(extended, (size, size), interpolation=cv2.INTER_LINEAR)
     if feather > 0:
-        alpha: NDArray[np.float32] = np.asarray(
-            cv2.GaussianBlur(coverage, (0, 0), feather), np.float32
-        )
-        alpha *= coverage
         # 0 at the mesh edge (the extended warp, continuous with the outside), 1 inside.
-        np.clip(alpha * 2.0 - 1.0, 0.0, 1.0, out=alpha)
+        blurred_coverage = np.asarray(cv2.GaussianBlur(coverage, (0, 0), feather), np.float32)
+        _blend_displacement(field, ext, blurred_coverage, coverage, True)
     else:
-        alpha = coverage
-    _blend_displacement(field, ext, alpha)
+        _blend_displacement(field, ext, coverage, coverage, False)
     if len(active_rows) == 0:
         return 0, 0, 0, 0
     cell = field.shape[0] / coarse
@@ -87,15 +91,53 @@ def extend_warp(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _blend_displacement(
-    field: NDArray[np.float32], extended: NDArray[np.float32], alpha: NDArray[np.float32]
+def _splat_blocks(
+    field: NDArray[np.float32],
+    coverage: NDArray[np.float32],
+    factor: int,
+    out: NDArray[np.float32],
 ) -> None:
-    height, width = alpha.shape
+    """``out[i, j]`` = mean over the factor × factor block of (dx·cov, dy·cov, cov)."""
+    coarse = out.shape[0]
+    norm = np.float32(1.0) / np.float32(factor * factor)
+    for i in range(coarse):
+        for j in range(coarse):
+            sx = np.float32(0.0)
+            sy = np.float32(0.0)
+            sc = np.float32(0.0)
+            for row in range(i * factor, (i + 1) * factor):
+                for col in range(j * factor, (j + 1) * factor):
+                    c = coverage[row, col]
+                    sx += field[row, col, 0] * c
+                    sy += field[row, col, 1] * c
+                    sc += c
+            out[i, j, 0] = sx * norm
+            out[i, j, 1] = sy * norm
+            out[i, j, 2] = sc * norm
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _blend_displacement(
+    field: NDArray[np.float32],
+    extended: NDArray[np.float32],
+    blurred: NDArray[np.float32],
+    coverage: NDArray[np.float32],
+    feathered: bool,
+) -> None:
+    """field = a · field + (1 - a) · extended with a = clip(2 · blurred · coverage - 1, 0, 1)
+    (feathered) or a = coverage."""
+    height, width = coverage.shape
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    two = np.float32(2.0)
     for row in range(height):
         for col in range(width):
-            a = alpha[row, col]
+            if feathered:
+                a = min(max(blurred[row, col] * coverage[row, col] * two - one, zero), one)
+            else:
+                a = coverage[row, col]
             for c in range(2):
-                field[row, col, c] = a * field[row, col, c] + (1.0 - a) * extended[row, col, c]
+                field[row, col, c] = a * field[row, col, c] + (one - a) * extended[row, col, c]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -214,12 +256,11 @@ def composite(
 
 
 class RemapBuffers:
-    """Full-resolution work arrays of :func:`composite_remap` (fixed-point remap tables),
+    """Full-resolution work arrays of :func:`composite_remap` (the float remap table),
     allocated once."""
 
     def __init__(self, size: int) -> None:
-        self.fixed = np.zeros((size, size, 2), np.int16)
-        self.fraction = np.zeros((size, size), np.uint16)
+        self.map = np.zeros((size, size, 2), np.float32)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -302,30 +343,22 @@ def _shade_kernel(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _upsample_fixed_map(
+def _upsample_map(
     field: NDArray[np.float32],
     scale: float,
     y_start: int,
     y_stop: int,
     x_start: int,
     x_stop: int,
-    fixed: NDArray[np.int16],
-    fraction: NDArray[np.uint16],
+    mapping: NDArray[np.float32],
 ) -> None:
-    """``cv2.remap``'s fixed-point maps of (x, y) + the bilinearly upsampled displacement
-    (``field[..., 0:2]``) over the output box ``[y_start, y_stop) × [x_start, x_stop)``.
-
-    ``fixed[y, x]`` = integer (x, y) source pixel, ``fraction[y, x]`` = 5-bit fractions
-    ``fy * 32 + fx`` (the layout ``cv2.convertMaps(..., CV_16SC2)`` produces), so the float
-    map and the conversion pass are skipped.
-    """
+    """mapping[y - y_start, x - x_start] = (x, y) + bilinear displacement (field[..., 0:2])."""
     raster = field.shape[0]
     scale32 = np.float32(scale)
     limit = np.float32(raster - 1.0001)
     half = np.float32(0.5)
     zero = np.float32(0.0)
     one = np.float32(1.0)
-    tab = np.float32(32.0)
     width = x_stop - x_start
     col_index = np.empty(width, np.int64)
     col_frac = np.empty(width, np.float32)
@@ -345,18 +378,14 @@ def _upsample_fixed_map(
             buffer[c, 0] = field[r0, c, 0] * gy + field[r0 + 1, c, 0] * fy
             buffer[c, 1] = field[r0, c, 1] * gy + field[r0 + 1, c, 1] * fy
         yf = np.float32(y)
-        row = y - y_start
         for j in range(width):
             c0 = col_index[j]
             fx = col_frac[j]
             gx = one - fx
-            mx = np.float32(x_start + j) + buffer[c0, 0] * gx + buffer[c0 + 1, 0] * fx
-            my = yf + buffer[c0, 1] * gx + buffer[c0 + 1, 1] * fx
-            ix = int(np.floor(mx * tab + half))
-            iy = int(np.floor(my * tab + half))
-            fixed[row, j, 0] = min(max(ix >> 5, -32768), 32767)
-            fixed[row, j, 1] = min(max(iy >> 5, -32768), 32767)
-            fraction[row, j] = (iy & 31) * 32 + (ix & 31)
+            mapping[y - y_start, j, 0] = np.float32(x_start + j) + (
+                buffer[c0, 0] * gx + buffer[c0 + 1, 0] * fx
+            )
+            mapping[y - y_start, j, 1] = yf + buffer[c0, 1] * gx + buffer[c0 + 1, 1] * fx
 
 
 def composite_remap(
@@ -382,23 +411,17 @@ def composite_remap(
         x1 = min(int(np.ceil(box[3] * up)) + 2, size)
     if y1 <= y0 or x1 <= x0:
         return out
-    # Fixed-point maps (1/32 px) remap about twice as fast as float ones; written directly.
-    height, width = y1 - y0, x1 - x0
-    if width == size:  # contiguous rows: remap straight into the output
-        fixed = buffers.fixed[:height]
-        fraction = buffers.fraction[:height]
-    else:
-        fixed = buffers.fixed.reshape(-1)[: height * width * 2].reshape(height, width, 2)
-        fraction = buffers.fraction.reshape(-1)[: height * width].reshape(height, width)
-    _upsample_fixed_map(field, raster / size, y0, y1, x0, x1, fixed, fraction)
-    target = out[y0:y1, x0:x1]
-    if width == size:
+    mapping = buffers.map[: y1 - y0, : x1 - x0]
+    _upsample_map(field, raster / size, y0, y1, x0, x1, mapping)
+    # Fixed-point maps (1/32 px) remap about twice as fast as float ones.
+    fixed, fraction = cv2.convertMaps(mapping, None, cv2.CV_16SC2)  # type: ignore[call-overload]
+    if x1 - x0 == size:  # contiguous rows: remap straight into the output
         cv2.remap(
-            image, fixed, fraction, cv2.INTER_LINEAR, dst=target,
+            image, fixed, fraction, cv2.INTER_LINEAR, dst=out[y0:y1],
             borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
     else:
-        target[...] = cv2.remap(
+        out[y0:y1, x0:x1] = cv2.remap(
             image, fixed, fraction, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
     _shade_kernel(field, coverage, raster / size, y0, y1, x0, x1, out)
