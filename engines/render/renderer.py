@@ -103,6 +103,7 @@ def _ratio_kernel(
     power = np.float32(strength)
     lo = np.float32(low)
     hi = np.float32(high)
+    three_halves = power == np.float32(1.5)  # the default: no exp/log per vertex
     for i in range(normals.shape[0]):
         nx0, ny0, nz0 = normals[i, 0], normals[i, 1], normals[i, 2]
         x = rotation[0, 0] * nx0 + rotation[0, 1] * ny0 + rotation[0, 2] * nz0
@@ -133,7 +134,8 @@ def _ratio_kernel(
         valid = source_sum > np.float32(3.0) and target_sum > np.float32(0.0)
         r = np.float32(1.0)
         if valid:
-            r = np.exp(power * np.log(target_sum / source_sum))
+            q = target_sum / source_sum
+            r = q * np.sqrt(q) if three_halves else np.exp(power * np.log(q))
         r = min(max(r, lo), hi)
         for c in range(3):
             out[i, c] = r
