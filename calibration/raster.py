@@ -7,28 +7,13 @@ the real-time renderer lives in ``engines.render``. Pixel ``(row, col)`` samples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numba
 import numpy as np
 from numpy.typing import NDArray
 
+from engines.render.rasterizer import Fragments  # one Fragments type for both rasterizers
+
 __all__ = ["Fragments", "interpolate", "rasterize"]
-
-
-@dataclass(frozen=True)
-class Fragments:
-    """What the rasterizer saw at each pixel.
-
-    Attributes:
-        triangle: (H, W) int32 index into the rasterized triangles, -1 where empty.
-        barycentric: (H, W, 3) float32 weights of the triangle's three corners.
-        depth: (H, W) float32 depth of the nearest surface (larger is closer), -inf where empty.
-    """
-
-    triangle: NDArray[np.int32]
-    barycentric: NDArray[np.float32]
-    depth: NDArray[np.float32]
 
 
 @numba.njit(cache=True, nogil=True)
