@@ -100,3 +100,18 @@ def test_back_faces_are_culled_only_when_asked() -> None:
     assert (frags.triangle < 0).all()
     frags = rasterize(points, np.zeros(4, np.float32), flipped, np.zeros(2, bool), buffers)
     assert (frags.triangle >= 0).sum() == 16
+
+
+def test_half_resolution_feather_blur_is_close_to_the_full_one() -> None:
+    import cv2
+
+    from engines.render.compositor import _blur_coverage
+
+    coverage = np.zeros((128, 128), np.float32)
+    cv2.circle(coverage, (60, 70), 40, 1.0, -1)
+    full = cv2.GaussianBlur(coverage, (0, 0), 4.0)
+    half = _blur_coverage(coverage, 4.0)
+    assert half.shape == coverage.shape and half.dtype == np.float32
+    assert np.abs(half - full).max() < 0.02
+    odd = np.zeros((33, 33), np.float32)  # odd sides fall back to the full-resolution blur
+    assert np.array_equal(_blur_coverage(odd, 4.0), cv2.GaussianBlur(odd, (0, 0), 4.0))

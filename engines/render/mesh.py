@@ -52,8 +52,11 @@ RENDERED_PARTS: tuple[tuple[str, int, bool], ...] = (
     ("face", LABEL_SKIN, True),
     ("head_neck", LABEL_HEAD, True),
     ("mouth_socket", LABEL_SOCKET, False),
-    ("gums_tongue", LABEL_GUMS, False),
-    ("teeth", LABEL_TEETH, False),
+    # Gums, tongue and teeth are closed, consistently oriented surfaces: their back faces are
+    # hidden by their front faces (culling them changed at most 16 of 262k pixels over jaw
+    # 0-1, pitch +-11 and yaw +-17 degrees, and saves a tenth of the raster time).
+    ("gums_tongue", LABEL_GUMS, True),
+    ("teeth", LABEL_TEETH, True),
     ("eyeball_left", LABEL_EYE, True),
     ("eyeball_right", LABEL_EYE, True),
 )

@@ -35,6 +35,10 @@ __all__ = ["AvatarRenderer"]
 
 logger = logging.getLogger(__name__)
 
+# A blendshape weight that moves no vertex further than this (cm; ~1/25 output pixel at the
+# usual zoom) is not blended.
+_NEGLIGIBLE_CM = 0.002
+
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _blend_kernel(
@@ -214,6 +218,20 @@ class AvatarRenderer:
         # The neck's base stays with the body (the source pose) when the head turns.
         self._body_rotation = self.rotation_matrix(np.zeros(3)).astype(np.float32)
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
+        # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
+        # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
+        mesh = self.mesh
+        self._shape_reach = np.array(
+            [
+                float(
+                    np.abs(mesh.basis_value[mesh.basis_indptr[e] : mesh.basis_indptr[e + 1]]).max(
+                        initial=0.0
+                    )
+                )
+                for e in range(len(mesh.basis_indptr) - 1)
+            ],
+            np.float32,
+        )
         self.last_fragments: Fragments | None = None
 
     @property
@@ -248,6 +266,8 @@ class AvatarRenderer:
         """Blend, rotate and project: returns views of (Vr, 3) model-space vertices, (Vr, 2)
         raster points and (Vr,) depth (valid until the next call)."""
         coeffs, angles = self._check(expression, pose)
+        coeffs = np.where(np.abs(coeffs) * self._shape_reach < _NEGLIGIBLE_CM, 0.0, coeffs)
+        coeffs = coeffs.astype(np.float32)
         mesh = self.mesh
         _blend_kernel(
             mesh.base, mesh.basis_indptr, mesh.basis_index, mesh.basis_value, coeffs, self._vertices
