@@ -33,6 +33,9 @@ class ServerConfig:
         photo: source of the broadcast session at start-up (a path, or "astronaut").
         demo_idle_seconds: the broadcast session plays demo instructions after this long idle
             (0 disables the demo loop).
+        video_codec: preferred video codec, ``"h264"`` (libx264 ultrafast: the cheapest to
+            encode and decode here) or ``"vp8"``; the other is used when a peer lacks it.
+        video_max_bitrate: upper bound of each stream's bitrate, bits/s.
         render_workers: threads rendering frames (shared by all sessions).
         work_workers: threads for calibration and planning (so rendering never waits on them).
         idle_motion: blinks and slight head motion between instructions.
@@ -60,6 +63,8 @@ class ServerConfig:
     virtual_camera_device: str | None = None
     photo: str | None = None
     demo_idle_seconds: float = 0.0
+    video_codec: str = "h264"
+    video_max_bitrate: int = 1_000_000
     render_workers: int = 2
     work_workers: int = 1
     idle_motion: bool = True
@@ -96,6 +101,13 @@ class ServerConfig:
             raise ValueError(f"capture_seconds must be in [0.2, 10], got {self.capture_seconds}")
         if self.capture_max_frames < 1:
             raise ValueError("capture_max_frames must be >= 1")
+        if self.video_codec not in ("h264", "vp8"):
+            raise ValueError(f"video_codec must be h264 or vp8, got {self.video_codec!r}")
+        if not 250_000 <= self.video_max_bitrate <= 10_000_000:
+            raise ValueError(
+                "video_max_bitrate must be in [250000, 10000000] bit/s, "
+                f"got {self.video_max_bitrate}"
+            )
         if self.render_workers < 1 or self.work_workers < 1:
             raise ValueError("render_workers and work_workers must be >= 1")
         if self.connect_timeout <= 0:

@@ -16,13 +16,14 @@ from typing import Any
 
 import av
 import numpy as np
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCRtpTransceiver
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
 from server.channel import ControlChannel
 from server.config import ServerConfig
 from server.session import Session
+from server.webrtc.encoders import EncoderConfig, install_encoder, negotiated_codec, prefer_codec
 from server.webrtc.track import AvatarVideoTrack
 
 __all__ = ["PeerLink", "WebcamReader"]
@@ -101,6 +102,14 @@ class PeerLink:
         self.own_session = own_session
         self.config = config
         self.track = AvatarVideoTrack(session.frames, lambda: session.settings.fps)
+        self.encoder_config = EncoderConfig(
+            codec=config.video_codec,
+            max_bitrate=config.video_max_bitrate,
+            start_bitrate=min(800_000, config.video_max_bitrate),
+        )
+        self._transceiver: RTCRtpTransceiver | None = None
+        self.codec: str | None = None
+        """The negotiated video codec ("H264", "VP8"), known once the answer is made."""
         self.channels: list[ControlChannel] = []
         self.webcam: WebcamReader | None = None
         self._on_closed = on_closed
@@ -144,8 +153,28 @@ class PeerLink:
             await self.close()
 
     def attach_output(self) -> None:
-        """Send the avatar on the peer's video transceiver (call after the remote offer)."""
-        self.pc.addTrack(self.track)
+        """Send the avatar on a video transceiver that prefers the configured codec (call
+        before the remote offer is applied: the offer's video section then uses it)."""
+        self._transceiver = self.pc.addTransceiver(self.track, direction="sendrecv")
+        prefer_codec(self._transceiver, self.encoder_config.codec)
+
+    def install_encoder(self) -> None:
+        """Give the avatar sender the fast encoder of the negotiated codec (call after the
+        local answer is set, before media flows)."""
+        if self._transceiver is None or self.pc.localDescription is None:
+            raise RuntimeError("install_encoder needs attach_output and a local answer first")
+        codec = negotiated_codec(self.pc.localDescription.sdp, self._transceiver.mid)
+        if codec is None:
+            logger.warning("session %s: no video codec negotiated", self.session.id)
+            return
+        self.codec = codec.name
+        installed = install_encoder(self._transceiver.sender, codec, self.encoder_config)
+        logger.info(
+            "session %s: video %s (%s encoder)",
+            self.session.id,
+            codec.name,
+            "fast" if installed else "aiortc default",
+        )
 
     async def close(self) -> None:
         """Close the connection and release everything (idempotent)."""

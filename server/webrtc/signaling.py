@@ -63,10 +63,11 @@ async def answer_offer(
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     link = PeerLink(pc, session, config, on_closed, own_session=own_session)
     try:
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
         link.attach_output()
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))
         answer = await pc.createAnswer()
         await pc.setLocalDescription(answer)
+        link.install_encoder()
     except Exception as error:
         await link.close()
         raise ProtocolError(f"cannot answer this offer: {error}", "bad_offer") from error
