@@ -51,6 +51,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=10.0)
     parser.add_argument("--message-rate", type=float, default=10.0, help="messages/s per client")
     parser.add_argument("--render-workers", type=int, default=2)
+    parser.add_argument(
+        "--codec",
+        choices=("h264", "vp8"),
+        default="h264",
+        help="preferred video codec (the other is used when a browser lacks it; h264 is the "
+        "cheapest to encode here)",
+    )
+    parser.add_argument(
+        "--max-bitrate-kbps", type=int, default=1000, help="upper bound of each stream's bitrate"
+    )
     parser.add_argument("--no-idle", action="store_true", help="no blinks/head motion when idle")
     parser.add_argument("--no-warmup", action="store_true", help="load models on first use")
     parser.add_argument("--checkpoint", default=None, help="instruction planner checkpoint dir")
@@ -76,6 +86,8 @@ def build_config(args: argparse.Namespace) -> Any:
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         message_rate=args.message_rate,
         render_workers=args.render_workers,
+        video_codec=args.codec,
+        video_max_bitrate=args.max_bitrate_kbps * 1000,
         idle_motion=not args.no_idle,
     )
 
