@@ -177,13 +177,14 @@ class EngineConfig:
         planner: "auto" (the learned I2FET planner when its checkpoint loads, else the
             lexicon rules), "i2fet" (fail when it does not load) or "lexicon".
         planner_checkpoint: I2FET checkpoint folder (None = the packaged one).
-        text_encoder: text encoder name for the planner ("wordllama" or "clip").
+        text_encoder: text encoder name for the planner ("wordllama", "minilm", "clip");
+            None = the one the checkpoint records (checkpoints without it: "wordllama").
         render_backend: renderer backend name (None = the renderer's default).
     """
 
     planner: str = "auto"
     planner_checkpoint: Path | None = None
-    text_encoder: str = "wordllama"
+    text_encoder: str | None = None
     render_backend: str | None = None
 
     def __post_init__(self) -> None:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import random
 
 import numpy as np
 import pytest
 
+from engines.i2fet.config import TrainConfig
 from engines.i2fet.evaluate import VOCABULARIES, predict
-from engines.i2fet.grounding import GROUNDING_SEPARATOR, PLACEHOLDER, grounded_text
+from engines.i2fet.grounding import (
+    GROUNDING_SEPARATOR,
+    PLACEHOLDER,
+    ground_mentions,
+    grounded_text,
+    lexicon_mentions,
+)
+from engines.i2fet.train import ground_for_training, perturb_connectors
+from engines.instructions.wordnet import find_wordnet_dir
 
 
 def test_train_vocab_forgets_heldout_synonyms() -> None:
@@ -16,13 +26,49 @@ def test_train_vocab_forgets_heldout_synonyms() -> None:
     full, full_labels = grounded_text(text)
     assert full_labels == ["happiness", "anger"]
     assert "elated" not in full and full.count(PLACEHOLDER) == 2
-    honest, honest_labels = grounded_text(text, include_heldout=False)
+    honest, honest_labels = grounded_text(text, include_heldout=False, use_knowledge=False)
     assert honest_labels == ["anger"]
     assert honest.startswith("look elated, then " + PLACEHOLDER)
     assert honest.endswith(GROUNDING_SEPARATOR + "anger")
     # a phrasing made only of held-out words is not grounded at all
-    assert grounded_text("be merry", include_heldout=False) == ("be merry", [])
+    bare = grounded_text("be merry", include_heldout=False, use_knowledge=False)
+    assert bare == ("be merry", [])
     assert grounded_text("be happy", include_heldout=False)[1] == ["happiness"]
+
+
+@pytest.mark.skipif(find_wordnet_dir() is None, reason="WordNet not installed")
+def test_train_vocab_plus_wordnet_grounds_unseen_words() -> None:
+    honest, labels = grounded_text("look elated, then angry", include_heldout=False)
+    assert labels == ["happiness", "anger"] and "elated" not in honest
+    assert grounded_text("be merry", include_heldout=False)[1] == ["happiness"]
+
+
+def test_negated_emotions_are_removed_before_grounding() -> None:
+    text, labels = grounded_text("not angry, just calm")
+    assert labels == ["neutral"] and "angry" not in text
+    assert text.endswith(GROUNDING_SEPARATOR + "neutral")
+    assert grounded_text("don't be sad")[1] == ["neutral"]
+
+
+def test_training_grounding_partial_and_connector_noise() -> None:
+    text = "look sad, then angry, and finally smile"
+    always = TrainConfig(grounding_prob=1.0, partial_grounding_prob=0.0, connector_noise_prob=0.0)
+    full = ground_for_training(text, 4, always, random.Random(0))
+    assert full == ground_mentions(text, lexicon_mentions(text))
+    assert full.count(PLACEHOLDER) == 3
+    never = TrainConfig(grounding_prob=0.0)
+    assert ground_for_training(text, 4, never, random.Random(0)) == text
+    partial = TrainConfig(grounding_prob=1.0, partial_grounding_prob=1.0, connector_noise_prob=0)
+    seen = {ground_for_training(text, 4, partial, random.Random(i)) for i in range(40)}
+    counts = {t.count(PLACEHOLDER) for t in seen}
+    assert counts == {0, 1, 2, 3}  # every subset size occurs
+    for grounded in seen:  # the suffix names exactly the masked phrases
+        head, _, tail = grounded.partition(GROUNDING_SEPARATOR)
+        assert head.count(PLACEHOLDER) == (len(tail.split(" then ")) if tail else 0)
+    noisy = perturb_connectors(full, random.Random(0))
+    head, _, tail = noisy.partition(GROUNDING_SEPARATOR)
+    assert "then" not in head and "finally" not in head
+    assert tail == "sadness then anger then happiness"
 
 
 def test_unknown_vocabulary_is_rejected() -> None:
@@ -39,8 +85,12 @@ def test_eval_cli_train_vocab_grounding(capsys: pytest.CaptureFixture[str]) -> N
     assert result["grounding"] == "train-vocab"
     for block in (result, result["heldout"]):
         assert {"acc1", "acc2", "gmean", "confusion", "text_only", "full_vocab"} <= set(block)
+        assert {"train_vocab_no_wordnet"} <= set(block)
         assert block["grounding_vocabulary"] == "train"
         assert np.array(block["confusion"]["matrix"]).sum() == block["anchors"]
+    by_kind = result["heldout"]["train_vocab_by_kind"]
+    assert sum(by_kind[k]["samples"] for k in ("synonym", "structure_only")) == 40
+    assert result["encoder"] == "wordllama"  # read from the checkpoint
 
 
 def test_eval_cli_bad_grounding() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pytest
@@ -81,7 +82,9 @@ def encoder():
     return get_encoder("wordllama")
 
 
-TINY = dict(model_dim=32, num_heads=2, hidden=64, expression_latent=4, pose_latent=2)
+TINY: dict[str, Any] = dict(
+    model_dim=32, num_heads=2, hidden=64, expression_latent=4, pose_latent=2
+)
 
 
 @pytest.mark.parametrize("mode", ["ifed", "no_ifed", "baseline"])
@@ -162,3 +165,13 @@ def test_ned_and_classifier_training(tiny_data: InstructionTensors) -> None:
     judged = clf.model.predict(tiny_data.expressions)
     accuracy = (judged == tiny_data.labels)[tiny_data.slot_mask].float().mean()
     assert accuracy > 0.9
+
+
+def test_config_records_the_text_encoder() -> None:
+    config = I2FETConfig(labels=LABELS, encoder="minilm")
+    assert I2FETConfig.from_dict(config.to_dict()).encoder == "minilm"
+    legacy = config.to_dict()
+    del legacy["encoder"]  # checkpoints written before the field existed
+    assert I2FETConfig.from_dict(legacy).encoder == "wordllama"
+    with pytest.raises(ValueError, match="encoder"):
+        I2FETConfig(labels=LABELS, encoder="")

@@ -41,6 +41,8 @@ class I2FETConfig:
             anchors, no CVAE).
         grounding: the model was trained to read the vocabulary's grounding suffix
             (see ``engines.i2fet.grounding``); the planner then adds it.
+        encoder: name of the text encoder the model was trained on (``engines.text``
+            registry); checkpoints from before it was recorded were all "wordllama".
     """
 
     labels: tuple[str, ...] = ()
@@ -60,8 +62,11 @@ class I2FETConfig:
     dropout: float = 0.0
     mode: str = "ifed"
     grounding: bool = True
+    encoder: str = "wordllama"
 
     def __post_init__(self) -> None:
+        if not self.encoder:
+            raise ValueError("I2FETConfig.encoder must name a text encoder (e.g. 'wordllama')")
         if not self.labels:
             raise ValueError("I2FETConfig.labels is empty: pass the corpus emotion labels")
         if self.mode not in ("ifed", "no_ifed", "baseline"):
@@ -165,6 +170,13 @@ class TrainConfig:
         filler_prob: chance that 1-2 filler / unknown words are inserted into the text.
         grounding_prob: chance that a text gets the vocabulary's grounding suffix (only
             used when the model config has ``grounding``).
+        partial_grounding_prob: chance that a grounded text is grounded only in part: each
+            emotion phrase is left in the text, unnamed, with probability 1/2, as when
+            neither the vocabulary nor WordNet knows a word at run time.
+        connector_noise_prob: chance that a grounded text's chain connectors ("then",
+            ", after that", "and finally") are replaced by punctuation or a filler word, so
+            that the count and order of anchors are read from the grounding suffix rather
+            than from connector words the model has seen (unseen connectors then matter less).
         threads: torch threads during training (0 = leave torch's default).
         progress: show tqdm progress bars.
     """
@@ -185,7 +197,9 @@ class TrainConfig:
     source_neutral_prob: float = 0.5
     source_shuffle_prob: float = 0.2
     filler_prob: float = 0.3
-    grounding_prob: float = 0.5
+    grounding_prob: float = 0.7
+    partial_grounding_prob: float = 0.3
+    connector_noise_prob: float = 0.3
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -200,6 +214,8 @@ class TrainConfig:
             "source_shuffle_prob",
             "filler_prob",
             "grounding_prob",
+            "partial_grounding_prob",
+            "connector_noise_prob",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

@@ -40,6 +40,7 @@ __all__ = [
     "classification_metrics",
     "classifier_accuracy",
     "evaluate_model",
+    "knowledge_name",
     "predict",
     "with_source",
 ]
@@ -72,16 +73,19 @@ def predict(
     batch_size: int = 512,
     grounded: bool = False,
     vocabulary: str = "full",
+    knowledge: bool = True,
 ) -> Predictions:
     """Run the model (z = 0, deterministic) over every sample of ``data``; ``grounded`` adds
     the vocabulary's grounding suffix to each text, as the planner does, with the whole
-    vocabulary (``vocabulary="full"``) or the training vocabulary only (``"train"``)."""
+    vocabulary (``vocabulary="full"``) or the training vocabulary only (``"train"``), plus
+    WordNet for words the vocabulary does not know (``knowledge``, when installed)."""
     include_heldout = _include_heldout(vocabulary)
     model.eval()
     if grounded:
         limit = model.config.max_anchors
         data = replace(
-            data, texts=[grounded_text(t, limit, include_heldout)[0] for t in data.texts]
+            data,
+            texts=[grounded_text(t, limit, include_heldout, knowledge)[0] for t in data.texts],
         )
     parts: list[Any] = []
     for start in range(0, len(data), batch_size):
@@ -98,6 +102,13 @@ def predict(
             )
         )
     return Predictions(*(torch.cat(column) for column in zip(*parts, strict=True)))
+
+
+def knowledge_name() -> str:
+    """ "wordnet-3.0" when WordNet grounding is available, else "none"."""
+    from engines.instructions.knowledge import default_knowledge
+
+    return "wordnet-3.0" if default_knowledge(False) is not None else "none"
 
 
 def _include_heldout(vocabulary: str) -> bool:
@@ -164,12 +175,16 @@ def evaluate_model(
     grounded: bool = False,
     gram: torch.Tensor | None = None,
     vocabulary: str = "full",
+    knowledge: bool = True,
 ) -> dict[str, Any]:
     """All metrics of one model on one split (see the module docstring); with the vertex
     Gram matrix (``losses.vertex_gram``) also the RMS vertex error of the anchors in mm.
-    ``vocabulary`` ("full" or "train") is the grounding vocabulary when ``grounded``."""
+    ``vocabulary`` ("full" or "train") is the grounding vocabulary when ``grounded``;
+    ``knowledge`` adds WordNet grounding of unknown words (when installed)."""
     data = with_source(data, source)
-    predictions = predict(model, encoder, data, grounded=grounded, vocabulary=vocabulary)
+    predictions = predict(
+        model, encoder, data, grounded=grounded, vocabulary=vocabulary, knowledge=knowledge
+    )
     judged = classifier.predict(predictions.expressions)
     out = classification_metrics(judged, data, labels)
     mask = data.slot_mask
@@ -177,6 +192,7 @@ def evaluate_model(
     out["grounded"] = grounded
     if grounded:
         out["grounding_vocabulary"] = vocabulary
+        out["grounding_knowledge"] = knowledge_name() if knowledge else "none"
     out["count_accuracy"] = round(float((predictions.count == data.count).float().mean()), 4)
     out["slot_label_accuracy"] = round(
         float((predictions.label_ids == data.labels)[mask].float().mean()), 4

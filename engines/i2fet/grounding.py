@@ -10,6 +10,11 @@ expression and pose; raw (words the vocabulary does not know), the model reads t
 ``facecast eval`` reports both ("grounded" and "text_only") and, to measure generalisation to
 unseen words, grounding with the training vocabulary only ("train_vocab"): the vocabulary
 contains the corpus' held-out synonyms, so full-vocabulary grounding does not.
+
+Words the vocabulary does not know are grounded through WordNet when it is installed
+(``use_knowledge``, see ``engines.instructions.knowledge``): third-party knowledge about
+English words, never the corpus' held-out lists. Negated emotions ("not angry") are removed
+from the text before grounding (see ``engines.instructions.analysis``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import re
 __all__ = [
     "GROUNDING_SEPARATOR",
     "PLACEHOLDER",
+    "ground_mentions",
     "ground_text",
     "grounded_text",
     "lexicon_mentions",
@@ -40,22 +46,40 @@ def lexicon_reading(text: str) -> tuple[list[str], list[str]]:
     except ImportError:  # pragma: no cover - the vocabulary ships with the project
         logger.warning("engines.instructions unavailable: no lexicon reading")
         return [], []
-    analysis = analyze_text(text)
+    from engines.instructions.knowledge import default_knowledge
+
+    analysis = analyze_text(text, knowledge=default_knowledge(True))
     return [m.label for m in analysis.emotion_mentions], list(analysis.unknown_words)
 
 
-def lexicon_mentions(text: str, include_heldout: bool = True) -> list[tuple[str, str]]:
+def lexicon_mentions(
+    text: str, include_heldout: bool = True, use_knowledge: bool = True
+) -> list[tuple[str, str]]:
     """(phrase, label) of every emotion mention the vocabulary finds, in text order.
 
     ``include_heldout=False`` uses the training vocabulary only (the corpus' held-out synonyms
-    are unknown words then), so held-out phrasings must be read by the text encoder.
+    are unknown words then), so held-out phrasings must be read by the text encoder or
+    grounded through WordNet (``use_knowledge``, when installed).
     """
+    return _mentions(text, include_heldout, use_knowledge)[0]
+
+
+def _mentions(
+    text: str, include_heldout: bool, use_knowledge: bool
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(mentions, negated phrases) of ``text``."""
     try:
         from engines.instructions import analyze_text
+        from engines.instructions.knowledge import default_knowledge
     except ImportError:  # pragma: no cover
-        return []
-    analysis = analyze_text(text, include_heldout=include_heldout)
-    return [(m.word, m.label) for m in analysis.emotion_mentions]
+        return [], []
+    knowledge = default_knowledge(include_heldout) if use_knowledge else None
+    analysis = analyze_text(text, include_heldout=include_heldout, knowledge=knowledge)
+    mentions = [(m.word, m.label) for m in analysis.emotion_mentions]
+    negated = [m.word for m in analysis.negated_mentions]
+    if any(m.source == "negation" for m in analysis.emotion_mentions):
+        negated = []  # the negated phrase itself stands for "neutral"
+    return mentions, negated
 
 
 def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
@@ -71,20 +95,34 @@ def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
 
 
 def grounded_text(
-    text: str, max_mentions: int = 4, include_heldout: bool = True
+    text: str,
+    max_mentions: int = 4,
+    include_heldout: bool = True,
+    use_knowledge: bool = True,
 ) -> tuple[str, list[str]]:
     """The grounded form of ``text`` and the labels read (``text`` unchanged and [] when the
     vocabulary finds no emotion phrase or more than ``max_mentions``).
 
     ``include_heldout=False`` grounds with the training vocabulary only: phrases it does not
-    know stay in the text unmasked and unnamed (the honest held-out evaluation).
+    know stay in the text unmasked and unnamed unless WordNet grounds them
+    (``use_knowledge``; the honest held-out evaluation).
     """
-    mentions = lexicon_mentions(text, include_heldout)
+    mentions, negated = _mentions(text, include_heldout, use_knowledge)
     if not mentions or len(mentions) > max_mentions:
         return text, []
-    labels = [label for _, label in mentions]
+    return ground_mentions(text, mentions, negated), [label for _, label in mentions]
+
+
+def ground_mentions(
+    text: str, mentions: list[tuple[str, str]], negated: list[str] | tuple[str, ...] = ()
+) -> str:
+    """``text`` with the ``mentions`` (phrase, label) masked and named in the suffix and the
+    ``negated`` phrases removed; mentions left out stay in the text as they are (training
+    with partial grounding passes a subset)."""
+    if negated:
+        text = mask_mentions(text, list(negated), "")
     masked = mask_mentions(text, [phrase for phrase, _ in mentions], PLACEHOLDER)
-    return ground_text(masked, labels), labels
+    return ground_text(masked, [label for _, label in mentions])
 
 
 def ground_text(text: str, labels: list[str] | tuple[str, ...]) -> str:

@@ -207,6 +207,11 @@ def run_i2fet(
                 metrics[f"{name}_text_only"] = evaluate_model(
                     model, encoder, classifier, data[name], model_config.labels, gram=eval_gram
                 )
+                if name == "heldout":  # the honest figure: training vocabulary (+ WordNet)
+                    metrics[f"{name}_train_vocab"] = evaluate_model(
+                        model, encoder, classifier, data[name], model_config.labels,
+                        grounded=True, gram=eval_gram, vocabulary="train",
+                    )  # fmt: skip
     if out is not None:
         save_checkpoint(out, "i2fet", model_config.to_dict(), model, metrics, command)
     return model, metrics

@@ -154,12 +154,15 @@ class InstructionPlanner:
         self.config = config or PlannerConfig()
         self.labels: tuple[str, ...] = tuple(model.config.labels)
         self.examples: list[str] = list(EXAMPLE_INSTRUCTIONS)
+        from engines.instructions.knowledge import default_knowledge
+
+        default_knowledge(True)  # read WordNet now (~1 s), not on the first instruction
 
     @classmethod
     def load(
         cls,
         checkpoint_dir: Path | None = None,
-        encoder: str = "wordllama",
+        encoder: str | None = None,
         config: PlannerConfig | None = None,
         **encoder_options: Any,
     ) -> InstructionPlanner:
@@ -173,6 +176,7 @@ class InstructionPlanner:
         directory = Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
         model = load_i2fet(directory / "i2fet.pt")
         ned = load_ned(directory / "ned.pt")
+        encoder = encoder or model.config.encoder
         text_encoder = get_encoder(encoder, **encoder_options)
         if text_encoder.dim != model.config.text_dim:
             from engines.i2fet.exceptions import CheckpointError
@@ -259,9 +263,9 @@ class InstructionPlanner:
             neutral_expression, neutral_pose = self.ned(source_expression, source_pose)
             t3 = time.perf_counter()
         timings.update(text=(t1 - t0) * 1e3, i2fet=(t2 - t1) * 1e3, ned=(t3 - t2) * 1e3)
-        # Grounded, the vocabulary's count of emotion phrases (99.8% right on the held-out
-        # phrasings) is used; the model's count head (94.6%) decides for raw text.
-        count = len(grounded_labels) or int(out.count_logits[0].argmax()) + 1
+        # Grounded, there are at least as many anchors as emotion phrases the vocabulary (and
+        # WordNet) named; the model's count head may find more (a word neither knows).
+        count = max(len(grounded_labels), int(out.count_logits[0].argmax()) + 1)
         probabilities = out.label_logits[0, :count].softmax(-1)
         confidence, label_ids = probabilities.max(-1)
         labels = tuple(self.labels[int(i)] for i in label_ids)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from torch.nn import functional as F
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.config import ClassifierConfig, I2FETConfig, NEDConfig, TrainConfig
 from engines.i2fet.data import InstructionTensors
-from engines.i2fet.grounding import grounded_text
+from engines.i2fet.grounding import GROUNDING_SEPARATOR, ground_mentions, lexicon_mentions
 from engines.i2fet.losses import I2FETLoss
 from engines.i2fet.model import I2FET, PooledBaseline, build_model
 from engines.i2fet.ned import NED
@@ -30,7 +31,9 @@ __all__ = [
     "augment_texts",
     "classifier_pairs",
     "count_parameters",
+    "ground_for_training",
     "ned_pairs",
+    "perturb_connectors",
     "seed_everything",
     "train_classifier",
     "train_i2fet",
@@ -125,10 +128,13 @@ def _loop(
     return TrainResult(module, history, time.perf_counter() - started, {"final": running})
 
 
+# Words with no emotion, intensity or connector meaning. Not intensity words ("so", "really"):
+# inserted at random they would contradict the sample's intensities; and never a held-out word
+# (an earlier list had "kind of", a held-out intensity phrase).
 FILLER_WORDS: tuple[str, ...] = (
-    "please", "now", "okay", "hmm", "gently", "quickly", "slowly", "kind of", "like",
+    "please", "now", "okay", "hmm", "gently", "quickly", "slowly", "like",
     "you know", "the avatar", "for me", "right away", "blorf", "zorp", "table", "weather",
-    "um", "just", "really", "well", "so", "actually", "today", "again", "camera",
+    "um", "just", "well", "actually", "today", "again", "camera",
 )  # fmt: skip
 
 
@@ -142,6 +148,45 @@ def augment_texts(texts: list[str], probability: float, rng: random.Random) -> l
                 words.insert(rng.randint(0, len(words)), rng.choice(FILLER_WORDS))
             text = " ".join(words)
         out.append(text)
+    return out
+
+
+def _connector_pattern() -> re.Pattern[str]:
+    from engines.instructions.templates import CHAIN_CONNECTORS, CHAIN_FINAL_CONNECTORS
+
+    words = sorted({c.strip(" ,.").lower() for c in CHAIN_CONNECTORS + CHAIN_FINAL_CONNECTORS},
+                   key=len, reverse=True)  # fmt: skip
+    alternatives = "|".join(r"\s+".join(map(re.escape, w.split())) for w in words if w)
+    return re.compile(rf"[,.]?\s+(?:{alternatives})\s+", re.IGNORECASE)
+
+
+def perturb_connectors(text: str, rng: random.Random) -> str:
+    """Replace the training chain connectors of ``text``'s instruction part (before the
+    grounding suffix) by punctuation or a filler word (see ``TrainConfig.connector_noise_prob``)."""
+    head, separator, tail = text.partition(GROUNDING_SEPARATOR)
+    pattern = _connector_pattern()
+
+    def replace(_: re.Match[str]) -> str:
+        return rng.choice((", ", "; ", " ", ", " + rng.choice(FILLER_WORDS) + " "))
+
+    return pattern.sub(replace, head) + separator + tail
+
+
+def ground_for_training(
+    text: str, max_anchors: int, config: TrainConfig, rng: random.Random
+) -> str:
+    """``text`` grounded as in training: raw (1 - grounding_prob), fully or partly grounded
+    (``partial_grounding_prob``), connectors perturbed (``connector_noise_prob``)."""
+    if rng.random() >= config.grounding_prob:
+        return text
+    mentions = lexicon_mentions(text)
+    if not mentions or len(mentions) > max_anchors:
+        return text
+    if rng.random() < config.partial_grounding_prob:
+        mentions = [m for m in mentions if rng.random() < 0.5]
+    out = ground_mentions(text, mentions)
+    if rng.random() < config.connector_noise_prob:
+        out = perturb_connectors(out, rng)
     return out
 
 
@@ -192,9 +237,7 @@ def train_i2fet(
     source_generator = torch.Generator().manual_seed(config.seed + 1)
 
     def ground(text: str) -> str:
-        if text_rng.random() >= config.grounding_prob:
-            return text
-        return grounded_text(text, model_config.max_anchors)[0]
+        return ground_for_training(text, model_config.max_anchors, config, text_rng)
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = augment_sources(data.take(index), config, source_generator)

@@ -27,6 +27,12 @@ from engines.instructions.facs import (
     emotion_prototype,
     prototype_matrix,
 )
+from engines.instructions.knowledge import (
+    EmotionKnowledge,
+    KnowledgeConfig,
+    KnowledgeMatch,
+    default_knowledge,
+)
 from engines.instructions.planner import (
     EXAMPLE_INSTRUCTIONS,
     LexiconPlanner,
@@ -53,6 +59,7 @@ from engines.instructions.vocabulary import (
     LexicalEntry,
     entries_for,
 )
+from engines.instructions.wordnet import WordNet, WordNetUnavailableError
 
 __all__ = [
     "AU_TO_SHAPES",
@@ -74,10 +81,13 @@ __all__ = [
     "SPEED_WORDS",
     "Corpus",
     "CorpusConfig",
+    "EmotionKnowledge",
     "EmotionMention",
     "InstructionSample",
     "InstructionsError",
     "IntensityWord",
+    "KnowledgeConfig",
+    "KnowledgeMatch",
     "LexicalEntry",
     "LexiconPlanner",
     "NotUnderstoodError",
@@ -87,7 +97,10 @@ __all__ = [
     "SubjectStyle",
     "TextAnalysis",
     "UnknownEmotionError",
+    "WordNet",
+    "WordNetUnavailableError",
     "analyze_text",
+    "default_knowledge",
     "emotion_pose_prior",
     "emotion_prototype",
     "entries_for",

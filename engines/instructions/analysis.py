@@ -1,10 +1,22 @@
 """Lexicon analysis of an instruction: which emotions it names, with which intensity words.
 
 This is a transparent word-level reading used for user-facing messages ("understood:
-anger, then happiness; unknown words: 'blorf'") and as a rule-based baseline planner. It
-lower-cases the text, splits it into words and matches the longest known phrase at each
-position ("burst out laughing" before "laughing"). Negation is out of scope: "not happy"
-reads as a mention of happiness.
+anger, then happiness; unknown words: 'blorf'"), for grounding the I2FET model's input and as
+a rule-based baseline planner. It lower-cases the text, splits it into words and matches the
+longest known phrase at each position ("burst out laughing" before "laughing"). Then:
+
+- Knowledge (optional, ``knowledge=``): words the lexicon does not know are looked up in
+  WordNet (:mod:`.knowledge`): "livid" reads as anger through "angry".
+- Composition: two different basic emotions joined by nothing, "and", "but", "in" or "with"
+  (articles allowed) name the compound with those two parents ("joyful surprise",
+  "angry and scared", "despair in fear"), as the lexicon's own compound phrases do; a
+  comma or other punctuation between them, or a list ("happy, sad and angry"), keeps them
+  apart. Only the twelve two-emotion compounds are composed.
+- Negation: an emotion right after "not", "no", "never", "don't", "stop", "without" or
+  "isn't"-style words (at most one word between, no punctuation) is negated: it is listed in
+  ``negated_mentions``, not in ``emotion_mentions``. An instruction whose only emotions are
+  negated ("don't be sad") reads as "neutral"; otherwise negated emotions are dropped
+  ("not angry, just calm" → neutral).
 """
 
 from __future__ import annotations
@@ -12,12 +24,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engines.instructions.knowledge import EmotionKnowledge
 
 from engines.instructions.templates import template_words
 from engines.instructions.vocabulary import (
     _EXTRA_VERB_ADVERBS,
+    BASIC_EMOTIONS,
+    COMPOUND_PARENTS,
     HELDOUT_INTENSITY_WORDS,
     INTENSITY_ADVERBS,
     INTENSITY_NOUN_MODIFIERS,
@@ -37,6 +55,28 @@ __all__ = [
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 _MAX_PHRASE = 8
+_MAX_KNOWLEDGE_PHRASE = 3
+_NEGATORS: frozenset[str] = frozenset(
+    [
+        "not",
+        "no",
+        "never",
+        "don't",
+        "dont",
+        "doesn't",
+        "didn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "stop",
+        "quit",
+        "without",
+        "nor",
+        "neither",
+    ]
+)
+_COMPOSE_LINKS: frozenset[tuple[str, ...]] = frozenset({(), ("and",), ("but",), ("in",), ("with",)})
+_ARTICLES: frozenset[str] = frozenset({"a", "an", "the"})
 
 _STOPWORD_TEXT = """
 a an the and or but then to from into of in on at with for by as is are was be been this
@@ -53,11 +93,20 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 
 @dataclass(frozen=True)
 class EmotionMention:
-    """A phrase naming an emotion: ``word`` (the phrase), ``label``, token ``position``."""
+    """A phrase naming an emotion: ``word`` (the phrase), ``label``, token ``position``;
+    ``source`` says how it was read: "lexicon", "wordnet" (``via`` = the vocabulary word
+    WordNet related it to) or "composed" (two mentions naming a compound)."""
 
     word: str
     label: str
     position: int
+    source: str = "lexicon"
+    via: str = ""
+
+    @property
+    def length(self) -> int:
+        """Number of tokens the phrase spans."""
+        return len(self.word.split())
 
     def __iter__(self) -> Iterator[object]:
         # allows ``word, label, position = mention`` (the contract's tuple form)
@@ -95,6 +144,8 @@ class TextAnalysis:
         intensity_words: intensity phrases in text order.
         unknown_words: words that are neither emotion, intensity, speed, template nor stop words.
         speed_words: speed phrases ("slowly", "suddenly") in text order.
+        negated_mentions: emotion phrases under a negation ("not angry"), with the negator
+            included in ``word`` — not in ``emotion_mentions``.
     """
 
     tokens: tuple[str, ...]
@@ -102,6 +153,7 @@ class TextAnalysis:
     intensity_words: list[IntensityWord] = field(default_factory=list)
     unknown_words: list[str] = field(default_factory=list)
     speed_words: list[SpeedWord] = field(default_factory=list)
+    negated_mentions: list[EmotionMention] = field(default_factory=list)
 
     @property
     def speed_factor(self) -> float:
@@ -125,7 +177,7 @@ class TextAnalysis:
         for word in self.intensity_words:
             if word.position + len(word.word.split()) == mention.position:
                 return word.value
-            if word.position == mention.position + len(mention.word.split()):
+            if word.position == mention.position + mention.length:
                 return word.value
         return None
 
@@ -154,20 +206,92 @@ def _phrase_tables(
             if include_heldout or word not in HELDOUT_INTENSITY_WORDS:
                 intensities[tuple(word.split())] = value
     speeds = {tuple(word.split()): factor for word, factor in SPEED_WORDS.items()}
-    known = STOPWORDS | template_words()
+    known = STOPWORDS | template_words(include_heldout)
     return emotions, intensities, speeds, known
 
 
-def analyze_text(text: str, *, include_heldout: bool = True) -> TextAnalysis:
+@lru_cache(maxsize=1)
+def _compounds() -> dict[frozenset[str], str]:
+    """{two basic labels} → the compound of exactly those parents (the twelve pairs)."""
+    basic = set(BASIC_EMOTIONS) - {"neutral"}
+    out: dict[frozenset[str], str] = {}
+    for label, parents in COMPOUND_PARENTS.items():
+        key = frozenset(parents)
+        if len(key) == 2 and key <= basic and "_" in label:
+            out.setdefault(key, label)
+    return out
+
+
+def _compose(
+    tokens: tuple[str, ...], spans: list[tuple[int, int]], text: str,
+    mentions: list[EmotionMention],
+) -> list[EmotionMention]:  # fmt: skip
+    """Merge neighbouring mentions of two basic emotions into their compound (see module)."""
+    compounds = _compounds()
+    out: list[EmotionMention] = []
+    i = 0
+    while i < len(mentions):
+        first = mentions[i]
+        if i + 1 < len(mentions):
+            second = mentions[i + 1]
+            end = first.position + first.length
+            between = tuple(t for t in tokens[end : second.position] if t not in _ARTICLES)
+            gap = text[spans[end - 1][1] : spans[second.position][0]]
+            key = frozenset((first.label, second.label))
+            # "A, B and C" is a list: B directly after "A," is not composed with C
+            in_list = (
+                bool(out)
+                and out[-1].position + out[-1].length == first.position
+                and (text[spans[first.position - 1][1] : spans[first.position][0]].strip() == ",")
+            )
+            if (
+                key in compounds
+                and between in _COMPOSE_LINKS
+                and not any(c in gap for c in ",;.!?:")
+                and not in_list
+            ):
+                word = " ".join(tokens[first.position : second.position + second.length])
+                out.append(EmotionMention(word, compounds[key], first.position, "composed"))
+                i += 2
+                continue
+        out.append(first)
+        i += 1
+    return out
+
+
+def _negated(
+    tokens: tuple[str, ...], spans: list[tuple[int, int]], text: str, mention: EmotionMention
+) -> int | None:
+    """Token index of the negator governing ``mention`` ("not angry", "don't be sad")."""
+    for back in (1, 2):
+        j = mention.position - back
+        if j < 0:
+            break
+        gap = text[spans[j][1] : spans[mention.position][0]]
+        if any(c in gap for c in ",;.!?:"):
+            break
+        if tokens[j] in _NEGATORS:
+            return j
+    return None
+
+
+def analyze_text(
+    text: str, *, include_heldout: bool = True, knowledge: EmotionKnowledge | None = None
+) -> TextAnalysis:
     """Find emotion and intensity phrases in ``text`` (any string; never raises on content).
 
-    ``include_heldout=False`` forgets the corpus' held-out synonyms and intensity words: the
-    lexicon then knows exactly what a model trained on the train split has seen.
+    ``include_heldout=False`` forgets the corpus' held-out synonyms, intensity words and
+    template words: the lexicon then knows exactly what a model trained on the train split
+    has seen. ``knowledge`` (e.g. :func:`engines.instructions.knowledge.default_knowledge`)
+    grounds words the lexicon does not know through WordNet.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     emotions, intensities, speeds, known = _phrase_tables(include_heldout)
-    tokens = tokenize(text)
+    lowered = text.lower()
+    matches = list(_WORD.finditer(lowered))
+    tokens = tuple(m.group() for m in matches)
+    spans = [m.span() for m in matches]
     mentions: list[EmotionMention] = []
     intensity_words: list[IntensityWord] = []
     unknown: list[str] = []
@@ -178,7 +302,12 @@ def analyze_text(text: str, *, include_heldout: bool = True) -> TextAnalysis:
         for length in range(min(_MAX_PHRASE, len(tokens) - i), 0, -1):
             phrase = tokens[i : i + length]
             if phrase in emotions:
-                mentions.append(EmotionMention(" ".join(phrase), emotions[phrase], i))
+                joined = _joined_phrase(tokens, i, length, emotions, knowledge)
+                if joined is not None:  # "settle" + "down" → WordNet's "settle down"
+                    mentions.append(joined)
+                    length = joined.length
+                else:
+                    mentions.append(EmotionMention(" ".join(phrase), emotions[phrase], i))
             elif phrase in intensities:
                 intensity_words.append(IntensityWord(" ".join(phrase), intensities[phrase], i))
             elif phrase in speeds:
@@ -188,8 +317,72 @@ def analyze_text(text: str, *, include_heldout: bool = True) -> TextAnalysis:
             i += length
             matched = True
             break
-        if not matched:
-            if tokens[i] not in known and tokens[i] not in unknown:
-                unknown.append(tokens[i])
-            i += 1
-    return TextAnalysis(tokens, mentions, intensity_words, unknown, speed_words)
+        if matched:
+            continue
+        if knowledge is not None and tokens[i] not in known:
+            found = _knowledge_mention(tokens, i, known, emotions, knowledge)
+            if found is not None:
+                mentions.append(found)
+                i += found.length
+                continue
+        if tokens[i] not in known and tokens[i] not in unknown:
+            unknown.append(tokens[i])
+        i += 1
+    mentions = _compose(tokens, spans, lowered, mentions)
+    kept: list[EmotionMention] = []
+    negated: list[EmotionMention] = []
+    for mention in mentions:
+        negator = _negated(tokens, spans, lowered, mention)
+        if negator is None:
+            kept.append(mention)
+        else:
+            word = " ".join(tokens[negator : mention.position + mention.length])
+            negated.append(replace(mention, word=word, position=negator))
+    if negated and not kept:
+        first = negated[0]
+        kept = [EmotionMention(first.word, "neutral", first.position, "negation")]
+    return TextAnalysis(tokens, kept, intensity_words, unknown, speed_words, negated)
+
+
+def _joined_phrase(
+    tokens: tuple[str, ...],
+    start: int,
+    length: int,
+    emotions: dict[tuple[str, ...], str],
+    knowledge: EmotionKnowledge | None,
+) -> EmotionMention | None:
+    """A lexicon phrase and the one-word lexicon phrase right after it, when together they are
+    one WordNet phrase that knowledge grounds ("settle down" is not "settle" then "down")."""
+    end = start + length
+    if knowledge is None or end >= len(tokens) or (tokens[end],) not in emotions:
+        return None
+    phrase = " ".join(tokens[start : end + 1])
+    if not knowledge.wordnet.synsets(phrase):
+        return None
+    match = knowledge.lookup(phrase)
+    if match is None:
+        return None
+    return EmotionMention(phrase, match.label, start, "wordnet", match.via)
+
+
+def _knowledge_mention(
+    tokens: tuple[str, ...],
+    start: int,
+    known: frozenset[str],
+    emotions: dict[tuple[str, ...], str],
+    knowledge: EmotionKnowledge,
+) -> EmotionMention | None:
+    """The longest phrase from ``start`` (an unknown word and up to two more, not running into
+    a lexicon phrase: "poker face") that WordNet grounds to an emotion."""
+    limit = min(_MAX_KNOWLEDGE_PHRASE, len(tokens) - start)
+    for length in range(limit, 0, -1):
+        phrase = tokens[start : start + length]
+        if (length == 1 and phrase[-1] in known) or any(
+            tokens[start + k : start + k + 1] and (tokens[start + k],) in emotions
+            for k in range(1, length)
+        ):
+            continue
+        match = knowledge.lookup(" ".join(phrase))
+        if match is not None:
+            return EmotionMention(" ".join(phrase), match.label, start, "wordnet", match.via)
+    return None

@@ -22,6 +22,7 @@ from engines.face_model.ict import EXPRESSION_NAMES
 from engines.instructions.analysis import analyze_text
 from engines.instructions.exceptions import NotUnderstoodError
 from engines.instructions.facs import emotion_pose_prior, emotion_prototype
+from engines.instructions.knowledge import default_knowledge
 from engines.instructions.vocabulary import LEXICON
 
 __all__ = [
@@ -86,10 +87,15 @@ class LexiconPlanner:
     """Plans from the lexicon analysis (see the module docstring)."""
 
     def __init__(
-        self, expression_names: Sequence[str] = EXPRESSION_NAMES, *, include_heldout: bool = True
+        self,
+        expression_names: Sequence[str] = EXPRESSION_NAMES,
+        *,
+        include_heldout: bool = True,
+        use_knowledge: bool = True,
     ) -> None:
         self.expression_names = tuple(expression_names)
         self.include_heldout = include_heldout
+        self.use_knowledge = use_knowledge  # WordNet for unknown words, when installed
 
     def plan(
         self,
@@ -110,7 +116,8 @@ class LexiconPlanner:
         if not (0.0 < intensity_scale <= 2.0):
             raise ValueError(f"intensity_scale must be in (0, 2], got {intensity_scale}")
         started = time.perf_counter()
-        analysis = analyze_text(text, include_heldout=self.include_heldout)
+        knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
+        analysis = analyze_text(text, include_heldout=self.include_heldout, knowledge=knowledge)
         if not analysis.emotion_mentions:
             raise NotUnderstoodError(
                 not_understood_message(text, analysis.unknown_words, EXAMPLE_INSTRUCTIONS),

@@ -124,14 +124,19 @@ _SLOT = re.compile(r"\{[^}]*\}")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
-def template_words() -> frozenset[str]:
-    """Every word the templates, connectors, copulas and person words use (lower case)."""
+def template_words(include_heldout: bool = True) -> frozenset[str]:
+    """Every word the templates, connectors, copulas and person words use (lower case);
+    the training phrasings' words only when ``include_heldout`` is False."""
     texts = [
-        *PAIR_TEMPLATES, *HELDOUT_PAIR_TEMPLATES, *SINGLE_TEMPLATES, *HELDOUT_SINGLE_TEMPLATES,
-        *CHAIN_CONNECTORS, *CHAIN_FINAL_CONNECTORS, *HELDOUT_CHAIN_CONNECTORS,
-        *HELDOUT_CHAIN_FINAL_CONNECTORS, *CHAIN_STATE_TEMPLATES, *HELDOUT_CHAIN_STATE_TEMPLATES,
-        *WHO, *COPULAS, *HELDOUT_COPULAS, *NOUN_VERBS, *HELDOUT_NOUN_VERBS,
+        *PAIR_TEMPLATES, *SINGLE_TEMPLATES, *CHAIN_CONNECTORS, *CHAIN_FINAL_CONNECTORS,
+        *CHAIN_STATE_TEMPLATES, *WHO, *COPULAS, *NOUN_VERBS,
     ]  # fmt: skip
+    if include_heldout:
+        texts += [
+            *HELDOUT_PAIR_TEMPLATES, *HELDOUT_SINGLE_TEMPLATES, *HELDOUT_CHAIN_CONNECTORS,
+            *HELDOUT_CHAIN_FINAL_CONNECTORS, *HELDOUT_CHAIN_STATE_TEMPLATES, *HELDOUT_COPULAS,
+            *HELDOUT_NOUN_VERBS,
+        ]  # fmt: skip
     words: set[str] = set()
     for text in texts:
         words.update(_WORD.findall(_SLOT.sub(" ", text.lower())))

@@ -65,7 +65,9 @@ def register(subparsers: Any) -> None:
         help="auto: I2FET if its checkpoint exists, else the lexicon rules",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="I2FET checkpoint directory")
-    parser.add_argument("--encoder", default="wordllama", help="I2FET text encoder")
+    parser.add_argument(
+        "--encoder", default=None, help="I2FET text encoder (default: the checkpoint's)"
+    )
     parser.add_argument("--intensity", type=float, default=1.0, help="scale of every apex (0-2]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the planner and idle motion")
     parser.add_argument("--easing", choices=EASING_CHOICES, default="minjerk")

@@ -32,7 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--checkpoint-dir", default=None, help="default: the committed ones")
     parser.add_argument("--corpus-seed", type=int, default=0)
     parser.add_argument("--eval-size", type=int, default=2_000, help="samples per split")
-    parser.add_argument("--encoder", default="wordllama")
+    parser.add_argument("--encoder", default=None, help="text encoder (default: the checkpoint's)")
     parser.add_argument(
         "--source",
         choices=("neutral", "corpus"),
@@ -58,7 +58,7 @@ def evaluate(
     checkpoint_dir: Path,
     corpus_seed: int,
     eval_size: int,
-    encoder_name: str,
+    encoder_name: str | None,
     source: str = "neutral",
     grounding: str = "full",
 ) -> dict[str, Any]:
@@ -82,6 +82,7 @@ def evaluate(
     model = load_i2fet(checkpoint_dir / "i2fet.pt")
     classifier = load_classifier(checkpoint_dir / "classifier.pt")
     labels = tuple(model.config.labels)
+    encoder_name = encoder_name or model.config.encoder
     if labels != tuple(EMOTIONS):
         logger.warning("checkpoint labels differ from the current vocabulary's EMOTIONS")
     encoder = get_encoder(encoder_name)
@@ -97,10 +98,13 @@ def evaluate(
             seed=corpus_seed, num_train=1, num_val=1, num_test=eval_size, num_heldout=eval_size
         )
     )
+    from engines.i2fet.evaluate import knowledge_name
+
     result: dict[str, Any] = {
         "checkpoint_dir": str(checkpoint_dir),
         "encoder": encoder_name,
         "grounding": grounding,
+        "knowledge": knowledge_name(),
     }
     for split in ("test", "heldout"):
         data = samples_to_tensors(corpus.split(split), labels, model.config.max_anchors)
@@ -118,6 +122,15 @@ def evaluate(
                 model, encoder, classifier, data, labels, source, True, vocabulary=other
             )
             metrics[f"{other}_vocab"] = {k: alternative[k] for k in _SUMMARY_KEYS}
+            bare = evaluate_model(
+                model, encoder, classifier, data, labels, source, True, vocabulary="train",
+                knowledge=False,
+            )  # fmt: skip
+            metrics["train_vocab_no_wordnet"] = {k: bare[k] for k in _SUMMARY_KEYS}
+            if split == "heldout":
+                metrics["train_vocab_by_kind"] = by_kind(
+                    model, encoder, classifier, data, corpus.split(split), labels, source
+                )
         if split == "test":
             result.update(metrics)
         else:
@@ -139,6 +152,40 @@ def evaluate(
         result["ablation"] = json.loads(ablation.read_text())
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
+
+
+def by_kind(
+    model: Any,
+    encoder: Any,
+    classifier: Any,
+    data: Any,
+    samples: list[Any],
+    labels: tuple[str, ...],
+    source: str,
+) -> dict[str, Any]:
+    """Train-vocabulary (+ WordNet) metrics of the held-out phrasings split by what is held
+    out in each sample: "synonym" (any sample with an unseen emotion word) vs the rest
+    ("template", "intensity", "copula": structure and intensity words only)."""
+    import torch
+
+    from engines.i2fet.evaluate import classification_metrics, predict, with_source
+
+    data = with_source(data, source)
+    predictions = predict(model, encoder, data, grounded=True, vocabulary="train")
+    judged = classifier.predict(predictions.expressions)
+    groups: dict[str, list[int]] = {}
+    for index, sample in enumerate(samples):
+        kinds = tuple(getattr(sample, "heldout_kinds", ()))
+        key = "synonym" if "synonym" in kinds else "+".join(kinds) or "none"
+        groups.setdefault(key, []).append(index)
+        if "synonym" not in kinds:
+            groups.setdefault("structure_only", []).append(index)
+    out: dict[str, Any] = {}
+    for key, indices in sorted(groups.items()):
+        idx = torch.tensor(indices)
+        block = classification_metrics(judged[idx], data.take(idx), labels)
+        out[key] = {"samples": len(indices), "acc1": block["acc1"], "acc2": block["acc2"]}
+    return out
 
 
 def plot_confusions(result: dict[str, Any], path: Path) -> None:
@@ -204,14 +251,18 @@ def run(args: argparse.Namespace) -> int:
             for key, label in (
                 ("full_vocab", "full"),
                 ("train_vocab", "train-vocab"),
+                ("train_vocab_no_wordnet", "train-vocab, no WordNet"),
                 ("text_only", "text only"),
             ):
                 if key in block:
                     rows.append((f"{name} ({label})", block[key]))
             for label, row in rows:
                 print(
-                    f"{label:24s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
+                    f"{label:34s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
                     f"count={row['count_accuracy']}"
                 )
+        for kind, row in result["heldout"].get("train_vocab_by_kind", {}).items():
+            print(f"heldout train-vocab [{kind}] n={row['samples']} acc1={row['acc1']} "
+                  f"acc2={row['acc2']}")  # fmt: skip
         print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
     return 0

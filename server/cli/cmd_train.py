@@ -41,6 +41,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--vertex-weight", type=float, default=1.0, help="0 disables it")
     parser.add_argument("--model-dim", type=int, default=64, help="IFED width (CVAE MLPs: 2x)")
     parser.add_argument("--encoder", default="wordllama", help="text encoder name")
+    parser.add_argument(
+        "--grounding-prob", type=float, default=0.7, help="share of texts grounded in training"
+    )
+    parser.add_argument(
+        "--partial-grounding",
+        type=float,
+        default=0.3,
+        help="share of grounded texts grounded only in part (robust to missed words)",
+    )
+    parser.add_argument(
+        "--connector-noise",
+        type=float,
+        default=0.3,
+        help="share of grounded texts whose chain connectors are replaced by filler",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     parser.add_argument("--out", default=None, help="checkpoint directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -66,6 +81,10 @@ def canonical_command(args: argparse.Namespace, target: str) -> str:
         parts += ["--model-dim", str(args.model_dim), "--encoder", args.encoder]
         if args.no_grounding:
             parts.append("--no-grounding")
+        else:
+            parts += ["--grounding-prob", str(args.grounding_prob)]
+            parts += ["--partial-grounding", str(args.partial_grounding)]
+            parts += ["--connector-noise", str(args.connector_noise)]
     return shlex.join(parts)
 
 
@@ -80,6 +99,9 @@ def _train_config(args: argparse.Namespace, what: str, **overrides: Any) -> Any:
         "threads": args.threads,
         "progress": not args.no_progress,
         "vertex_weight": args.vertex_weight,
+        "grounding_prob": args.grounding_prob,
+        "partial_grounding_prob": args.partial_grounding,
+        "connector_noise_prob": args.connector_noise,
     }
     values.update(overrides)
     return TrainConfig(**values)
@@ -133,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
                     model_dim=args.model_dim,
                     hidden=2 * args.model_dim,
                     mode=args.mode,
+                    grounding=not args.no_grounding,
+                    encoder=args.encoder,
                 )
                 if target == "i2fet":
                     _, metrics = pipeline.run_i2fet(
