@@ -18,6 +18,8 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
+from server.webrtc.jitter import install_marker_jitter_buffer
+
 __all__ = ["AvatarClient", "ReceivedFrame"]
 
 
@@ -39,6 +41,9 @@ class AvatarClient:
         session: None for a private session, "broadcast" or an id to watch/control another.
         token: the server's shared token, if it has one.
         keep_frames: decode received frames to arrays (False only counts them: cheaper).
+        marker_frames: complete each video frame on its last RTP packet, as browsers do
+            (:mod:`server.webrtc.jitter`); False keeps aiortc's buffer, which hands a frame
+            over one frame interval later.
     """
 
     def __init__(
@@ -49,12 +54,14 @@ class AvatarClient:
         session: str | None = None,
         token: str | None = None,
         keep_frames: bool = True,
+        marker_frames: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.webcam = webcam
         self.requested_session = session
         self.token = token
         self.keep_frames = keep_frames
+        self.marker_frames = marker_frames
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no third-party STUN
         self.channel: Any = None
         self.session_id: str | None = None
@@ -75,6 +82,10 @@ class AvatarClient:
             self.pc.addTrack(self.webcam)
         else:
             self.pc.addTransceiver("video", direction="recvonly")
+        if self.marker_frames:
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.kind == "video":
+                    install_marker_jitter_buffer(transceiver.receiver)
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         body: dict[str, Any] = {"sdp": self.pc.localDescription.sdp, "type": "offer"}
