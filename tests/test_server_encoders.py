@@ -88,9 +88,7 @@ def test_peer_negotiates_the_preferred_codec_and_uses_the_fast_encoder(
                 assert first.image.shape == (128, 128, 3)
                 (link,) = server.app[FACECAST_KEY].peers
                 assert link.codec == expected
-                local = server.app[FACECAST_KEY].peers
-                sdp = next(iter(local)).pc.localDescription.sdp
-                codec = negotiated_codec(sdp, None)
+                codec = negotiated_codec(link.pc.localDescription.sdp, None)
                 assert codec is not None and codec.name == expected
                 sender = next(
                     t.sender for t in link.pc.getTransceivers() if t.sender.track is link.track
@@ -103,6 +101,22 @@ def test_peer_negotiates_the_preferred_codec_and_uses_the_fast_encoder(
                 assert link.webcam is not None
                 await asyncio.sleep(0.3)
                 assert link.webcam.frames_received > 0
+            finally:
+                await client.close()
+
+    asyncio.run(scenario())
+
+
+def test_peer_without_the_preferred_codec_gets_the_other_one(astronaut: np.ndarray) -> None:
+    async def scenario() -> None:
+        async with running_server(FakeEngine(), video_codec="h264") as server:
+            client = AvatarClient(_url(server), video_codecs=("vp8",))
+            await client.connect()
+            try:
+                for _ in range(3):
+                    await client.next_frame()
+                (link,) = server.app[FACECAST_KEY].peers
+                assert link.codec == "VP8"
             finally:
                 await client.close()
 

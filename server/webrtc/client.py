@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import numpy as np
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpReceiver, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
@@ -44,6 +44,8 @@ class AvatarClient:
         marker_frames: complete each video frame on its last RTP packet, as browsers do
             (:mod:`server.webrtc.jitter`); False keeps aiortc's buffer, which hands a frame
             over one frame interval later.
+        video_codecs: offer only these video codecs (e.g. ``("vp8",)``, as a browser without
+            H.264 would); None offers every codec aiortc has.
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class AvatarClient:
         token: str | None = None,
         keep_frames: bool = True,
         marker_frames: bool = True,
+        video_codecs: tuple[str, ...] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.webcam = webcam
@@ -62,6 +65,7 @@ class AvatarClient:
         self.token = token
         self.keep_frames = keep_frames
         self.marker_frames = marker_frames
+        self.video_codecs = video_codecs
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no third-party STUN
         self.channel: Any = None
         self.session_id: str | None = None
@@ -82,10 +86,17 @@ class AvatarClient:
             self.pc.addTrack(self.webcam)
         else:
             self.pc.addTransceiver("video", direction="recvonly")
-        if self.marker_frames:
-            for transceiver in self.pc.getTransceivers():
-                if transceiver.kind == "video":
-                    install_marker_jitter_buffer(transceiver.receiver)
+        for transceiver in self.pc.getTransceivers():
+            if transceiver.kind != "video":
+                continue
+            if self.marker_frames:
+                install_marker_jitter_buffer(transceiver.receiver)
+            if self.video_codecs is not None:
+                wanted = {f"video/{name.lower()}" for name in self.video_codecs}
+                codecs = RTCRtpReceiver.getCapabilities("video").codecs
+                transceiver.setCodecPreferences(
+                    [c for c in codecs if c.mimeType.lower() in wanted | {"video/rtx"}]
+                )
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         body: dict[str, Any] = {"sdp": self.pc.localDescription.sdp, "type": "offer"}
