@@ -93,7 +93,8 @@ class AvatarClient:
                 install_marker_jitter_buffer(transceiver.receiver)
             if self.video_codecs is not None:
                 wanted = {f"video/{name.lower()}" for name in self.video_codecs}
-                codecs = RTCRtpReceiver.getCapabilities("video").codecs
+                capabilities = RTCRtpReceiver.getCapabilities("video")
+                codecs = capabilities.codecs if capabilities is not None else []
                 transceiver.setCodecPreferences(
                     [c for c in codecs if c.mimeType.lower() in wanted | {"video/rtx"}]
                 )

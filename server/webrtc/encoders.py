@@ -247,9 +247,10 @@ def prefer_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
     applied); the other video codecs stay as fallbacks in aiortc's order."""
     if codec not in CODECS:
         raise ValueError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
-    capabilities = RTCRtpSender.getCapabilities("video").codecs
-    preferred = [c for c in capabilities if c.mimeType.lower() == _MIME[codec]]
-    others = [c for c in capabilities if c.mimeType.lower() != _MIME[codec]]
+    capabilities = RTCRtpSender.getCapabilities("video")
+    codecs = capabilities.codecs if capabilities is not None else []
+    preferred = [c for c in codecs if c.mimeType.lower() == _MIME[codec]]
+    others = [c for c in codecs if c.mimeType.lower() != _MIME[codec]]
     transceiver.setCodecPreferences([*preferred, *others])
 
 
