@@ -147,6 +147,36 @@ def test_jaw_open_shows_a_dark_mouth(small_renderer, avatar, ict):
     assert opened[up].mean() < closed[up].mean() - 30
 
 
+def test_closed_eyes_are_skin_not_smeared_lashes(renderer, avatar, ict):
+    """A full blink covers each eye with skin of the lid's tone (not a grey smear of the
+    stretched lash band) and shows no specks of the photo's sclera between the lids."""
+    pose = np.zeros(3, np.float32)
+    frame = renderer.render(_with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose).copy()
+    lids = renderer._eyelids
+    vertices, points, _ = renderer.geometry(
+        _with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose
+    )
+    body = lids.index[(lids.weight >= 1.0) & ~np.isin(lids.index, renderer.mesh.opening_index)]
+    up = renderer.size / renderer.config.raster_size
+    pixels = np.rint(points[body] * up).astype(int)
+    samples = frame[pixels[:, 1], pixels[:, 0]].astype(np.float32)
+    side = np.where(np.isin(body, lids.index[lids.shape == ict.expression_index("eyeBlink_L")]),
+                    0, 1)  # fmt: skip
+    distance = np.linalg.norm(samples - lids.tone[side], axis=1)
+    assert np.median(distance) < 25, f"closed lids differ from the skin tone: {np.median(distance)}"
+    # Where the eyeballs still reach the raster between the meeting lids, the output is
+    # lash-dark, never the photo's sclera (which used to show through as bright specks).
+    fragments = renderer.last_fragments
+    assert fragments is not None
+    tri = fragments.triangle
+    eye = (tri >= 0) & (renderer.mesh.labels[np.maximum(tri, 0)] == 5)
+    eye_px = cv2.resize(eye.astype(np.uint8), frame.shape[:2][::-1],
+                        interpolation=cv2.INTER_NEAREST) > 0  # fmt: skip
+    if eye_px.any():
+        brightest = frame[eye_px].astype(np.float32).mean(1).max()
+        assert brightest < lids.tone.mean() + 20, f"bright specks in the closed eyes: {brightest}"
+
+
 @pytest.mark.parametrize(
     ("expression", "pose"),
     [

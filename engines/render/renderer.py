@@ -27,7 +27,14 @@ from engines.render.compositor import (
 )
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError, RenderInputError
-from engines.render.mesh import RenderMesh, build_render_mesh, crop_source, vertex_normals
+from engines.render.eyelids import apply_eyelids, apply_shut_eyes, build_eyelids
+from engines.render.mesh import (
+    LABEL_SKIN,
+    RenderMesh,
+    build_render_mesh,
+    crop_source,
+    vertex_normals,
+)
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
 from engines.render.shader import FIELD_CHANNELS, shade_fragments
 
@@ -197,8 +204,23 @@ class AvatarRenderer:
         ):
             raise AvatarMismatchError(f"the avatar's camera is not valid: {cam}")
         self._camera = (float(cam.scale), float(cam.tu), float(cam.tw))
-        texture = np.asarray(avatar.texture, np.float32)
-        self._texture = np.ascontiguousarray(texture[..., :3])
+        texture = np.ascontiguousarray(np.asarray(avatar.texture, np.float32)[..., :3])
+        mesh = self.mesh
+        self._eyelids = build_eyelids(
+            model,
+            mesh.num_skin_vertices,
+            mesh.opening_index,
+            mesh.faces,
+            mesh.triangle_uv,
+            mesh.labels == LABEL_SKIN,
+            mesh.source_position,
+            mesh.photo_weight,
+            self.crop_image,
+            texture,
+        )
+        self._texture = self._eyelids.texture
+        self._photo_weight = mesh.photo_weight.copy()  # lids: lowered per frame by the blink
+        self._colour = mesh.colour.copy()  # eyeballs: lash-dark per frame as the lids shut
         raster = cfg.raster_size
         self._raster_scale = raster / cfg.size
         count = self.mesh.base.shape[0]
@@ -220,7 +242,6 @@ class AvatarRenderer:
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
         # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
         # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
-        mesh = self.mesh
         self._shape_reach = np.array(
             [
                 float(
@@ -269,6 +290,21 @@ class AvatarRenderer:
         coeffs = np.where(np.abs(coeffs) * self._shape_reach < _NEGLIGIBLE_CM, 0.0, coeffs)
         coeffs = coeffs.astype(np.float32)
         mesh = self.mesh
+        lids = self._eyelids
+        apply_eyelids(
+            lids.index, lids.weight, lids.shape, coeffs, mesh.photo_weight, self._photo_weight
+        )
+        apply_shut_eyes(
+            lids.eyeball_index,
+            lids.eyeball_side,
+            lids.blink,
+            lids.lash,
+            coeffs,
+            mesh.photo_weight,
+            mesh.colour,
+            self._photo_weight,
+            self._colour,
+        )
         _blend_kernel(
             mesh.base, mesh.basis_indptr, mesh.basis_index, mesh.basis_value, coeffs, self._vertices
         )
@@ -350,8 +386,8 @@ class AvatarRenderer:
             mesh.labels,
             mesh.triangle_uv,
             mesh.source_position,
-            mesh.photo_weight,
-            mesh.colour,
+            self._photo_weight,
+            self._colour,
             self._ratio,
             mesh.num_skin_vertices,
             self._texture,

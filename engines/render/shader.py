@@ -79,7 +79,20 @@ def _shade_kernel(
         for col in range(width):
             f = triangle[row, col]
             if f >= 0 and labels[f] >= LABEL_SOCKET and _isolated(triangle, labels, row, col):
-                f = -1  # a stray interior pixel showing through a crack of the skin
+                # A stray interior pixel showing through a crack of the skin (meeting lids,
+                # closed lips): take the already shaded skin to its left or above instead.
+                # Left empty it would show the photo's own pixel there (an open eye's sclera).
+                if col > 0 and coverage[row, col - 1] > 0.0:
+                    for k in range(field.shape[2]):
+                        field[row, col, k] = field[row, col - 1, k]
+                    coverage[row, col] = 1.0
+                    continue
+                if row > 0 and coverage[row - 1, col] > 0.0:
+                    for k in range(field.shape[2]):
+                        field[row, col, k] = field[row - 1, col, k]
+                    coverage[row, col] = 1.0
+                    continue
+                f = -1
             if f < 0:
                 field[row, col, 0] = 0.0
                 field[row, col, 1] = 0.0
