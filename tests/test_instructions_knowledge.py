@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engines.instructions import LEXICON, analyze_text
@@ -150,3 +151,32 @@ def test_lexicon_phrases_agree_with_composition() -> None:
                 assert analyze_text(entry.text).labels == (entry.label,)  # phrase wins
                 checked += frozenset(COMPOUND_PARENTS[entry.label]) == key
     assert checked > 10
+
+
+def test_embedding_fallback_needs_a_margin(tiny_wordnet: WordNet) -> None:
+    entries = [LexicalEntry("angry", "anger", "adj"), LexicalEntry("glad", "happiness", "adj")]
+    vectors = {"angry": [1.0, 0.0], "glad": [0.0, 1.0], "irked": [0.9, 0.1], "meh": [0.5, 0.5]}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.array([vectors.get(t, [0.0, 0.0]) for t in texts], np.float32)
+
+    knowledge = EmotionKnowledge(tiny_wordnet, entries, embed=embed)
+    match = knowledge.lookup("irked")  # not in this WordNet at all
+    assert match is not None and (match.label, match.via, match.depth) == ("anger", "angry", -1)
+    assert knowledge.lookup("meh") is None  # equally near both labels: no margin
+    assert knowledge.lookup("very irked") is None  # phrases are never guessed this way
+    assert EmotionKnowledge(tiny_wordnet, entries).lookup("irked") is None  # no embedder
+
+
+@needs_wordnet
+def test_unknown_intensity_words_take_a_known_synonym() -> None:
+    from engines.i2fet.grounding import grounded_text
+
+    knowledge = default_knowledge(include_heldout=False)
+    assert knowledge is not None
+    word, value = knowledge.lookup_intensity("exceedingly") or ("", 0.0)
+    assert word == "extremely" and value > 0.9  # {extremely, exceedingly, super, passing}
+    assert knowledge.lookup_intensity("table") is None
+    text, labels = grounded_text("go from a trace of fear to exceedingly sad", 4, False)
+    assert labels == ["fear", "sadness"]
+    assert text.startswith("go from a hint of something to extremely something")

@@ -66,20 +66,26 @@ def lexicon_mentions(
 
 def _mentions(
     text: str, include_heldout: bool, use_knowledge: bool
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """(mentions, negated phrases) of ``text``."""
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
+    """(mentions, negated phrases, (intensity word, known word to put instead)) of ``text``."""
     try:
         from engines.instructions import analyze_text
         from engines.instructions.knowledge import default_knowledge
     except ImportError:  # pragma: no cover
-        return [], []
+        return [], [], []
     knowledge = default_knowledge(include_heldout) if use_knowledge else None
     analysis = analyze_text(text, include_heldout=include_heldout, knowledge=knowledge)
     mentions = [(m.word, m.label) for m in analysis.emotion_mentions]
     negated = [m.word for m in analysis.negated_mentions]
     if any(m.source == "negation" for m in analysis.emotion_mentions):
         negated = []  # the negated phrase itself stands for "neutral"
-    return mentions, negated
+    swaps = []
+    for found in analysis.intensity_words:
+        if found.via:  # "exceedingly" → "extremely", "a trace of" → "a hint of"
+            words = found.word.split()
+            known = f"{words[0]} {found.via} {words[-1]}" if len(words) == 3 else found.via
+            swaps.append((found.word, known))
+    return mentions, negated, swaps
 
 
 def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
@@ -105,11 +111,15 @@ def grounded_text(
 
     ``include_heldout=False`` grounds with the training vocabulary only: phrases it does not
     know stay in the text unmasked and unnamed unless WordNet grounds them
-    (``use_knowledge``; the honest held-out evaluation).
+    (``use_knowledge``; the honest held-out evaluation). With WordNet, unknown intensity words
+    are replaced by the known intensity word they share a sense with ("exceedingly" →
+    "extremely").
     """
-    mentions, negated = _mentions(text, include_heldout, use_knowledge)
+    mentions, negated, swaps = _mentions(text, include_heldout, use_knowledge)
     if not mentions or len(mentions) > max_mentions:
         return text, []
+    for phrase, known in swaps:
+        text = mask_mentions(text, [phrase], known)
     return ground_mentions(text, mentions, negated), [label for _, label in mentions]
 
 

@@ -115,11 +115,13 @@ class EmotionMention:
 
 @dataclass(frozen=True)
 class IntensityWord:
-    """An intensity phrase (``word``), the apex ``value`` it asks for, token ``position``."""
+    """An intensity phrase (``word``), the apex ``value`` it asks for, token ``position``;
+    ``via`` is the known intensity word WordNet related it to (empty for lexicon words)."""
 
     word: str
     value: float
     position: int
+    via: str = ""
 
     def __iter__(self) -> Iterator[object]:
         return iter((self.word, self.value, self.position))
@@ -325,6 +327,15 @@ def analyze_text(
                 mentions.append(found)
                 i += found.length
                 continue
+            degree = knowledge.lookup_intensity(tokens[i])
+            if degree is not None:
+                start, stop = i, i + 1  # "a trace of": the article and "of" belong to it
+                if i > 0 and tokens[i - 1] in ("a", "an") and tokens[i + 1 : i + 2] == ("of",):
+                    start, stop = i - 1, i + 2
+                words = " ".join(tokens[start:stop])
+                intensity_words.append(IntensityWord(words, degree[1], start, degree[0]))
+                i = stop
+                continue
         if tokens[i] not in known and tokens[i] not in unknown:
             unknown.append(tokens[i])
         i += 1
@@ -339,8 +350,8 @@ def analyze_text(
             word = " ".join(tokens[negator : mention.position + mention.length])
             negated.append(replace(mention, word=word, position=negator))
     if negated and not kept:
-        first = negated[0]
-        kept = [EmotionMention(first.word, "neutral", first.position, "negation")]
+        only = negated[0]
+        kept = [EmotionMention(only.word, "neutral", only.position, "negation")]
     return TextAnalysis(tokens, kept, intensity_words, unknown, speed_words, negated)
 
 

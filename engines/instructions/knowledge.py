@@ -13,7 +13,9 @@ holds a *known* vocabulary word in an emotional sense votes for that word's labe
 with ``w(rank) = 1 / (1 + rank)`` (WordNet orders senses by frequency) and ``depth`` the
 fewest relation steps from sense ``s`` to a synset of the label. The best label wins when its
 score reaches ``min_score`` and beats the runner-up by ``margin`` (a ratio); otherwise the
-phrase stays unknown (the model reads the text itself).
+phrase stays unknown (the model reads the text itself). A single word WordNet cannot place
+at all falls back to its nearest vocabulary phrase in wordllama's embedding space, with a
+margin (``KnowledgeConfig.embedding_margin``).
 
 Which senses of a known word are emotional is decided from the vocabulary alone: a synset of
 a vocabulary word counts for its label when the word has no other sense in its part of
@@ -21,6 +23,9 @@ speech, when the synset also holds another word of that label, when a
 synset one relation away does, or when WordNet files it under ``noun.feeling`` /
 ``verb.emotion``. So "mad" counts through {huffy, mad, sore} (→ "angry" one step away) but not
 through {brainsick, crazy, demented, mad}, and "insanely" does not read as anger.
+
+Intensity words work the same way, more strictly: an unknown word whose most frequent sense
+shares a synset with a known intensity word takes its value ("exceedingly" → "extremely").
 
 The vocabulary used is a parameter: the planner uses the whole lexicon; the honest held-out
 evaluation uses the training vocabulary only (``include_heldout=False``).
@@ -30,11 +35,21 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from engines.instructions.vocabulary import LEXICON, LexicalEntry
+import numpy as np
+from numpy.typing import NDArray
+
+from engines.instructions.vocabulary import (
+    _EXTRA_VERB_ADVERBS,
+    HELDOUT_INTENSITY_WORDS,
+    INTENSITY_ADVERBS,
+    INTENSITY_NOUN_MODIFIERS,
+    LEXICON,
+    LexicalEntry,
+)
 from engines.instructions.wordnet import Synset, WordNet, WordNetUnavailableError
 
 __all__ = [
@@ -73,6 +88,12 @@ class KnowledgeConfig:
         use_glosses: also read the definitions of the phrase's own senses: a vocabulary word
             whose most frequent sense is emotional ("furiously angry" → "angry") counts as one
             relation step.
+        embedding_margin: last resort for a single word WordNet cannot place: the label of
+            the vocabulary phrase nearest to it in a word-embedding space (``embed``), taken
+            only when its cosine similarity beats every other label's best by this margin
+            (chosen on a leave-one-out test over the training vocabulary: precision 0.82 at
+            0.2, and 1 of 26 non-emotion words grounded). 0 < margin <= 2; set above 2 to
+            disable.
     """
 
     relations: tuple[str, ...] = ("&", "^", "+", "\\", "@", "$")
@@ -82,6 +103,7 @@ class KnowledgeConfig:
     margin: float = 1.2
     max_senses: int = 12
     use_glosses: bool = True
+    embedding_margin: float = 0.2
 
     def __post_init__(self) -> None:
         if self.max_depth < 0:
@@ -92,6 +114,8 @@ class KnowledgeConfig:
             raise ValueError("min_score must be >= 0 and margin >= 1")
         if self.max_senses < 1:
             raise ValueError(f"max_senses must be >= 1, got {self.max_senses}")
+        if self.embedding_margin <= 0.0:
+            raise ValueError(f"embedding_margin must be > 0, got {self.embedding_margin}")
 
 
 @dataclass(frozen=True)
@@ -136,14 +160,40 @@ class EmotionKnowledge:
         wordnet: WordNet,
         entries: Iterable[LexicalEntry],
         config: KnowledgeConfig | None = None,
+        intensity_words: Mapping[str, float] | None = None,
+        embed: Callable[[list[str]], NDArray[np.float32]] | None = None,
     ) -> None:
         self.wordnet = wordnet
+        self._embed = embed
+        self._embedded: tuple[list[str], NDArray[np.float32]] | None = None
         self.config = config or KnowledgeConfig()
         self.entries = tuple(entries)
         self.known_phrases = frozenset(e.text for e in self.entries)
         self._targets = self._build_targets()
         self._gloss_words = self._build_gloss_words()
         self._cache: dict[str, KnowledgeMatch | None] = {}
+        # intensity phrase → (the word to put in its place, value): "a hint of" → ("hint", 0.3)
+        self._intensity: dict[str, tuple[str, float]] = {}
+        for phrase, value in (intensity_words or {}).items():
+            words = phrase.split()
+            if len(words) == 3 and words[0] in ("a", "an") and words[2] == "of":
+                self._intensity.setdefault(words[1], (words[1], value))  # "a hint of"
+            elif len(words) == 1:
+                self._intensity.setdefault(phrase, (phrase, value))
+
+    def lookup_intensity(self, word: str) -> tuple[str, float] | None:
+        """(known intensity word, value) sharing the most frequent sense of ``word``
+        ("exceedingly" → ("extremely", 1.0), "trace" → ("hint", 0.3)); None otherwise."""
+        word = word.lower().strip()
+        if not word or word in self._intensity:
+            return None
+        for synset, rank in self.wordnet.synsets(word):
+            if rank != 0 or synset.key[0] not in ("r", "a", "n"):
+                continue
+            hits = [self._intensity[w] for w in synset.lemmas if w in self._intensity]
+            if hits:
+                return hits[0][0], sum(v for _, v in hits) / len(hits)
+        return None
 
     # ------------------------------------------------------------------------------ targets
     def _neighbours(self, synset: Synset, relations: tuple[str, ...] | None = None) -> list[Synset]:
@@ -216,11 +266,34 @@ class EmotionKnowledge:
         self._cache[phrase] = match
         return match
 
+    def _nearest(self, word: str) -> KnowledgeMatch | None:
+        """The embedding fallback (see ``KnowledgeConfig.embedding_margin``)."""
+        if self._embed is None or " " in word:
+            return None
+        if self._embedded is None:
+            phrases = sorted(self.known_phrases)
+            self._embedded = (phrases, _normalise(self._embed(phrases)))
+        phrases, table = self._embedded
+        label_of = {e.text: e.label for e in self.entries}
+        similarity = table @ _normalise(self._embed([word]))[0]
+        best: dict[str, tuple[float, str]] = {}
+        for phrase, value in zip(phrases, similarity.tolist(), strict=True):
+            label = label_of[phrase]
+            if label not in best or value > best[label][0]:
+                best[label] = (value, phrase)
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])
+        if len(ranked) < 2:
+            return None
+        (label, (top, via)), (_, (second, _)) = ranked[0], ranked[1]
+        if top - second < self.config.embedding_margin:
+            return None
+        return KnowledgeMatch(word, label, round(top, 4), round(second, 4), via, -1)
+
     def _lookup(self, phrase: str) -> KnowledgeMatch | None:
         cfg = self.config
         senses = self.wordnet.synsets(phrase)
         if not senses:
-            return None
+            return self._nearest(phrase)
         senses = sorted(senses, key=lambda item: item[1])[: cfg.max_senses]
         scores: dict[str, float] = {}
         best_path: dict[str, tuple[int, float, str]] = {}
@@ -233,13 +306,13 @@ class EmotionKnowledge:
                 if label not in best_path or value > best_path[label][1]:
                     best_path[label] = (depth, value, via)
         if not scores:
-            return None
+            return self._nearest(phrase)
         ranked = sorted(scores.items(), key=lambda item: -item[1])
         label, score = ranked[0]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         if score < cfg.min_score or score < cfg.margin * runner_up:
             logger.debug("wordnet: %r ambiguous or weak: %s", phrase, ranked[:3])
-            return None
+            return self._nearest(phrase)
         depth, _, via = best_path[label]
         return KnowledgeMatch(phrase, label, round(score, 4), round(runner_up, 4), via, depth)
 
@@ -276,4 +349,36 @@ def default_knowledge(include_heldout: bool = True) -> EmotionKnowledge | None:
         logger.info("no WordNet grounding: %s", error)
         return None
     entries = [e for e in LEXICON if include_heldout or not e.heldout]
-    return EmotionKnowledge(wordnet, entries)
+    intensity = {
+        word: value
+        for table in (INTENSITY_ADVERBS, INTENSITY_NOUN_MODIFIERS, _EXTRA_VERB_ADVERBS)
+        for word, value in table.items()
+        if include_heldout or word not in HELDOUT_INTENSITY_WORDS
+    }
+    return EmotionKnowledge(
+        wordnet, entries, intensity_words=intensity, embed=_wordllama_embedder()
+    )
+
+
+def _normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-8)).astype(np.float32)
+
+
+def _wordllama_embedder() -> Callable[[list[str]], NDArray[np.float32]] | None:
+    """Mean wordllama token embeddings (B, 256), or None without wordllama."""
+    try:
+        from engines.text import get_encoder
+
+        encoder = get_encoder("wordllama")
+    except Exception as error:
+        logger.info("no embedding fallback for WordNet grounding: %s", error)
+        return None
+
+    def embed(texts: list[str]) -> NDArray[np.float32]:
+        import torch
+
+        with torch.inference_mode():
+            return encoder.encode(texts).pooled().numpy().astype(np.float32)
+
+    return embed
