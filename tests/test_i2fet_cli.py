@@ -21,8 +21,12 @@ def test_train_tiny_writes_checkpoints_and_sidecars(tmp_path: Path) -> None:
         assert sidecar["kind"] == name
         assert sidecar["command"].startswith(f"facecast train {name} --seed 0")
         assert "--steps 12" in sidecar["command"]
-    i2fet = json.loads((tmp_path / "i2fet.json").read_text())["metrics"]
+    sidecar = json.loads((tmp_path / "i2fet.json").read_text())
+    i2fet = sidecar["metrics"]
     assert {"acc1", "acc2", "gmean", "confusion"} <= set(i2fet["heldout"])
+    assert i2fet["heldout_train_vocab"]["grounding_vocabulary"] == "train"  # the honest figure
+    assert sidecar["config"]["encoder"] == "wordllama"  # read back by the planner / server
+    assert "--partial-grounding 0.3 --connector-noise 0.3" in sidecar["command"]
 
     from engines.i2fet import InstructionPlanner
 

@@ -3,18 +3,22 @@
 ``"look extremely livid, then smile"`` → ``"look extremely something, then something ||
 anger then happiness"``: each emotion phrase the vocabulary recognises is replaced by a
 placeholder word and the canonical labels are appended. The I2FET model is trained on grounded
-texts half of the time and on raw texts otherwise, so it reads both: grounded (the planner's
-default whenever the vocabulary recognises 1..4 emotion phrases), the labels come from the
+texts part of the time (``TrainConfig.grounding_prob``; some of them grounded only in part, see
+``partial_grounding_prob``) and on raw texts otherwise, so it reads both: grounded (the
+planner's default whenever 1..4 emotion phrases are recognised), the labels come from the
 vocabulary and the model supplies count, intensity (from the words around the placeholders),
-expression and pose; raw (words the vocabulary does not know), the model reads the text alone.
-``facecast eval`` reports both ("grounded" and "text_only") and, to measure generalisation to
-unseen words, grounding with the training vocabulary only ("train_vocab"): the vocabulary
-contains the corpus' held-out synonyms, so full-vocabulary grounding does not.
+expression and pose; raw, the model reads the text alone.
 
 Words the vocabulary does not know are grounded through WordNet when it is installed
 (``use_knowledge``, see ``engines.instructions.knowledge``): third-party knowledge about
-English words, never the corpus' held-out lists. Negated emotions ("not angry") are removed
-from the text before grounding (see ``engines.instructions.analysis``).
+English words, never the corpus' held-out lists; unknown intensity words are replaced by a
+known WordNet synonym. Two basic emotions joined by "and"/"but"/"in"/"with" name their
+compound; negated emotions ("not angry") are removed before grounding (see
+``engines.instructions.analysis``).
+
+``facecast eval`` reports the planner's grounding ("full" vocabulary, which contains the
+corpus' held-out synonyms) and, to measure generalisation to unseen words honestly, grounding
+with the training vocabulary only ("train_vocab", with and without WordNet), and text only.
 """
 
 from __future__ import annotations

@@ -128,14 +128,17 @@ def _loop(
     return TrainResult(module, history, time.perf_counter() - started, {"final": running})
 
 
-# Words with no emotion, intensity or connector meaning. Not intensity words ("so", "really"):
-# inserted at random they would contradict the sample's intensities; and never a held-out word
-# (an earlier list had "kind of", a held-out intensity phrase).
+# Filler / unknown words inserted at random (``TrainConfig.filler_prob``). Never a held-out
+# word (an earlier list had "kind of", a held-out intensity phrase). "really" and "so" are
+# training intensity words: inserted anywhere they teach the model not to trust every word next
+# to an emotion (measured: without them unseen copulas and intensity words read worse).
 FILLER_WORDS: tuple[str, ...] = (
     "please", "now", "okay", "hmm", "gently", "quickly", "slowly", "like",
     "you know", "the avatar", "for me", "right away", "blorf", "zorp", "table", "weather",
-    "um", "just", "well", "actually", "today", "again", "camera",
+    "um", "just", "really", "well", "so", "actually", "today", "again", "camera",
 )  # fmt: skip
+# Connector stand-ins for ``perturb_connectors`` (no intensity meaning).
+_CONNECTOR_FILLERS: tuple[str, ...] = ("um", "okay", "now", "well", "hmm", "blorf", "camera")
 
 
 def augment_texts(texts: list[str], probability: float, rng: random.Random) -> list[str]:
@@ -167,7 +170,7 @@ def perturb_connectors(text: str, rng: random.Random) -> str:
     pattern = _connector_pattern()
 
     def replace(_: re.Match[str]) -> str:
-        return rng.choice((", ", "; ", " ", ", " + rng.choice(FILLER_WORDS) + " "))
+        return rng.choice((", ", "; ", " ", ", " + rng.choice(_CONNECTOR_FILLERS) + " "))
 
     return pattern.sub(replace, head) + separator + tail
 

@@ -8,6 +8,14 @@ expression classifier (engines/i2fet/checkpoints/classifier.pt), an MLP trained 
 ground-truth anchors of the train split; its accuracy on the ground-truth anchors of each
 split is printed too. The Table V ablation (``facecast train ablation``) is included when
 ``ablation.json`` exists.
+
+``--grounding train-vocab`` is the honest held-out measure: the vocabulary forgets the corpus'
+held-out synonyms, intensity words and template words, and unknown words are grounded through
+WordNet 3.0 (third-party knowledge; see ``engines.instructions.knowledge``) when it is
+installed. ``train_vocab_no_wordnet`` gives the same without WordNet, and
+``heldout.train_vocab_by_kind`` splits the held-out phrasings by what is held out in them
+("synonym": any unseen emotion word; "structure_only": only unseen templates, connectors,
+copulas or intensity words).
 """
 
 from __future__ import annotations
