@@ -99,3 +99,27 @@ def test_eval_cli_bad_grounding() -> None:
     with pytest.raises(SystemExit) as info:
         main(["eval", "i2fet", "--grounding", "everything"])
     assert info.value.code == 2
+
+
+@pytest.mark.skipif(find_wordnet_dir() is None, reason="WordNet not installed")
+def test_unknown_word_pool_never_holds_heldout_or_emotion_words() -> None:
+    import re
+
+    from engines.i2fet.train import augment_texts, unknown_word_pool
+    from engines.instructions import HELDOUT_INTENSITY_WORDS, HELDOUT_SYNONYMS
+    from engines.instructions import templates as T
+
+    pool = unknown_word_pool(300, seed=0)
+    assert len(pool) == 300 and pool == unknown_word_pool(300, seed=0)
+    heldout = {w for phrase in HELDOUT_SYNONYMS + HELDOUT_INTENSITY_WORDS for w in phrase.split()}
+    for template in (
+        *T.HELDOUT_PAIR_TEMPLATES, *T.HELDOUT_SINGLE_TEMPLATES, *T.HELDOUT_CHAIN_CONNECTORS,
+        *T.HELDOUT_CHAIN_FINAL_CONNECTORS, *T.HELDOUT_CHAIN_STATE_TEMPLATES, *T.HELDOUT_COPULAS,
+        *T.HELDOUT_NOUN_VERBS,
+    ):  # fmt: skip
+        heldout.update(re.findall("[a-z]+", re.sub(r"\{[^}]*\}", " ", template.lower())))
+    assert not heldout & set(pool)
+    assert all(lexicon_mentions(word) == [] for word in pool[:50])
+    texts = augment_texts(["look sad"] * 50, 1.0, random.Random(0), pool)
+    assert any(set(t.split()) & set(pool) for t in texts)
+    assert unknown_word_pool(0, seed=0) == ()

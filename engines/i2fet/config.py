@@ -168,6 +168,10 @@ class TrainConfig:
             the model learns to copy the source into the first anchor and ignores the text.
         source_shuffle_prob: chance that the source face is another sample's source.
         filler_prob: chance that 1-2 filler / unknown words are inserted into the text.
+        unknown_words: size of a pool of random WordNet words (no emotion, intensity, speed or
+            template word, held-out ones included) that half of the inserted fillers come
+            from, so the model learns to ignore words it has never seen (0 = the fixed fillers
+            only; without WordNet the pool is empty).
         grounding_prob: chance that a text gets the vocabulary's grounding suffix (only
             used when the model config has ``grounding``).
         partial_grounding_prob: chance that a grounded text is grounded only in part: each
@@ -197,6 +201,7 @@ class TrainConfig:
     source_neutral_prob: float = 0.5
     source_shuffle_prob: float = 0.2
     filler_prob: float = 0.3
+    unknown_words: int = 0
     grounding_prob: float = 0.7
     partial_grounding_prob: float = 0.3
     connector_noise_prob: float = 0.3
@@ -221,5 +226,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.source_neutral_prob + self.source_shuffle_prob > 1.0:
             raise ValueError("source_neutral_prob + source_shuffle_prob must be <= 1")
+        if self.unknown_words < 0:
+            raise ValueError(f"unknown_words must be >= 0, got {self.unknown_words}")
         if self.vertex_count < 1:
             raise ValueError("vertex_count must be >= 1")

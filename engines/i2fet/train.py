@@ -38,6 +38,7 @@ __all__ = [
     "train_classifier",
     "train_i2fet",
     "train_ned",
+    "unknown_word_pool",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,14 +142,55 @@ FILLER_WORDS: tuple[str, ...] = (
 _CONNECTOR_FILLERS: tuple[str, ...] = ("um", "okay", "now", "well", "hmm", "blorf", "camera")
 
 
-def augment_texts(texts: list[str], probability: float, rng: random.Random) -> list[str]:
-    """Insert 1-2 filler or unknown words at random word positions into some texts."""
+def unknown_word_pool(size: int, seed: int) -> tuple[str, ...]:
+    """``size`` random single English words from WordNet that are not emotion, intensity,
+    speed, template or stop words of the vocabulary (its held-out lists included, so no
+    held-out word is ever inserted) and that WordNet grounding does not read as an emotion or
+    an intensity; empty without WordNet or when ``size`` is 0."""
+    if size <= 0:
+        return ()
+    from engines.instructions import INTENSITY_ADVERBS, LEXICON, SPEED_WORDS
+    from engines.instructions.analysis import STOPWORDS
+    from engines.instructions.knowledge import default_knowledge
+    from engines.instructions.templates import template_words
+    from engines.instructions.vocabulary import INTENSITY_NOUN_MODIFIERS, VERB_SUFFIX_ADVERBS
+
+    knowledge = default_knowledge(True)
+    if knowledge is None:
+        return ()
+    excluded = set(STOPWORDS) | set(template_words(True)) | set(FILLER_WORDS)
+    for phrases in (
+        [e.text for e in LEXICON], INTENSITY_ADVERBS, INTENSITY_NOUN_MODIFIERS, SPEED_WORDS,
+        VERB_SUFFIX_ADVERBS,
+    ):  # fmt: skip
+        for phrase in phrases:
+            excluded.update(phrase.split())
+    candidates = sorted(
+        {w for pos in "arv" for w in knowledge.wordnet.lemmas(pos)
+         if w.isalpha() and w.islower() and 3 <= len(w) <= 12 and w not in excluded}
+    )  # fmt: skip
+    random.Random(seed).shuffle(candidates)
+    pool: list[str] = []
+    for word in candidates:
+        if knowledge.lookup(word) is None and knowledge.lookup_intensity(word) is None:
+            pool.append(word)
+            if len(pool) == size:
+                break
+    return tuple(pool)
+
+
+def augment_texts(
+    texts: list[str], probability: float, rng: random.Random, pool: tuple[str, ...] = ()
+) -> list[str]:
+    """Insert 1-2 filler or unknown words at random word positions into some texts (half of
+    them from ``pool`` when it is given)."""
     out = []
     for text in texts:
         if rng.random() < probability:
             words = text.split()
             for _ in range(rng.randint(1, 2)):
-                words.insert(rng.randint(0, len(words)), rng.choice(FILLER_WORDS))
+                source = pool if pool and rng.random() < 0.5 else FILLER_WORDS
+                words.insert(rng.randint(0, len(words)), rng.choice(source))
             text = " ".join(words)
         out.append(text)
     return out
@@ -237,6 +279,9 @@ def train_i2fet(
     criterion = I2FETLoss(config, gram)
     kl_warmup = max(1, config.steps // 3)
     text_rng = random.Random(config.seed)
+    pool = unknown_word_pool(config.unknown_words, config.seed)
+    if config.unknown_words:
+        logger.info("unknown-word pool: %d WordNet words, e.g. %s", len(pool), pool[:8])
     source_generator = torch.Generator().manual_seed(config.seed + 1)
 
     def ground(text: str) -> str:
@@ -244,7 +289,7 @@ def train_i2fet(
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = augment_sources(data.take(index), config, source_generator)
-        texts = augment_texts(batch.texts, config.filler_prob, text_rng)
+        texts = augment_texts(batch.texts, config.filler_prob, text_rng, pool)
         if model_config.grounding:
             texts = [ground(text) for text in texts]
         tokens = encoder.encode(texts)

@@ -216,6 +216,12 @@ class WordNet:
                         out.append(candidate)
         return out
 
+    def lemmas(self, pos: str) -> list[str]:
+        """Every lemma of ``pos`` ("n", "v", "a", "r") in index order, spaces for "_"."""
+        if pos not in _POS_FILES:
+            raise ValueError(f"pos must be one of {tuple(_POS_FILES)}, got {pos!r}")
+        return [lemma.replace("_", " ") for lemma in self._pos_tables(pos)[0]]
+
     def synsets(self, word: str, pos: str | None = None) -> list[tuple[Synset, int]]:
         """(synset, sense rank) of every sense of ``word`` (0 = most frequent), all parts of
         speech unless ``pos`` ("n", "v", "a", "r") is given."""

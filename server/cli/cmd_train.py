@@ -51,6 +51,12 @@ def register(subparsers: Any) -> None:
         help="share of grounded texts grounded only in part (robust to missed words)",
     )
     parser.add_argument(
+        "--unknown-words",
+        type=int,
+        default=2000,
+        help="pool of random WordNet words inserted as unknown fillers (0 = fixed fillers only)",
+    )
+    parser.add_argument(
         "--connector-noise",
         type=float,
         default=0.3,
@@ -85,6 +91,7 @@ def canonical_command(args: argparse.Namespace, target: str) -> str:
             parts += ["--grounding-prob", str(args.grounding_prob)]
             parts += ["--partial-grounding", str(args.partial_grounding)]
             parts += ["--connector-noise", str(args.connector_noise)]
+        parts += ["--unknown-words", str(args.unknown_words)]
     return shlex.join(parts)
 
 
@@ -102,6 +109,7 @@ def _train_config(args: argparse.Namespace, what: str, **overrides: Any) -> Any:
         "grounding_prob": args.grounding_prob,
         "partial_grounding_prob": args.partial_grounding,
         "connector_noise_prob": args.connector_noise,
+        "unknown_words": args.unknown_words if what == "i2fet" else 0,
     }
     values.update(overrides)
     return TrainConfig(**values)
