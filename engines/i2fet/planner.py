@@ -263,9 +263,10 @@ class InstructionPlanner:
             neutral_expression, neutral_pose = self.ned(source_expression, source_pose)
             t3 = time.perf_counter()
         timings.update(text=(t1 - t0) * 1e3, i2fet=(t2 - t1) * 1e3, ned=(t3 - t2) * 1e3)
-        # Grounded, there are at least as many anchors as emotion phrases the vocabulary (and
-        # WordNet) named; the model's count head may find more (a word neither knows).
-        count = max(len(grounded_labels), int(out.count_logits[0].argmax()) + 1)
+        # Grounded, the count of emotion phrases the vocabulary (and WordNet) named is used:
+        # the model's count head would sometimes add an anchor for an unknown non-emotion word
+        # ("blorf, look angry"); it decides for raw text.
+        count = len(grounded_labels) or int(out.count_logits[0].argmax()) + 1
         probabilities = out.label_logits[0, :count].softmax(-1)
         confidence, label_ids = probabilities.max(-1)
         labels = tuple(self.labels[int(i)] for i in label_ids)
