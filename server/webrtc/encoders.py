@@ -119,11 +119,9 @@ def _needs_new_codec(codec: Any, frame: av.VideoFrame, bitrate: int) -> bool:
     )
 
 
-class FastH264Encoder(H264Encoder):
-    """aiortc's H.264 encoder (packetisation, keyframes on request) with libx264 set up for
-    live video on few cores: the configured preset, ``zerolatency``, constrained baseline,
-    one thread, a capped bitrate with a one-second VBV, a keyframe every
-    ``keyframe_interval`` frames."""
+class _CappedBitrate:
+    """The settings and the target bitrate, clamped to the configured range, that both fast
+    encoders share (listed first among their bases, so this property wins over aiortc's)."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -137,6 +135,13 @@ class FastH264Encoder(H264Encoder):
     @target_bitrate.setter
     def target_bitrate(self, bitrate: int) -> None:
         self._bitrate = _clamp_bitrate(bitrate, self.config)
+
+
+class FastH264Encoder(_CappedBitrate, H264Encoder):
+    """aiortc's H.264 encoder (packetisation, keyframes on request) with libx264 set up for
+    live video on few cores: the configured preset, ``zerolatency``, constrained baseline,
+    one thread, a capped bitrate with a one-second VBV, a keyframe every
+    ``keyframe_interval`` frames."""
 
     def _encode_frame(self, frame: av.VideoFrame, force_keyframe: bool) -> Iterator[bytes]:
         if self.codec is not None and _needs_new_codec(self.codec, frame, self._bitrate):
@@ -168,22 +173,9 @@ class FastH264Encoder(H264Encoder):
             yield from self._split_bitstream(data)
 
 
-class FastVp8Encoder(Vp8Encoder):
+class FastVp8Encoder(_CappedBitrate, Vp8Encoder):
     """aiortc's VP8 encoder with a faster real-time speed (``vp8_speed``), a capped bitrate
     and one thread (libvpx's second thread spin-waits: measured slower on 2 cores)."""
-
-    def __init__(self, config: EncoderConfig) -> None:
-        super().__init__()
-        self.config = config
-        self._bitrate = config.start_bitrate
-
-    @property
-    def target_bitrate(self) -> int:
-        return self._bitrate
-
-    @target_bitrate.setter
-    def target_bitrate(self, bitrate: int) -> None:
-        self._bitrate = _clamp_bitrate(bitrate, self.config)
 
     def encode(
         self, frame: av.frame.Frame, force_keyframe: bool = False
