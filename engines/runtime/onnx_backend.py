@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engines.runtime.base import SpecPredictor
 from engines.runtime.exceptions import BackendUnavailableError
 from engines.runtime.spec import TensorSpec, check_inputs
 
@@ -90,7 +91,7 @@ def execution_providers(device: str, use_tensorrt_provider: bool) -> list[str]:
     return [*wanted, "CPUExecutionProvider"]
 
 
-class OnnxRuntimePredictor:
+class OnnxRuntimePredictor(SpecPredictor):
     """An ONNX model in an ``onnxruntime.InferenceSession``; specs read from the model."""
 
     def __init__(
@@ -115,22 +116,16 @@ class OnnxRuntimePredictor:
             sess_options=options,
             providers=execution_providers(device, use_tensorrt_provider),
         )
-        self._inputs = tuple(self._spec(node) for node in self._session.get_inputs())
-        self._outputs = tuple(self._spec(node) for node in self._session.get_outputs())
+        super().__init__(
+            [self._spec(node) for node in self._session.get_inputs()],
+            [self._spec(node) for node in self._session.get_outputs()],
+        )
 
     @staticmethod
     def _spec(node: object) -> TensorSpec:
         shape = tuple(size if isinstance(size, int) else None for size in node.shape)  # type: ignore[attr-defined]
         dtype = _ORT_TYPES.get(node.type, "float32")  # type: ignore[attr-defined]
         return TensorSpec(node.name, shape, dtype)  # type: ignore[attr-defined]
-
-    @property
-    def input_spec(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def output_spec(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
 
     @property
     def providers(self) -> list[str]:
@@ -142,8 +137,3 @@ class OnnxRuntimePredictor:
         return {
             spec.name: np.asarray(value) for spec, value in zip(self._outputs, values, strict=True)
         }
-
-    def warmup(self, runs: int = 2) -> None:
-        example = {spec.name: spec.example() for spec in self._inputs}
-        for _ in range(runs):
-            self.predict(example)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engines.runtime.base import SpecPredictor
 from engines.runtime.exceptions import BackendUnavailableError
 from engines.runtime.spec import TensorSpec, check_inputs
 
@@ -86,7 +87,7 @@ def build_engine(
     return engine_path
 
 
-class TensorRTPredictor:
+class TensorRTPredictor(SpecPredictor):
     """A deserialized TensorRT engine run with ``execute_async_v3`` on torch's CUDA stream."""
 
     def __init__(self, engine_path: Path) -> None:
@@ -105,15 +106,7 @@ class TensorRTPredictor:
             spec = TensorSpec(name, shape, _dtype_name(trt, self._engine.get_tensor_dtype(name)))
             is_input = self._engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
             (inputs if is_input else outputs).append(spec)
-        self._inputs, self._outputs = tuple(inputs), tuple(outputs)
-
-    @property
-    def input_spec(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def output_spec(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
+        super().__init__(inputs, outputs)
 
     def predict(self, inputs: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
         arrays = check_inputs(self._inputs, inputs)
@@ -132,8 +125,3 @@ class TensorRTPredictor:
             raise BackendUnavailableError("TensorRT execution failed")
         stream.synchronize()
         return {name: tensor.cpu().numpy() for name, tensor in device_outputs.items()}
-
-    def warmup(self, runs: int = 2) -> None:
-        example = {spec.name: spec.example() for spec in self._inputs}
-        for _ in range(runs):
-            self.predict(example)

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engines.runtime.base import SpecPredictor
 from engines.runtime.exceptions import BackendUnavailableError
 from engines.runtime.spec import TensorSpec, check_inputs
 
 __all__ = ["TorchPredictor"]
 
 
-class TorchPredictor:
+class TorchPredictor(SpecPredictor):
     """Calls ``module(*inputs in spec order)``; outputs a tensor or a tuple in spec order."""
 
     def __init__(
@@ -31,16 +32,7 @@ class TorchPredictor:
             raise BackendUnavailableError("device 'cuda' asked for, but torch sees no CUDA GPU")
         self._module = module.eval().to(device)
         self._device = torch.device(device)
-        self._inputs = tuple(input_spec)
-        self._outputs = tuple(output_spec)
-
-    @property
-    def input_spec(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def output_spec(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
+        super().__init__(input_spec, output_spec)
 
     def predict(self, inputs: Mapping[str, NDArray[np.generic]]) -> dict[str, NDArray[np.generic]]:
         arrays = check_inputs(self._inputs, inputs)
@@ -56,8 +48,3 @@ class TorchPredictor:
             spec.name: tensor.detach().cpu().numpy()
             for spec, tensor in zip(self._outputs, outputs, strict=True)
         }
-
-    def warmup(self, runs: int = 2) -> None:
-        example = {spec.name: spec.example() for spec in self._inputs}
-        for _ in range(runs):
-            self.predict(example)
