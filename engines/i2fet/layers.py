@@ -1,4 +1,5 @@
-"""Small building blocks: sinusoidal positions, MLPs, transformer stacks."""
+"""Small building blocks: sinusoidal positions, MLPs, transformer stacks, text projection,
+masked mean pooling and the normalised source parameters."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["mlp", "sinusoidal_positions", "transformer_encoder"]
+__all__ = [
+    "masked_mean",
+    "mlp",
+    "sinusoidal_positions",
+    "source_parameters",
+    "text_projection",
+    "transformer_encoder",
+]
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -45,3 +53,22 @@ def transformer_encoder(dim: int, heads: int, layers: int, dropout: float) -> nn
         dim, heads, 2 * dim, dropout, activation="gelu", batch_first=True, norm_first=True
     )
     return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+def text_projection(text_dim: int, dim: int) -> nn.Sequential:
+    """LayerNorm then Linear: text-encoder features (..., text_dim) → (..., dim)."""
+    return nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, dim))
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) values, (B, T) bool mask (True = real token) → (B, D) mean of the real tokens
+    (zeros where a row has none)."""
+    weights = mask.to(values.dtype).unsqueeze(-1)  # (B, T, 1)
+    return (values * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def source_parameters(
+    expression: torch.Tensor, pose: torch.Tensor, max_pose: float
+) -> torch.Tensor:
+    """(B, 53) expression, (B, 3) pose in radians → (B, 56), the pose scaled by ``max_pose``."""
+    return torch.cat([expression, pose / max_pose], dim=-1)

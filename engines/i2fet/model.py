@@ -28,7 +28,14 @@ import torch
 from torch import nn
 
 from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM, I2FETConfig
-from engines.i2fet.layers import mlp, sinusoidal_positions, transformer_encoder
+from engines.i2fet.layers import (
+    masked_mean,
+    mlp,
+    sinusoidal_positions,
+    source_parameters,
+    text_projection,
+    transformer_encoder,
+)
 
 __all__ = [
     "CAFT",
@@ -111,7 +118,7 @@ class ParameterBranch(nn.Module):
 
     def forward(self, expression: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
         """(B, 53), (B, 3) → (B, P, d)."""
-        values = torch.cat([expression, pose / self.max_pose], dim=-1)  # (B, 56)
+        values = source_parameters(expression, pose, self.max_pose)  # (B, 56)
         tokens = self.project(values).reshape(values.shape[0], self.num_tokens, -1)
         out: torch.Tensor = self.encoder(tokens + self.token_embedding)
         return out
@@ -125,7 +132,7 @@ class TextBranch(nn.Module):
         dim = config.model_dim
         self.max_tokens = config.max_tokens
         self.positions: torch.Tensor
-        self.project = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, dim))
+        self.project = text_projection(config.text_dim, dim)
         self.cls = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
         self.register_buffer(
             "positions", sinusoidal_positions(config.max_tokens + 1, dim), persistent=False
@@ -226,7 +233,7 @@ class PooledConditioner(nn.Module):
         super().__init__()
         dim = config.model_dim
         self.max_pose = config.max_pose
-        self.text = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, dim))
+        self.text = text_projection(config.text_dim, dim)
         self.source = nn.Linear(NUM_PARAMETERS, dim)
         self.slot_queries = nn.Parameter(torch.randn(config.max_anchors, dim) * 0.1)
         self.fuse = mlp([dim, config.hidden, dim])
@@ -239,10 +246,8 @@ class PooledConditioner(nn.Module):
         source_expression: torch.Tensor,
         source_pose: torch.Tensor,
     ) -> Conditioning:
-        weights = text_mask.to(text.dtype).unsqueeze(-1)
-        pooled = (text * weights).sum(1) / weights.sum(1).clamp_min(1.0)  # (B, D)
-        summary = self.text(pooled)
-        source = self.source(torch.cat([source_expression, source_pose / self.max_pose], -1))
+        summary = self.text(masked_mean(text, text_mask))  # (B, d)
+        source = self.source(source_parameters(source_expression, source_pose, self.max_pose))
         queries = (summary + source).unsqueeze(1) + self.slot_queries  # (B, K, d)
         condition = self.norm(self.fuse(queries) + queries)
         return Conditioning(condition, queries, None, None, summary)
@@ -250,6 +255,11 @@ class PooledConditioner(nn.Module):
     def refine(self, queries: torch.Tensor, conditioning: Conditioning) -> torch.Tensor:
         refined: torch.Tensor = self.norm(self.fuse(queries) + queries)
         return refined
+
+
+def _kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, 1)) summed over the last axis."""
+    return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=-1)
 
 
 class ModalityCVAE(nn.Module):
@@ -269,15 +279,19 @@ class ModalityCVAE(nn.Module):
         mean, log_var = stats.chunk(2, dim=-1)
         return mean, log_var.clamp(-8.0, 8.0)
 
+    def posterior_sample(
+        self, data: torch.Tensor, condition: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., data_dim), (..., c) → z ~ q(z | data, c) (..., latent) (reparameterised, so
+        gradients reach the encoder) and KL(q || N(0, 1)) (...)."""
+        mean, log_var = self.encode(data, condition)
+        latent = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        return latent, _kl(mean, log_var)
+
     def decode(self, latent: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(..., latent), (..., c) → raw (..., data_dim) (activation applied by the caller)."""
         out: torch.Tensor = self.decoder(torch.cat([latent, condition], dim=-1))
         return out
-
-
-def _kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean, exp(log_var)) || N(0, 1)) summed over the last axis."""
-    return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(dim=-1)
 
 
 class I2FET(nn.Module):
@@ -356,15 +370,13 @@ class I2FET(nn.Module):
         shape_e = (batch, slots, config.expression_latent)
         shape_p = (batch, slots, config.pose_latent)
         if target_expressions is not None and target_poses is not None:
-            mean_e, log_var_e = self.expression_cvae.encode(
+            z_e, kl_e = self.expression_cvae.posterior_sample(
                 target_expressions, self.expression_condition(condition)
             )
-            mean_p, log_var_p = self.pose_cvae.encode(
+            z_p, kl_p = self.pose_cvae.posterior_sample(
                 target_poses / config.max_pose, self.pose_condition(condition)
             )
-            z_e = mean_e + torch.randn_like(mean_e) * (0.5 * log_var_e).exp()
-            z_p = mean_p + torch.randn_like(mean_p) * (0.5 * log_var_p).exp()
-            kl = _kl(mean_e, log_var_e) + _kl(mean_p, log_var_p)
+            kl = kl_e + kl_p
             expressions, poses = self._decode(conditioning, z_e, z_p)
             prior_expressions, prior_poses = self._decode(
                 conditioning, condition.new_zeros(shape_e), condition.new_zeros(shape_p)
@@ -410,9 +422,8 @@ class PooledBaseline(nn.Module):
     ) -> I2FETOutput:
         """Same signature and output as :meth:`I2FET.forward` (latent arguments ignored)."""
         config = self.config
-        weights = text_mask.to(text.dtype).unsqueeze(-1)
-        pooled = (text * weights).sum(1) / weights.sum(1).clamp_min(1.0)  # (B, D)
-        source = torch.cat([source_expression, source_pose / config.max_pose], -1)
+        pooled = masked_mean(text, text_mask)  # (B, D)
+        source = source_parameters(source_expression, source_pose, config.max_pose)
         out = self.net(torch.cat([self.norm(pooled), source], dim=-1))
         batch, k = out.shape[0], config.max_anchors
         count_logits = out[:, -k:]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM, NEDConfig
-from engines.i2fet.layers import mlp
+from engines.i2fet.layers import mlp, source_parameters
 
 __all__ = ["NED"]
 
@@ -28,7 +28,7 @@ class NED(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 53), (B, 3) → neutral expression (B, 53) in [0, 1], neutral pose (B, 3) rad."""
         max_pose = self.config.max_pose
-        latent = self.encoder(torch.cat([expression, pose / max_pose], dim=-1))
+        latent = self.encoder(source_parameters(expression, pose, max_pose))
         out = self.decoder(torch.nn.functional.silu(latent))
         neutral_expression = torch.sigmoid(out[:, :NUM_EXPRESSIONS])
         neutral_pose = max_pose * torch.tanh(out[:, NUM_EXPRESSIONS:])
