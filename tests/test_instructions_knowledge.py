@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from engines.instructions import LEXICON, analyze_text
@@ -153,19 +152,45 @@ def test_lexicon_phrases_agree_with_composition() -> None:
     assert checked > 10
 
 
-def test_embedding_fallback_needs_a_margin(tiny_wordnet: WordNet) -> None:
-    entries = [LexicalEntry("angry", "anger", "adj"), LexicalEntry("glad", "happiness", "adj")]
-    vectors = {"angry": [1.0, 0.0], "glad": [0.0, 1.0], "irked": [0.9, 0.1], "meh": [0.5, 0.5]}
-
-    def embed(texts: list[str]) -> np.ndarray:
-        return np.array([vectors.get(t, [0.0, 0.0]) for t in texts], np.float32)
-
-    knowledge = EmotionKnowledge(tiny_wordnet, entries, embed=embed)
-    match = knowledge.lookup("irked")  # not in this WordNet at all
+def test_typo_fallback_needs_one_label_and_an_unknown_word(tiny_wordnet: WordNet) -> None:
+    entries = [
+        LexicalEntry("angry", "anger", "adj"),
+        LexicalEntry("glad", "happiness", "adj"),
+        LexicalEntry("gladly", "happiness", "adj"),
+        LexicalEntry("sadly", "sadness", "adj"),
+    ]
+    knowledge = EmotionKnowledge(tiny_wordnet, entries)
+    match = knowledge.lookup("anrgy")  # a transposition; not in this WordNet
     assert match is not None and (match.label, match.via, match.depth) == ("anger", "angry", -1)
-    assert knowledge.lookup("meh") is None  # equally near both labels: no margin
-    assert knowledge.lookup("very irked") is None  # phrases are never guessed this way
-    assert EmotionKnowledge(tiny_wordnet, entries).lookup("irked") is None  # no embedder
+    assert knowledge.lookup("angri").label == "anger"  # type: ignore[union-attr]
+    assert knowledge.lookup("wooden") is None  # WordNet knows it: never read as a typo
+    assert knowledge.lookup("zibble") is None and knowledge.lookup("blorf") is None
+    assert knowledge.lookup("gadly") is None  # one edit from 'gladly' and from 'sadly'
+    assert knowledge.lookup("gld") is None  # too short to guess
+    assert knowledge.lookup("very anrgy") is None  # phrases are never guessed this way
+    off = EmotionKnowledge(tiny_wordnet, entries, KnowledgeConfig(max_typos=0))
+    assert off.lookup("anrgy") is None
+
+
+def test_edit_distance_counts_transpositions_and_stops_at_the_limit() -> None:
+    from engines.instructions.knowledge import edit_distance
+
+    assert edit_distance("angry", "angry", 1) == 0
+    assert edit_distance("anrgy", "angry", 1) == 1  # one transposition
+    assert edit_distance("kitten", "sitting", 5) == 3
+    assert edit_distance("kitten", "sitting", 1) == 2  # anything above the limit is limit + 1
+    assert edit_distance("", "abc", 3) == 3
+
+
+@needs_wordnet
+def test_real_words_without_an_emotional_sense_and_made_up_words_stay_unknown() -> None:
+    knowledge = default_knowledge(include_heldout=True)
+    assert knowledge is not None
+    for word in ("wheelchair", "seaweed", "hawthorn", "zibble", "blorf", "qwxz", "frobnicate"):
+        assert knowledge.lookup(word) is None, word
+    for typo, label in (("hapy", "happiness"), ("suprised", "surprise"), ("digusted", "disgust")):
+        match = knowledge.lookup(typo)
+        assert match is not None and match.label == label, typo
 
 
 @needs_wordnet
