@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodE
 from engines.i2fet.grounding import grounded_text, lexicon_reading
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
+from engines.instructions.plan import Anchor, PlanRecord
 from engines.text import TextEncoder, get_encoder
 
 __all__ = ["EXAMPLE_INSTRUCTIONS", "Anchor", "InstructionPlanner", "Plan", "PlannerConfig"]
@@ -44,53 +45,13 @@ EXAMPLE_INSTRUCTIONS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Anchor:
-    """One expression apex of a plan.
+class Plan(PlanRecord):
+    """An I2FET plan (the fields of :class:`engines.instructions.plan.PlanRecord`).
 
-    Attributes:
-        label: emotion label (``engines.instructions.EMOTIONS``).
-        intensity: apex intensity in [0, 1] (after ``intensity_scale``).
-        expression: (53,) float32 absolute ICT expression coefficients in [0, 1].
-        pose: (3,) float32 head-rotation offset (pitch, yaw, roll) radians.
+    ``anchors`` are 1..4 :class:`Anchor` with (53,) ICT expressions; the neutral face is the
+    subject's, from NED; ``understood`` comes from I2FET's slot heads; ``timings_ms`` has
+    "text", "i2fet", "ned" and "total".
     """
-
-    label: str
-    intensity: float
-    expression: NDArray[np.float32]
-    pose: NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What an instruction asks for, in order.
-
-    Attributes:
-        text: the instruction.
-        anchors: 1..4 anchors in the order the text names them.
-        neutral_expression: (53,) the subject's neutral (NED), for transition midpoints.
-        neutral_pose: (3,) the subject's neutral head-rotation offset (NED).
-        understood: emotion labels in order (the anchors' labels, from I2FET's slot heads).
-        unknown_words: words outside the vocabulary (for user feedback).
-        timings_ms: "text", "i2fet", "ned", "total" milliseconds.
-    """
-
-    text: str
-    anchors: tuple[Anchor, ...]
-    neutral_expression: NDArray[np.float32]
-    neutral_pose: NDArray[np.float32]
-    understood: tuple[str, ...]
-    unknown_words: tuple[str, ...] = ()
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-friendly summary (labels, intensities, timings; not the coefficient arrays)."""
-        return {
-            "text": self.text,
-            "understood": list(self.understood),
-            "intensities": [round(a.intensity, 3) for a in self.anchors],
-            "unknown_words": list(self.unknown_words),
-            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
-        }
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -23,6 +23,7 @@ from engines.instructions.analysis import analyze_text
 from engines.instructions.exceptions import NotUnderstoodError
 from engines.instructions.facs import emotion_pose_prior, emotion_prototype
 from engines.instructions.knowledge import default_knowledge
+from engines.instructions.plan import Anchor, PlanRecord
 from engines.instructions.vocabulary import LEXICON
 
 __all__ = [
@@ -45,27 +46,13 @@ EXAMPLE_INSTRUCTIONS: tuple[str, ...] = (
 MAX_ANCHORS = 8
 
 
-@dataclass(frozen=True)
-class RuleAnchor:
-    """One target: label, intensity, (E,) expression, (3,) head-rotation offset."""
-
-    label: str
-    intensity: float
-    expression: NDArray[np.float32]
-    pose: NDArray[np.float32]
+RuleAnchor = Anchor  # the lexicon planner's anchors are plain plan anchors
 
 
 @dataclass(frozen=True)
-class RulePlan:
-    """The fields of ``engines.i2fet.Plan``, produced by :class:`LexiconPlanner`."""
-
-    text: str
-    anchors: tuple[RuleAnchor, ...]
-    neutral_expression: NDArray[np.float32]
-    neutral_pose: NDArray[np.float32]
-    understood: tuple[str, ...]
-    unknown_words: tuple[str, ...]
-    timings_ms: dict[str, float] = field(default_factory=dict)
+class RulePlan(PlanRecord):
+    """A plan produced by :class:`LexiconPlanner` (the fields of ``PlanRecord``, as in
+    ``engines.i2fet.Plan``)."""
 
 
 @lru_cache(maxsize=1)
