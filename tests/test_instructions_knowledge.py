@@ -205,3 +205,18 @@ def test_unknown_intensity_words_take_a_known_synonym() -> None:
     text, labels = grounded_text("go from a trace of fear to exceedingly sad", 4, False)
     assert labels == ["fear", "sadness"]
     assert text.startswith("go from a hint of something to extremely something")
+
+
+@needs_wordnet
+def test_grounding_development_measure_recall_and_false_positives() -> None:
+    from engines.instructions.grounding_eval import GroundingEvalConfig, evaluate_grounding
+
+    small = GroundingEvalConfig(random_words=200, made_up_words=60, typos=60)
+    result = evaluate_grounding(config=small)
+    assert result["loo_words"] > 100  # type: ignore[operator]
+    assert result["loo_accuracy"] > 0.6  # type: ignore[operator]
+    assert result["random_word_grounded"] < 0.02  # type: ignore[operator]
+    assert result["made_up_grounded"] < 0.05  # type: ignore[operator]
+    assert result["typo_accuracy"] > 0.9  # type: ignore[operator]
+    with pytest.raises(ValueError, match="at least one word"):
+        GroundingEvalConfig(typos=0)

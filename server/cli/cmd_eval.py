@@ -1,4 +1,4 @@
-"""``facecast eval i2fet [--json]``: Acc1, Acc2, G-mean and the confusion matrix of the
+"""``facecast eval i2fet|grounding [--json]``: Acc1, Acc2, G-mean and the confusion matrix of the
 committed I2FET checkpoint on the corpus' test split and, apart, on the held-out phrasings.
 
 With a grounded checkpoint (trained to read the vocabulary's suffix, see
@@ -35,7 +35,12 @@ _SUMMARY_KEYS = ("acc1", "acc2", "gmean", "count_accuracy", "per_class_recall")
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion)")
-    parser.add_argument("target", choices=["i2fet"], help="what to evaluate")
+    parser.add_argument(
+        "target",
+        choices=["i2fet", "grounding"],
+        help="i2fet: the model; grounding: WordNet grounding on development sets drawn from the "
+        "training vocabulary only (leave-one-out recall, random and made-up words, typos)",
+    )
     parser.add_argument("--json", action="store_true", help="print the full JSON result")
     parser.add_argument("--checkpoint-dir", default=None, help="default: the committed ones")
     parser.add_argument("--corpus-seed", type=int, default=0)
@@ -234,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     from engines.i2fet.exceptions import I2FETError
     from engines.text import TextEncoderError
 
+    if args.target == "grounding":
+        return _run_grounding(args)
     if args.eval_size < 1:
         logger.error("--eval-size must be >= 1")
         return 2
@@ -273,4 +280,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"heldout train-vocab [{kind}] n={row['samples']} acc1={row['acc1']} "
                   f"acc2={row['acc2']}")  # fmt: skip
         print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
+    return 0
+
+
+def _run_grounding(args: argparse.Namespace) -> int:
+    from engines.instructions.grounding_eval import evaluate_grounding
+    from engines.instructions.wordnet import WordNetUnavailableError
+
+    try:
+        result = evaluate_grounding()
+    except WordNetUnavailableError as error:
+        logger.error("%s", error)
+        return 1
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        for key, value in result.items():
+            if not isinstance(value, dict):
+                print(f"{key:22s} {value}")
     return 0
