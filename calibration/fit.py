@@ -150,6 +150,12 @@ class FitResult:
 
 _FLIP = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # model (x, y, z) -> image (u, w) axes
 
+# The joint fit's unknowns: rotation (3, 3), scale (px/cm), translation (2,) px, identity (K,)
+# and expression (E,) coefficients.
+_FitState = tuple[
+    NDArray[np.float64], float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
+]
+
 
 def _skew(vectors: NDArray[np.float64]) -> NDArray[np.float64]:
     """(N, 3, 3) cross-product matrices ``[v]_×``."""
@@ -473,13 +479,7 @@ class LandmarkFitter:
         self,
         points: NDArray[np.float64],
         sqrt_w: NDArray[np.float64],
-        state: tuple[
-            NDArray[np.float64],
-            float,
-            NDArray[np.float64],
-            NDArray[np.float64],
-            NDArray[np.float64],
-        ],
+        state: _FitState,
     ) -> float:
         cfg = self.config
         rotation, scale, translation, identity, expression = state
@@ -497,17 +497,9 @@ class LandmarkFitter:
         self,
         points: NDArray[np.float64],
         sqrt_w: NDArray[np.float64],
-        state: tuple[
-            NDArray[np.float64],
-            float,
-            NDArray[np.float64],
-            NDArray[np.float64],
-            NDArray[np.float64],
-        ],
+        state: _FitState,
         damping: float,
-    ) -> tuple[
-        NDArray[np.float64], float, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]
-    ]:
+    ) -> _FitState:
         """One damped Gauss-Newton step on every parameter at once (residuals in cm).
 
         Unknowns: rotation increment δ (R <- exp([δ]×) R), log-scale increment, translation
