@@ -254,33 +254,39 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.plot:
         plot_confusions(result, Path(args.plot))
+    if _emit_json(result, args):
+        return 0
+    for name, block in (("test", result), ("heldout", result["heldout"])):
+        rows = [(f"{name} ({args.grounding})", block)]
+        for key, label in (
+            ("full_vocab", "full"),
+            ("train_vocab", "train-vocab"),
+            ("train_vocab_no_wordnet", "train-vocab, no WordNet"),
+            ("text_only", "text only"),
+        ):
+            if key in block:
+                rows.append((f"{name} ({label})", block[key]))
+        for label, row in rows:
+            print(
+                f"{label:34s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
+                f"count={row['count_accuracy']}"
+            )
+    for kind, row in result["heldout"].get("train_vocab_by_kind", {}).items():
+        print(f"heldout train-vocab [{kind}] n={row['samples']} acc1={row['acc1']} "
+              f"acc2={row['acc2']}")  # fmt: skip
+    print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
+    return 0
+
+
+def _emit_json(result: dict[str, Any], args: argparse.Namespace) -> bool:
+    """Write ``result`` to ``--output`` if given; print it and return True under ``--json``."""
     text = json.dumps(result, indent=2, sort_keys=True)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         Path(args.output).write_text(text + "\n")
     if args.json:
         print(text)
-    else:
-        for name, block in (("test", result), ("heldout", result["heldout"])):
-            rows = [(f"{name} ({args.grounding})", block)]
-            for key, label in (
-                ("full_vocab", "full"),
-                ("train_vocab", "train-vocab"),
-                ("train_vocab_no_wordnet", "train-vocab, no WordNet"),
-                ("text_only", "text only"),
-            ):
-                if key in block:
-                    rows.append((f"{name} ({label})", block[key]))
-            for label, row in rows:
-                print(
-                    f"{label:34s} acc1={row['acc1']} acc2={row['acc2']} gmean={row['gmean']} "
-                    f"count={row['count_accuracy']}"
-                )
-        for kind, row in result["heldout"].get("train_vocab_by_kind", {}).items():
-            print(f"heldout train-vocab [{kind}] n={row['samples']} acc1={row['acc1']} "
-                  f"acc2={row['acc2']}")  # fmt: skip
-        print(f"judge accuracy on ground truth: {result['classifier_accuracy_ground_truth']}")
-    return 0
+    return bool(args.json)
 
 
 def _run_grounding(args: argparse.Namespace) -> int:
@@ -292,13 +298,7 @@ def _run_grounding(args: argparse.Namespace) -> int:
     except WordNetUnavailableError as error:
         logger.error("%s", error)
         return 1
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    if args.json:
-        print(text)
-    else:
+    if not _emit_json(result, args):
         for key, value in result.items():
             if not isinstance(value, dict):
                 print(f"{key:22s} {value}")
