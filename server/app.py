@@ -37,7 +37,12 @@ from server.exceptions import LimitError, ServerError
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
 from server.webrtc.connection import PeerLink
-from server.webrtc.ice import is_loopback_host, restrict_ice_to_loopback
+from server.webrtc.ice import (
+    browser_ice_config,
+    is_loopback_host,
+    restrict_ice_to_loopback,
+    set_consent_timeout,
+)
 from server.webrtc.signaling import answer_offer, parse_offer
 
 __all__ = ["BROADCAST", "FACECAST_KEY", "FacecastServer", "create_app"]
@@ -96,6 +101,7 @@ class FacecastServer:
         app.router.add_get("/ws", self.websocket)
         app.router.add_post("/upload", self.upload)
         app.router.add_get("/api/status", self.api_status)
+        app.router.add_get("/api/ice", self.api_ice)
         app.router.add_static("/static/", self.static_dir, show_index=False)
         app.on_startup.append(self._on_startup)
         app.on_shutdown.append(self._on_shutdown)
@@ -250,6 +256,15 @@ class FacecastServer:
             }
         )
 
+    async def api_ice(self, request: web.Request) -> web.Response:
+        """The page's RTCConfiguration: the ``--ice-server`` list (empty by default). TURN
+        credentials are in it, so it needs the token when one is set."""
+        if not self._token_ok(request):
+            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        return web.json_response(
+            browser_ice_config(self.config.ice_servers), headers={"Cache-Control": "no-store"}
+        )
+
     async def offer(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
@@ -398,11 +413,19 @@ def create_app(
 ) -> web.Application:
     """The aiohttp application; the :class:`FacecastServer` is ``app["facecast"]``.
 
-    A server listening on loopback offers WebRTC candidates on loopback only
+    A server listening on loopback offers WebRTC candidates on loopback only; peers that stop
+    answering ICE consent checks are closed after ``config.liveness_timeout`` seconds
     (``server.webrtc.ice``).
     """
     if is_loopback_host(config.host):
         restrict_ice_to_loopback()
+        if config.ice_servers:
+            logger.warning(
+                "listening on %s: the server's own ICE candidates stay on loopback (a TURN "
+                "relay still works; STUN needs --host on a reachable interface)",
+                config.host,
+            )
+    set_consent_timeout(config.liveness_timeout)
     server = FacecastServer(
         config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
     )

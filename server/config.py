@@ -2,9 +2,112 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
 
-__all__ = ["ServerConfig"]
+__all__ = ["IceServer", "ServerConfig", "parse_ice_server"]
+
+_ICE_URL = re.compile(
+    r"(?P<scheme>stuns?|turns?):"
+    r"(?:(?P<userinfo>[^@/?#\s]+)@)?"
+    r"(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?"
+    r"(?:\?transport=(?P<transport>udp|tcp))?"
+)
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """One STUN or TURN server, as given to ``--ice-server`` (validated by
+    :func:`parse_ice_server`).
+
+    Attributes:
+        url: the URL without credentials, e.g. ``stun:stun.example.org:3478`` or
+            ``turn:turn.example.org:3478?transport=tcp`` (RFC 7064 / RFC 7065 forms).
+        username: TURN user name (None for STUN).
+        credential: TURN password (None for STUN).
+    """
+
+    url: str
+    username: str | None = None
+    credential: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return self.url.split(":", 1)[0]
+
+    @property
+    def is_turn(self) -> bool:
+        return self.scheme in ("turn", "turns")
+
+    def to_browser(self) -> dict[str, Any]:
+        """The ``RTCIceServer`` dictionary of the browser's ``RTCPeerConnection``."""
+        entry: dict[str, Any] = {"urls": [self.url]}
+        if self.username is not None:
+            entry["username"] = self.username
+        if self.credential is not None:
+            entry["credential"] = self.credential
+        return entry
+
+
+def parse_ice_server(
+    url: str, username: str | None = None, credential: str | None = None
+) -> IceServer:
+    """Validate one ``--ice-server`` URL.
+
+    Accepted: ``stun:HOST[:PORT]``, ``stuns:HOST[:PORT]``, ``turn:HOST[:PORT][?transport=udp|tcp]``
+    and ``turns:HOST[:PORT][?transport=tcp]``; HOST is a name, an IPv4 address or ``[IPv6]``.
+    A TURN URL carries its credentials either inline, ``turn:USER:PASSWORD@HOST:PORT``
+    (percent-encode ``@`` or ``:`` in the user name), or from ``username`` / ``credential``
+    (``--ice-username`` / ``--ice-credential``); inline ones win.
+
+    Raises:
+        ValueError: with a message saying what is wrong and what a good URL looks like.
+    """
+    example = (
+        "e.g. stun:stun.example.org:3478 or turn:turn.example.org:3478?transport=tcp "
+        "with --ice-username/--ice-credential"
+    )
+    text = url.strip()
+    match = _ICE_URL.fullmatch(text)
+    if match is None:
+        if text.split(":", 1)[0].lower() not in ("stun", "stuns", "turn", "turns"):
+            raise ValueError(
+                f"ICE server {url!r}: the URL must start with stun:, stuns:, turn: "
+                f"or turns: ({example})"
+            )
+        if "//" in text:
+            raise ValueError(f"ICE server {url!r}: write stun:HOST:PORT, without '//' ({example})")
+        raise ValueError(f"ICE server {url!r} is not a valid STUN/TURN URL ({example})")
+    scheme, host, port = match["scheme"], match["host"], match["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"ICE server {url!r}: port must be in [1, 65535], got {port}")
+    transport = match["transport"]
+    if transport is not None and scheme in ("stun", "stuns"):
+        raise ValueError(f"ICE server {url!r}: ?transport= is only for turn: URLs")
+    if scheme == "turns" and transport == "udp":
+        raise ValueError(f"ICE server {url!r}: turns: runs over TLS, use ?transport=tcp")
+    userinfo = match["userinfo"]
+    if userinfo is not None:
+        if scheme in ("stun", "stuns"):
+            raise ValueError(f"ICE server {url!r}: STUN servers take no user name or password")
+        name, separator, password = userinfo.partition(":")
+        if not separator:
+            raise ValueError(f"ICE server {url!r}: inline credentials are USER:PASSWORD@HOST")
+        username, credential = unquote(name), unquote(password)
+    clean = f"{scheme}:{host}" + (f":{port}" if port else "")
+    if transport:
+        clean += f"?transport={transport}"
+    if scheme in ("stun", "stuns"):
+        return IceServer(clean)
+    if not username or not credential:
+        raise ValueError(
+            f"ICE server {url!r}: a TURN server needs a user name and a password "
+            "(--ice-username U --ice-credential P, or turn:U:P@HOST:PORT)"
+        )
+    return IceServer(clean, username, credential)
 
 
 @dataclass(frozen=True)
@@ -41,6 +144,10 @@ class ServerConfig:
         idle_motion: blinks and slight head motion between instructions.
         connect_timeout: a WebRTC peer not connected this many seconds after its offer is closed.
         static_dir: where the web client lives; None = the package's client_web/.
+        ice_servers: STUN/TURN servers for the server's and the page's RTCPeerConnection
+            (``--ice-server``); empty (the default) = host candidates only, no third party.
+        liveness_timeout: a WebRTC peer that stops answering ICE consent checks (tab closed,
+            browser killed, network gone) is closed after about this many seconds.
     """
 
     host: str = "127.0.0.1"
@@ -70,6 +177,8 @@ class ServerConfig:
     idle_motion: bool = True
     connect_timeout: float = 30.0
     static_dir: str | None = None
+    ice_servers: tuple[IceServer, ...] = ()
+    liveness_timeout: float = 10.0
     demo_instructions: tuple[str, ...] = field(
         default=(
             "Turn this face from disgust to happiness",
@@ -114,5 +223,9 @@ class ServerConfig:
             raise ValueError(f"connect_timeout must be > 0, got {self.connect_timeout}")
         if self.demo_idle_seconds < 0:
             raise ValueError("demo_idle_seconds must be >= 0 (0 disables the demo loop)")
+        if not 4 <= self.liveness_timeout <= 60:
+            raise ValueError(f"liveness_timeout must be in [4, 60] s, got {self.liveness_timeout}")
+        if not all(isinstance(server, IceServer) for server in self.ice_servers):
+            raise ValueError("ice_servers must be IceServer values (see parse_ice_server)")
         if self.token is not None and not self.token:
             raise ValueError("token must not be empty (leave it out to disable it)")

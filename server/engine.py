@@ -340,7 +340,9 @@ class FacecastEngine:
         except ImageTooLargeError as error:
             raise EngineInputError(str(error), "image_too_large") from error
         except ImageDecodeError as error:
-            raise EngineInputError(str(error), "bad_image") from error
+            # calibration names in-memory bytes "<bytes>"; here they are always an upload
+            message = str(error).replace("<bytes>", "the uploaded file")
+            raise EngineInputError(message, "bad_image") from error
         return np.asarray(image, np.uint8)
 
     def choose_source(self, frames: Sequence[NDArray[np.uint8]]) -> SourceSelection:

@@ -383,6 +383,13 @@ class Session:
         # One frame of lead: the frame rendered right now is already the transition's second
         # frame (its first one equals the face as it is, so it would show no change).
         lead = 1.0 / self.settings.fps
+        previous = self._motion
+        if previous is not None and not previous.finished and previous.command == "instruct":
+            # The new instruction takes over mid-transition: the old one ends here.
+            previous.finished = True
+            self.emit(
+                Done(id=previous.command_id, command="instruct", result={"interrupted": True})
+            )
         self._motion = _RunningMotion(
             motion, sampled_at - lead, "instruct", command.id, received_at=received_at
         )
@@ -442,6 +449,7 @@ class Session:
         )
         result = await self._install_avatar(image)
         result["reason"] = "uploaded photo"
+        result["thumbnail"] = jpeg_data_url(image)
         self.emit(Done(id=command.id, command="upload", result=result))
         self._set_state("ready", "avatar ready from the uploaded photo")
         return result

@@ -63,3 +63,12 @@ def test_plan_timeline_idle(engine: FacecastEngine) -> None:
             engine.plan(nonsense, start, 1.0)
         assert info.value.code == "not_understood", nonsense
         assert nonsense.split()[-1] in info.value.message  # says what it did not understand
+
+
+def test_an_upload_that_is_no_image_is_named_as_the_uploaded_file(engine: FacecastEngine) -> None:
+    """The message reaches the page's chat: no internal "<bytes>" placeholder in it."""
+    with pytest.raises(EngineInputError) as info:
+        engine.load_image(b"hello", max_pixels=10_000_000, max_side=2048)
+    assert info.value.code == "bad_image"
+    assert "<bytes>" not in info.value.message
+    assert info.value.message.startswith("the uploaded file")

@@ -192,3 +192,47 @@ def test_broadcast_demo_loop_plays_when_idle() -> None:
         harness.close()
 
     run(scenario)
+
+
+def test_an_instruction_taken_over_mid_transition_is_done_as_interrupted() -> None:
+    """Every instruction gets exactly one ``done``, also when the next one replaces it while it
+    is still moving (the page marks it "interrupted"; a script waiting for it does not hang)."""
+
+    async def scenario() -> None:
+        harness = Harness(FakeEngine(segment_seconds=1.0), idle_motion=False)
+        session = harness.session("a")
+        await session.set_avatar_image(face())
+        session.handle(Instruct(id="first", text="anger"))
+        await harness.until(lambda: harness.of("a", "plan", id="first"))
+        await asyncio.sleep(0.3)
+        session.handle(Instruct(id="second", text="happy"))
+        await harness.until(lambda: harness.of("a", "plan", id="second"))
+        first = harness.of("a", "done", id="first")
+        assert [d["result"] for d in first] == [{"interrupted": True}]
+        types = [(e["type"], e.get("id")) for e in harness.events["a"]]
+        assert types.index(("done", "first")) < types.index(("plan", "second"))
+        await harness.until(lambda: harness.of("a", "done", id="second"), timeout=5)
+        assert "interrupted" not in harness.of("a", "done", id="second")[0]["result"]
+        assert len(harness.of("a", "done", id="first")) == 1
+        await session.close()
+        harness.close()
+
+    run(scenario)
+
+
+def test_uploaded_photo_comes_back_as_a_thumbnail() -> None:
+    async def scenario() -> None:
+        import cv2
+
+        harness = Harness(FakeEngine())
+        session = harness.session("a")
+        ok, png = cv2.imencode(".png", face())
+        assert ok
+        result = await session.upload_photo(png.tobytes(), "u1")
+        assert result["thumbnail"].startswith("data:image/jpeg;base64,")
+        done = harness.of("a", "done", id="u1", command="upload")
+        assert done and done[0]["result"]["thumbnail"] == result["thumbnail"]
+        await session.close()
+        harness.close()
+
+    run(scenario)

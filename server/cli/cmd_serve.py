@@ -61,6 +61,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--max-bitrate-kbps", type=int, default=1000, help="upper bound of each stream's bitrate"
     )
+    parser.add_argument(
+        "--ice-server",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="STUN/TURN server for remote browsers (repeatable): stun:HOST[:PORT], "
+        "turn:HOST[:PORT][?transport=udp|tcp], turns:HOST[:PORT], credentials inline "
+        "(turn:USER:PASS@HOST:PORT) or from --ice-username/--ice-credential. None by default: "
+        "no third-party server is ever contacted",
+    )
+    parser.add_argument("--ice-username", default=None, help="TURN user name (all turn: URLs)")
+    parser.add_argument("--ice-credential", default=None, help="TURN password (all turn: URLs)")
     parser.add_argument("--no-idle", action="store_true", help="no blinks/head motion when idle")
     parser.add_argument("--no-warmup", action="store_true", help="load models on first use")
     parser.add_argument("--checkpoint", default=None, help="instruction planner checkpoint dir")
@@ -69,9 +81,17 @@ def register(subparsers: Any) -> None:
 
 def build_config(args: argparse.Namespace) -> Any:
     """The one place where the command line becomes a :class:`ServerConfig`."""
-    from server.config import ServerConfig
+    from server.config import ServerConfig, parse_ice_server
 
+    if (args.ice_username or args.ice_credential) and not any(
+        url.strip().startswith("turn") for url in args.ice_server
+    ):
+        raise ValueError("--ice-username/--ice-credential need a turn: or turns: --ice-server")
+    ice_servers = tuple(
+        parse_ice_server(url, args.ice_username, args.ice_credential) for url in args.ice_server
+    )
     return ServerConfig(
+        ice_servers=ice_servers,
         host=args.host,
         port=args.port,
         fps=args.fps,
@@ -147,16 +167,13 @@ def run(args: argparse.Namespace) -> int:
             config.host,
             "" if config.token else " WITHOUT a token (--token)",
         )
-    print(
-        f"Facecast on http://{config.host}:{config.port}/  (kiosk: /kiosk, websocket: /ws)",
-        flush=True,
-    )
+    ready = f"Facecast on http://{config.host}:{config.port}/  (kiosk: /kiosk, websocket: /ws)"
     try:
         web.run_app(
             app,
             host=config.host,
             port=config.port,
-            print=None,
+            print=lambda _: print(ready, flush=True),  # once listening, not before
             handle_signals=True,
             shutdown_timeout=5.0,
         )

@@ -12,6 +12,7 @@ from server.config import ServerConfig
 from server.exceptions import ProtocolError
 from server.session import Session
 from server.webrtc.connection import PeerLink
+from server.webrtc.ice import rtc_ice_servers
 
 __all__ = ["Offer", "answer_offer", "parse_offer"]
 
@@ -57,10 +58,11 @@ async def answer_offer(
 ) -> tuple[PeerLink, RTCSessionDescription]:
     """Create the peer for ``offer``, attach the session's video, return the peer and answer.
 
-    No STUN/TURN servers are configured: the server answers with its host candidates, which is
-    what a local or LAN deployment needs and never contacts a third party.
+    STUN/TURN servers are only those of ``config.ice_servers`` (``--ice-server``); without them
+    the server answers with its host candidates, which is what a local or LAN deployment needs,
+    and never contacts a third party.
     """
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=rtc_ice_servers(config.ice_servers)))
     link = PeerLink(pc, session, config, on_closed, own_session=own_session)
     try:
         link.attach_output()
