@@ -140,6 +140,7 @@ def test_ice_options_become_the_server_and_browser_configuration() -> None:
         (["--ice-server", "stun//nope"], "must start with stun:"),
         (["--ice-server", "turn:turn.example.org"], "needs a user name and a password"),
         (["--ice-username", "u", "--ice-credential", "p"], "need a turn: or turns:"),
+        (["--liveness-timeout", "1"], "liveness_timeout must be in [4, 60]"),
     ],
 )
 def test_serve_refuses_bad_ice_options_with_exit_code_2(

@@ -73,6 +73,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--ice-username", default=None, help="TURN user name (all turn: URLs)")
     parser.add_argument("--ice-credential", default=None, help="TURN password (all turn: URLs)")
+    parser.add_argument(
+        "--liveness-timeout",
+        type=float,
+        default=10.0,
+        help="close a WebRTC peer that stops answering (tab crashed, network gone) after this "
+        "many seconds (4-60)",
+    )
     parser.add_argument("--no-idle", action="store_true", help="no blinks/head motion when idle")
     parser.add_argument("--no-warmup", action="store_true", help="load models on first use")
     parser.add_argument("--checkpoint", default=None, help="instruction planner checkpoint dir")
@@ -92,6 +99,7 @@ def build_config(args: argparse.Namespace) -> Any:
     )
     return ServerConfig(
         ice_servers=ice_servers,
+        liveness_timeout=args.liveness_timeout,
         host=args.host,
         port=args.port,
         fps=args.fps,
