@@ -4,8 +4,11 @@ that carries hair, neck and background along with the face boundary.
 1. ``extend_warp``: the face's displacement is spread outwards by normalized convolution on a
    coarse grid (splat displacement·coverage and coverage, blur both, divide) and faded to zero
    away from the face, so the surroundings follow the face instead of tearing.
-2. Inside the face the exact displacement is kept; near its edge it is blended with the
-   extended one (feather).
+2. Inside the face proper the mesh's own displacement is kept; towards the mesh's edge
+   (feather) and over the skull, ears and neck (the shader's ``exact`` share, a soft ramp per
+   vertex) it gives way to the extended one, and so do the gain and added colour (to 1 and
+   0: no shading step at the outline). Hair inside and outside the skull's outline then
+   follows one smooth field: no arc where the mesh ends.
 3. ``composite``: one pass at output resolution: bilinear upsampling of the raster fields,
    bilinear sampling of the source crop at the displaced point, ``photo · gain + colour``.
 """
@@ -33,6 +36,7 @@ class CompositorBuffers:
 def extend_warp(
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
+    exact: NDArray[np.float32],
     buffers: CompositorBuffers,
     sigma_coarse: float,
     feather: float,
@@ -40,8 +44,10 @@ def extend_warp(
     """Fill the displacement of uncovered pixels and feather the covered edge, in place.
 
     Args:
-        field: (H, W, 8) shader fields; channels 0-1 (displacement) are updated.
+        field: (H, W, 8) shader fields; updated in place (displacement everywhere, gain and
+            colour where the mesh's own warp gives way to the extended one).
         coverage: (H, W) 1 where the mesh covers the pixel.
+        exact: (H, W) share of the mesh's own warp (the shader's; 0 where uncovered).
         buffers: work arrays.
         sigma_coarse: blur of the extension on the coarse grid, in coarse pixels.
         feather: sigma of the edge blend in raster pixels (0 = hard edge).
@@ -76,9 +82,9 @@ def extend_warp(
     if feather > 0:
         # 0 at the mesh edge (the extended warp, continuous with the outside), 1 inside.
         blurred_coverage = _blur_coverage(coverage, feather)
-        _blend_displacement(field, ext, blurred_coverage, coverage, True)
+        _blend_displacement(field, ext, blurred_coverage, coverage, exact, True)
     else:
-        _blend_displacement(field, ext, coverage, coverage, False)
+        _blend_displacement(field, ext, coverage, coverage, exact, False)
     if len(active_rows) == 0:
         return 0, 0, 0, 0
     cell = field.shape[0] / coarse
@@ -135,10 +141,12 @@ def _blend_displacement(
     extended: NDArray[np.float32],
     blurred: NDArray[np.float32],
     coverage: NDArray[np.float32],
+    exact: NDArray[np.float32],
     feathered: bool,
 ) -> None:
-    """field = a · field + (1 - a) · extended with a = clip(2 · blurred · coverage - 1, 0, 1)
-    (feathered) or a = coverage."""
+    """displacement = a · field + (1 - a) · extended, gain = 1 + a · (gain - 1) and
+    colour = a · colour, with a = exact · clip(2 · blurred · coverage - 1, 0, 1) (feathered)
+    or a = exact · coverage."""
     height, width = coverage.shape
     zero = np.float32(0.0)
     one = np.float32(1.0)
@@ -149,8 +157,14 @@ def _blend_displacement(
                 a = min(max(blurred[row, col] * coverage[row, col] * two - one, zero), one)
             else:
                 a = coverage[row, col]
+            a *= exact[row, col]
             for c in range(2):
                 field[row, col, c] = a * field[row, col, c] + (one - a) * extended[row, col, c]
+            if a < one and coverage[row, col] > zero:  # uncovered: already gain 1, colour 0
+                for c in range(2, 5):
+                    field[row, col, c] = one + a * (field[row, col, c] - one)
+                for c in range(5, 8):
+                    field[row, col, c] = a * field[row, col, c]
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

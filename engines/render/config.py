@@ -27,10 +27,13 @@ class RenderConfig:
         extend_sigma: reach of the warp that carries hair, neck and background along with the
             face, as a fraction of the crop side.
         shading_transfer: re-shade the skin with SH expression ratio images.
-        ratio_clip: (low, high) bounds of the shading ratio.
-        shading_strength: exponent of the ratio (1 = physical under the fitted SH light; the
-            mesh and 2nd-order SH light are smoother than real folds, so 1.5 makes a removed
-            smile's folds and cheek bulges fade visibly).
+        ratio_clip: (low, high) bounds of the shading ratio (approached smoothly).
+        shading_strength: exponent of the expression's ratio (1 = physical under the fitted
+            SH light; the mesh and 2nd-order SH light are smoother than real folds, so 1.5 makes
+            a removed smile's folds and cheek bulges fade visibly).
+        pose_shading_strength: exponent of the head turn's ratio (the turned surface against
+            the unturned one under the same light; 1 = physical: exaggerating it draws the
+            light's falloff across the cheek as a band).
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
@@ -46,6 +49,7 @@ class RenderConfig:
     shading_transfer: bool = True
     ratio_clip: tuple[float, float] = (0.7, 1.12)
     shading_strength: float = 1.5
+    pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
 
     def __post_init__(self) -> None:
@@ -72,6 +76,10 @@ class RenderConfig:
             raise ValueError(f"ratio_clip must satisfy 0 < low <= 1 <= high, got {self.ratio_clip}")
         if not 0.0 <= self.shading_strength <= 4.0:
             raise ValueError(f"shading_strength must be in [0, 4], got {self.shading_strength}")
+        if not 0.0 <= self.pose_shading_strength <= 4.0:
+            raise ValueError(
+                f"pose_shading_strength must be in [0, 4], got {self.pose_shading_strength}"
+            )
         if not 0.0 < self.texture_below_visibility <= 1.0:
             raise ValueError("texture_below_visibility must be in (0, 1]")
 

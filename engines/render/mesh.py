@@ -111,6 +111,10 @@ class RenderMesh:
         group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
         opening_index: (N,) int32 vertices of the skin's openings (mouth, eyes), grouped by
             ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
+        warp_exact: (Vr,) float32 how much a vertex's pixels keep the mesh's own warp (1: the
+            face proper, the mouth and the eyes) rather than the smooth warp field spread
+            around the face (0: skull, ears, neck: hair and skin there follow the field, so
+            the mesh's outline leaves no seam in the hair); a soft ramp in between.
     """
 
     base: NDArray[np.float32]
@@ -135,6 +139,7 @@ class RenderMesh:
     group: NDArray[np.int8]
     opening_index: NDArray[np.int32]
     opening_indptr: NDArray[np.int64]
+    warp_exact: NDArray[np.float32]
 
 
 def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -362,6 +367,30 @@ def _head_weight(model: FaceModelData, num_vertices: int, num_skin: int) -> NDAr
     return weight
 
 
+# The face proper (ICT's "narrow_face": brow to under the chin, cheek to cheek) keeps the mesh's
+# own warp; the rest of the face part (temples, ears, upper forehead under the hair, the neck's
+# front) fades to the smooth warp field over this distance (cm) from it, and head_neck (skull,
+# neck) takes the field.
+_EXACT_FADE_CM = (0.3, 2.5)
+
+
+def _warp_exact(model: FaceModelData, num_vertices: int) -> NDArray[np.float32]:
+    from scipy.spatial import cKDTree
+
+    exact = np.ones(num_vertices, np.float32)
+    face = model.vertex_ranges["face"]
+    head = model.vertex_ranges["head_neck"]
+    exact[head[0] : head[1]] = 0.0
+    narrow = model.vertex_ranges.get("narrow_face")
+    if narrow is None:  # no inner-face region in this model: keep the whole face exact
+        return exact
+    inner = model.neutral[narrow[0] : narrow[1]]
+    outer = np.setdiff1d(np.arange(*face), np.arange(*narrow))
+    distance, _ = cKDTree(inner).query(model.neutral[outer])
+    exact[outer] = 1.0 - _smoothstep(distance.astype(np.float32), *_EXACT_FADE_CM)
+    return exact
+
+
 # Depth-test bias (cm) per label: the interior loses against skin closer than this.
 _DEPTH_BIAS = {LABEL_SOCKET: 1.0, LABEL_GUMS: 0.8, LABEL_TEETH: 0.6, LABEL_EYE: 0.3}
 
@@ -560,4 +589,5 @@ def build_render_mesh(
         group=group,
         opening_index=opening_index,
         opening_indptr=opening_indptr,
+        warp_exact=_warp_exact(model, num_vertices),
     )

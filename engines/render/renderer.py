@@ -100,54 +100,94 @@ def _project_kernel(
         depth[i] = scale * (rz - depth_bias[i])
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _sh_sum(
+    lighting: NDArray[np.float32], x: np.float32, y: np.float32, z: np.float32
+) -> np.float32:
+    """Sum over the colour channels of the SH shading of the unit normal (x, y, z)."""
+    b4 = x * y
+    b5 = y * z
+    b6 = np.float32(3.0) * z * z - np.float32(1.0)
+    b7 = x * z
+    b8 = x * x - y * y
+    total = np.float32(0.0)
+    for c in range(3):
+        total += (
+            lighting[0, c]
+            + lighting[1, c] * y
+            + lighting[2, c] * z
+            + lighting[3, c] * x
+            + lighting[4, c] * b4
+            + lighting[5, c] * b5
+            + lighting[6, c] * b6
+            + lighting[7, c] * b7
+            + lighting[8, c] * b8
+        )
+    return total
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _soft_limit(r: np.float32, low: np.float32, high: np.float32) -> np.float32:
+    """``r`` kept in (low, high) by a smooth knee: unchanged within half of either range,
+    then saturating like tanh (a hard clip leaves a visible edge where it starts)."""
+    one = np.float32(1.0)
+    knee = np.float32(0.5)
+    span = high - one if r > one else one - low
+    if span <= np.float32(0.0):
+        return one
+    x = abs(r - one) / span
+    if x > knee:
+        x = knee + (one - knee) * np.tanh((x - knee) / (one - knee))
+    return one + x * span if r > one else one - x * span
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _ratio_kernel(
     normals: NDArray[np.float32],
     rotation: NDArray[np.float32],
+    source_rotation: NDArray[np.float32],
     lighting: NDArray[np.float32],
     source_shade: NDArray[np.float32],
     low: float,
     high: float,
     strength: float,
+    pose_strength: float,
     out: NDArray[np.float32],
 ) -> None:
+    """Grey SH ratio per skin vertex: (pose part)^pose_strength · (expression part)^strength.
+
+    The expression part compares the new surface with the source's under the source pose;
+    the pose part compares the new surface turned (``rotation``) with it unturned
+    (``source_rotation``), so a head turn is shaded as the light would (strength 1) while
+    expression folds keep their chosen exaggeration.
+    """
     power = np.float32(strength)
+    pose_power = np.float32(pose_strength)
     lo = np.float32(low)
     hi = np.float32(high)
     three_halves = power == np.float32(1.5)  # the default: no exp/log per vertex
+    physical_pose = pose_power == np.float32(1.0)
+    tiny = np.float32(3.0)
+    zero = np.float32(0.0)
     for i in range(normals.shape[0]):
         nx0, ny0, nz0 = normals[i, 0], normals[i, 1], normals[i, 2]
         x = rotation[0, 0] * nx0 + rotation[0, 1] * ny0 + rotation[0, 2] * nz0
         y = rotation[1, 0] * nx0 + rotation[1, 1] * ny0 + rotation[1, 2] * nz0
         z = rotation[2, 0] * nx0 + rotation[2, 1] * ny0 + rotation[2, 2] * nz0
-        b4 = x * y
-        b5 = y * z
-        b6 = np.float32(3.0) * z * z - np.float32(1.0)
-        b7 = x * z
-        b8 = x * x - y * y
-        target_sum = np.float32(0.0)
-        source_sum = np.float32(0.0)
-        for c in range(3):
-            s = (
-                lighting[0, c]
-                + lighting[1, c] * y
-                + lighting[2, c] * z
-                + lighting[3, c] * x
-                + lighting[4, c] * b4
-                + lighting[5, c] * b5
-                + lighting[6, c] * b6
-                + lighting[7, c] * b7
-                + lighting[8, c] * b8
-            )
-            target_sum += s
-            source_sum += source_shade[i, c]
+        target_sum = _sh_sum(lighting, x, y, z)
+        x = source_rotation[0, 0] * nx0 + source_rotation[0, 1] * ny0 + source_rotation[0, 2] * nz0
+        y = source_rotation[1, 0] * nx0 + source_rotation[1, 1] * ny0 + source_rotation[1, 2] * nz0
+        z = source_rotation[2, 0] * nx0 + source_rotation[2, 1] * ny0 + source_rotation[2, 2] * nz0
+        unturned_sum = _sh_sum(lighting, x, y, z)
+        source_sum = source_shade[i, 0] + source_shade[i, 1] + source_shade[i, 2]
         # One grey ratio per vertex (the luminance change): no colour casts from the fit.
-        valid = source_sum > np.float32(3.0) and target_sum > np.float32(0.0)
         r = np.float32(1.0)
-        if valid:
-            q = target_sum / source_sum
+        if source_sum > tiny and unturned_sum > tiny and target_sum > zero:
+            q = unturned_sum / source_sum
             r = q * np.sqrt(q) if three_halves else np.exp(power * np.log(q))
-        r = min(max(r, lo), hi)
+            p = target_sum / unturned_sum
+            r *= p if physical_pose else np.exp(pose_power * np.log(p))
+        r = _soft_limit(r, lo, hi)
         for c in range(3):
             out[i, c] = r
 
@@ -232,6 +272,7 @@ class AvatarRenderer:
         self._raster = RasterBuffers(raster, raster)
         self._field = np.zeros((raster, raster, FIELD_CHANNELS), np.float32)
         self._coverage = np.zeros((raster, raster), np.float32)
+        self._exact = np.zeros((raster, raster), np.float32)
         coarse = max(8, raster // 8)
         self._compositor = CompositorBuffers(raster, coarse)
         self._sigma_coarse = cfg.extend_sigma * coarse
@@ -239,6 +280,7 @@ class AvatarRenderer:
         self._remap = RemapBuffers(cfg.size) if cfg.compositor == "remap" else None
         # The neck's base stays with the body (the source pose) when the head turns.
         self._body_rotation = self.rotation_matrix(np.zeros(3)).astype(np.float32)
+        self._source_rotation = self._body_rotation  # the pose the photo's shading belongs to
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
         # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
         # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
@@ -258,6 +300,13 @@ class AvatarRenderer:
     @property
     def size(self) -> int:
         return self.config.size
+
+    @property
+    def last_warp(self) -> NDArray[np.float32]:
+        """(R, R, 2) view of the last frame's backward warp at raster resolution: the
+        displacement (dx, dy) in output pixels from each raster pixel to where the photo is
+        sampled (valid until the next call)."""
+        return self._field[..., :2]
 
     def _check(
         self, expression: NDArray[np.floating], pose: NDArray[np.floating]
@@ -331,11 +380,13 @@ class AvatarRenderer:
             _ratio_kernel(
                 self._normals,
                 rotation,
+                self._source_rotation,
                 mesh.sh_lighting,
                 mesh.source_shade,
                 low,
                 high,
                 self.config.shading_strength,
+                self.config.pose_shading_strength,
                 self._ratio,
             )
         return self._vertices, self._points, self._depth
@@ -392,13 +443,20 @@ class AvatarRenderer:
             mesh.num_skin_vertices,
             self._texture,
             1.0 / self._raster_scale,
+            mesh.warp_exact,
             self._field,
             self._coverage,
+            self._exact,
         )
 
     def _extend(self) -> tuple[int, int, int, int]:
         return extend_warp(
-            self._field, self._coverage, self._compositor, self._sigma_coarse, self.config.feather
+            self._field,
+            self._coverage,
+            self._exact,
+            self._compositor,
+            self._sigma_coarse,
+            self.config.feather,
         )
 
     def profile(

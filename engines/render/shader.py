@@ -9,8 +9,9 @@ For every covered raster pixel the shader writes
 * ``field[..., 5:8]``: added colour (UV texture where the photo did not see the skin, the mouth
   interior, unseen eye), 0-255;
 
-and ``coverage`` = 1. Uncovered pixels get gain 1, nothing added and coverage 0 (the compositor
-fills their displacement).
+``coverage`` = 1 and ``exact`` = the share of the mesh's own warp (the vertices' ``warp_exact``,
+interpolated; the compositor gives the rest to the smooth warp field). Uncovered pixels get gain
+1, nothing added, coverage 0 and exact 0 (the compositor fills their displacement).
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ def _shade_kernel(
     num_skin: int,
     texture: NDArray[np.float32],
     up: float,
+    warp_exact: NDArray[np.float32],
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
+    exact: NDArray[np.float32],
 ) -> None:
     height, width = triangle.shape
     for row in range(height):
@@ -86,11 +89,13 @@ def _shade_kernel(
                     for k in range(field.shape[2]):
                         field[row, col, k] = field[row, col - 1, k]
                     coverage[row, col] = 1.0
+                    exact[row, col] = exact[row, col - 1]
                     continue
                 if row > 0 and coverage[row - 1, col] > 0.0:
                     for k in range(field.shape[2]):
                         field[row, col, k] = field[row - 1, col, k]
                     coverage[row, col] = 1.0
+                    exact[row, col] = exact[row - 1, col]
                     continue
                 f = -1
             if f < 0:
@@ -100,6 +105,7 @@ def _shade_kernel(
                     field[row, col, 2 + c] = 1.0
                     field[row, col, 5 + c] = 0.0
                 coverage[row, col] = 0.0
+                exact[row, col] = 0.0
                 continue
             x_full = (col + 0.5) * up - 0.5
             i0, i1, i2 = faces[f, 0], faces[f, 1], faces[f, 2]
@@ -116,6 +122,7 @@ def _shade_kernel(
             )
             field[row, col, 0] = sx - x_full
             field[row, col, 1] = sy - y_full
+            exact[row, col] = b0 * warp_exact[i0] + b1 * warp_exact[i1] + b2 * warp_exact[i2]
             pw = b0 * photo_weight[i0] + b1 * photo_weight[i1] + b2 * photo_weight[i2]
             label = labels[f]
             if i0 < num_skin and i1 < num_skin and i2 < num_skin:
@@ -163,10 +170,13 @@ def shade_fragments(
     num_skin: int,
     texture: NDArray[np.float32],
     upscale: float,
+    warp_exact: NDArray[np.float32],
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
+    exact: NDArray[np.float32],
 ) -> None:
-    """Fill ``field`` (H, W, 8) and ``coverage`` (H, W) from the fragments (see module doc).
+    """Fill ``field`` (H, W, 8), ``coverage`` and ``exact`` (H, W) from the fragments (see
+    module doc).
 
     Args:
         fragments: rasterizer output (H, W).
@@ -176,6 +186,7 @@ def shade_fragments(
         num_skin: skin vertices are ``[0, num_skin)``.
         texture: (T, T, 3) float32 UV texture.
         upscale: output pixels per raster pixel.
+        warp_exact: (Vr,) share of the mesh's own warp per vertex (``RenderMesh.warp_exact``).
     """
     _shade_kernel(
         fragments.triangle,
@@ -190,6 +201,8 @@ def shade_fragments(
         int(num_skin),
         texture,
         float(upscale),
+        warp_exact,
         field,
         coverage,
+        exact,
     )
