@@ -7,18 +7,53 @@ const ui = {
   text: $("text"), send: $("send"), cancel: $("cancel"), chat: $("chat"), history: $("history"),
   connection: $("connection"), session: $("session"), fps: $("fps"), state: $("state"),
   sourceNote: $("source-note"), progress: $("progress").firstElementChild,
-  intensity: $("intensity"), fpsSelect: $("fps-select"), idle: $("idle"),
+  intensity: $("intensity"), intensityValue: $("intensity-value"), fpsSelect: $("fps-select"),
+  idle: $("idle"), thumb: $("source-thumb"), camNote: $("webcam-note"),
 };
 // Exposed for scripting and tests: connection state and every event received.
 const facecast = (window.facecast = { events: [], link: null, ready: false, webcam: false });
 let nextId = 1;
 const pending = new Map(); // command id -> history entry
 
+let connectionLost = false;
+
 function setConnection(state) {
   if (state === "open") state = "connected";
+  if (connectionLost && state !== "connected") return; // keep "connection lost" on screen
   ui.connection.textContent = state;
-  ui.connection.className = "pill " + ({ open: "ok", connected: "ok", failed: "bad", closed: "bad" }[state] || "");
+  ui.connection.className = "pill " + ({ connected: "ok", failed: "bad", closed: "bad", disconnected: "bad" }[state] || "");
   document.body.dataset.connection = state;
+  const lost = ["failed", "closed", "disconnected"].includes(state) && facecast.link !== null;
+  if (lost && !connectionLost) {
+    connectionLost = true;
+    setReady(false);
+    ui.capture.disabled = true;
+    ui.state.textContent = "connection lost";
+    ui.connection.textContent = "connection lost";
+    addHistory("error", "The connection to the server was lost. Reload the page to start again.");
+  }
+}
+
+// What to tell a person whose camera cannot be used (getUserMedia's error names).
+function webcamProblem(error) {
+  if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
+    return "The browser only allows the camera on https:// pages or on http://localhost. " +
+      "Upload a photo instead, or open Facecast over HTTPS.";
+  }
+  switch (error?.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "Camera access was blocked. Allow the camera for this site (the camera icon in " +
+        "the address bar) and reload, or upload a photo instead.";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "No camera was found. Connect one and reload, or upload a photo instead.";
+    case "NotReadableError":
+    case "AbortError":
+      return "The camera is in use by another application. Close it and reload, or upload a photo instead.";
+    default:
+      return `The camera could not be started (${error?.name || error}). Upload a photo instead.`;
+  }
 }
 
 function setReady(ready) {
@@ -42,8 +77,12 @@ function addHistory(kind, text) {
   return detail;
 }
 
+function newId() {
+  return String(nextId++);
+}
+
 function command(message, historyText) {
-  const id = String(nextId++);
+  const id = newId();
   if (historyText) pending.set(id, addHistory("you", historyText));
   facecast.link?.send({ ...message, id });
   return id;
@@ -65,29 +104,59 @@ function onEvent(event) {
       if (detail) detail.textContent = text; else addHistory("server", `${event.text} — ${text}`);
       break;
     }
-    case "progress":
-      ui.progress.style.width = `${Math.round(100 * event.fraction)}%`;
-      if (event.label) ui.state.textContent = `${event.label.replaceAll("_", " ")} · ${event.phase}`;
-      break;
-    case "done":
-      if (event.command === "instruct") ui.progress.style.width = "100%";
+    case "done": {
+      if (event.command === "instruct") {
+        if (event.result?.interrupted) {
+          if (detail) detail.textContent += " · interrupted by the next instruction";
+        } else if (event.result?.cancelled) {
+          if (detail) detail.textContent += " · stopped";
+        } else {
+          ui.progress.style.width = "100%";
+        }
+      }
       if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
       if (event.command === "capture" || event.command === "upload") {
         const report = event.result?.report || {};
         const quality = report.landmark_nme !== undefined ? ` (fit error ${Number(report.landmark_nme).toFixed(3)})` : "";
         const reason = event.result?.reason || "";
         ui.sourceNote.textContent = `Source chosen: ${reason}${quality}`;
-        const thumb = document.getElementById("source-thumb");
-        if (event.result?.thumbnail) { thumb.src = event.result.thumbnail; thumb.hidden = false; }
+        ui.thumb.hidden = !event.result?.thumbnail;
+        if (event.result?.thumbnail) ui.thumb.src = event.result.thumbnail;
         if (detail) detail.textContent = `avatar ready: ${reason}`;
       }
       break;
-    case "error":
-      if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
-      if (detail) { detail.textContent = `error: ${event.message}`; detail.parentElement.classList.add("failed"); }
-      else addHistory("error", event.message);
+    }
+    case "progress":
+      ui.progress.style.width = `${Math.round(100 * event.fraction)}%`;
+      if (event.label) ui.state.textContent = `${event.label.replaceAll("_", " ")} · ${event.phase}`;
       break;
+    case "error": {
+      if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
+      const target = detail || addHistory("error", "");
+      target.parentElement.classList.add("failed");
+      if (event.code === "not_understood" && event.details) showNotUnderstood(target, event.details);
+      else target.textContent = detail ? `error: ${event.message}` : event.message;
+      break;
+    }
   }
+}
+
+// "Sorry, no emotion in that" with the unknown words and clickable example instructions.
+function showNotUnderstood(target, details) {
+  target.replaceChildren();
+  const unknown = details.unknown_words?.length ? ` (unknown: ${details.unknown_words.join(", ")})` : "";
+  target.append(`I found no emotion in that${unknown}. Try one of these:`);
+  const examples = document.createElement("div");
+  examples.className = "examples";
+  for (const text of details.examples || []) {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "example";
+    chip.textContent = text;
+    chip.addEventListener("click", () => { ui.text.value = text; ui.text.focus(); });
+    examples.append(chip);
+  }
+  target.append(examples);
 }
 
 async function startWebcam() {
@@ -97,7 +166,11 @@ async function startWebcam() {
     facecast.webcam = true;
     return stream;
   } catch (error) {
-    ui.sourceNote.textContent = `No webcam (${error.name}); upload a photo instead.`;
+    const problem = webcamProblem(error);
+    ui.sourceNote.textContent = problem;
+    ui.camNote.textContent = problem;
+    document.body.dataset.webcam = "none";
+    facecast.webcamError = error?.name || String(error);
     return null;
   }
 }
@@ -127,15 +200,18 @@ ui.capture.addEventListener("click", () => {
 ui.photo.addEventListener("change", async () => {
   const file = ui.photo.files[0];
   if (!file || !facecast.link) return;
+  const id = newId();
   const detail = addHistory("you", `upload ${file.name}`);
+  pending.set(id, detail); // the session's events for this upload update the same entry
+  ui.photo.value = "";
+  detail.textContent = "reading the photo…";
   try {
-    const answer = await uploadPhoto(facecast.link.sessionId, file);
+    const answer = await uploadPhoto(facecast.link.sessionId, file, id);
     detail.textContent = `avatar ready (${answer.result.seconds} s)`;
   } catch (error) {
     detail.textContent = `error: ${error.message}`;
     detail.parentElement.classList.add("failed");
   }
-  ui.photo.value = "";
 });
 ui.chat.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -146,6 +222,7 @@ ui.chat.addEventListener("submit", (event) => {
   ui.progress.style.width = "0%";
 });
 ui.cancel.addEventListener("click", () => command({ type: "cancel" }));
+ui.intensity.addEventListener("input", () => { ui.intensityValue.textContent = Number(ui.intensity.value).toFixed(1); });
 ui.intensity.addEventListener("change", () => command({ type: "set", intensity: Number(ui.intensity.value) }));
 ui.fpsSelect.addEventListener("change", () => command({ type: "set", fps: Number(ui.fpsSelect.value) }));
 ui.idle.addEventListener("change", () => command({ type: "set", idle: ui.idle.checked }));

@@ -21,13 +21,30 @@ function iceGathered(pc, timeoutMs = 3000) {
 }
 
 /**
+ * The RTCConfiguration the server hands out (GET /api/ice: its --ice-server list). No STUN or
+ * TURN server is used unless the server was told about one (LAN / localhost needs none).
+ */
+export async function iceConfig() {
+  try {
+    const response = await fetch(withToken("/api/ice"), { cache: "no-store" });
+    const config = response.ok ? await response.json() : {};
+    return { iceServers: Array.isArray(config.iceServers) ? config.iceServers : [] };
+  } catch (error) {
+    return { iceServers: [] };
+  }
+}
+
+/**
  * Connect to the server.
  * options: {session: null | "broadcast" | id, webcam: MediaStream | null,
  *           video: HTMLVideoElement, onEvent(event), onConnection(state)}
  * Returns {send(obj), sessionId, pc, close()}.
  */
 export async function connect(options) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(await iceConfig());
+  // Closing the page closes the connection at once (the server frees the session now,
+  // not when ICE consent runs out).
+  window.addEventListener("pagehide", () => pc.close(), { once: true });
   const channel = pc.createDataChannel("facecast");
   const link = { pc, sessionId: null, channel, send: null, close: () => pc.close(),
     setWebcamSending: () => {} };
@@ -77,14 +94,18 @@ export async function connect(options) {
   return link;
 }
 
-/** Upload a photo (File/Blob) to a session; resolves to the server's JSON answer. */
-export async function uploadPhoto(sessionId, file) {
-  const url = withToken("/upload?session=" + encodeURIComponent(sessionId));
+/** Upload a photo (File/Blob) to a session; resolves to the server's JSON answer. ``id`` is
+ *  echoed in the session's done/error events for this upload. */
+export async function uploadPhoto(sessionId, file, id = null) {
+  let url = "/upload?session=" + encodeURIComponent(sessionId);
+  if (id) url += "&id=" + encodeURIComponent(id); // the session's events for it carry this id
+  url = withToken(url);
   const response = await fetch(url, { method: "POST", body: file,
     headers: { "Content-Type": file.type || "application/octet-stream" } });
   const answer = await response.json().catch(() => ({ code: "bad_answer", message: response.statusText }));
   if (!response.ok) {
-    const error = new Error(answer.message || "upload failed");
+    const error = new Error(answer.message || (response.status === 413
+      ? "the photo is too large" : `upload failed (HTTP ${response.status})`));
     error.code = answer.code;
     throw error;
   }

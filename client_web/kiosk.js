@@ -1,6 +1,6 @@
 // Kiosk: full-screen avatar of the shared "broadcast" session, a large chat box.
 // When nobody types, the server's demo loop performs example instructions.
-import { connect, describePlan, meterStatsFps } from "/static/facecast.js";
+import { connect, describePlan, meterStatsFps, uploadPhoto } from "/static/facecast.js";
 
 const $ = (id) => document.getElementById(id);
 const video = $("avatar");
@@ -21,9 +21,11 @@ function show(message, sticky = false) {
 function onEvent(event) {
   facecast.events.push(event);
   if (event.type === "status" && event.has_avatar === false) {
-    show("No face yet: start the server with --photo, or upload one on the main page", true);
+    show("No face yet: upload a photo (below), or start the server with --photo", true);
+    $("upload").hidden = false;
   } else if (event.type === "status" && event.has_avatar) {
     text.disabled = send.disabled = false;
+    if (!$("upload").hidden) { $("upload").hidden = true; show("Ready: type an instruction below"); }
   }
   if (event.type === "plan") show(`“${event.text}” — ${describePlan(event)}`);
   if (event.type === "error") show(event.message);
@@ -44,6 +46,18 @@ async function main() {
   meterStatsFps(facecast.link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
   document.documentElement.requestFullscreen?.().catch(() => {});
 }
+
+$("photo").addEventListener("change", async () => {
+  const file = $("photo").files[0];
+  $("photo").value = "";
+  if (!file) return;
+  show("Reading the photo…", true);
+  try {
+    await uploadPhoto("broadcast", file, `k${nextId++}`); // the kiosk shows the broadcast session
+  } catch (error) {
+    show(error.message, true);
+  }
+});
 
 $("chat").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -415,7 +415,11 @@ class FacecastEngine:
             hint = ""
             if examples and "try" not in str(error).lower():
                 hint = f" Try e.g.: {'; '.join(repr(e) for e in examples)}"
-            raise EngineInputError(f"{error}{hint}", "not_understood") from error
+            details = {
+                "unknown_words": [str(w) for w in getattr(error, "unknown_words", ()) or ()],
+                "examples": [str(e) for e in getattr(error, "examples", ()) or ()][:5],
+            }
+            raise EngineInputError(f"{error}{hint}", "not_understood", details=details) from error
         anchors = tuple(
             {"label": str(anchor.label), "intensity": round(float(anchor.intensity), 3)}
             for anchor in plan.anchors

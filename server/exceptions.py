@@ -6,6 +6,8 @@ boundary (:mod:`server.engine`), so that the transport and the sessions never im
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "EngineError",
     "EngineInputError",
@@ -22,14 +24,19 @@ class ServerError(Exception):
 
     Attributes:
         code: a short stable machine-readable code sent to the client (``error.code``).
+        details: optional JSON-able facts for the client (``error.details``), e.g. the unknown
+            words and example instructions of ``not_understood``.
     """
 
     code: str = "server_error"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, code: str | None = None, *, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
+        self.details = details
 
     @property
     def message(self) -> str:

@@ -19,6 +19,8 @@ Server → client events::
     {"type": "progress", "command": "instruct", "fraction": 0.4, "phase": "onset", "label": "..."}
     {"type": "done", "command": "capture", "result": {"reason": "...", ...}}
     {"type": "error", "code": "no_face", "message": "...", "command": "capture"}
+    {"type": "error", "code": "not_understood", "message": "...", "details": {"unknown_words":
+        ["open", "door"], "examples": ["smile", "from anger to joy"]}}
     {"type": "pong"}
 
 Parsing happens once, at the edge (:func:`parse_command`); the sessions only ever see the
@@ -199,6 +201,9 @@ class ErrorEvent(Event):
     message: str = ""
     id: str | None = None
     command: str | None = None
+    details: dict[str, Any] | None = None
+    """Facts a client can show, e.g. ``{"unknown_words": [...], "examples": [...]}`` for
+    ``not_understood``; left out when there are none."""
 
 
 @dataclass(frozen=True)

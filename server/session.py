@@ -344,8 +344,9 @@ class Session:
         except asyncio.CancelledError:
             raise
         except Exception as error:
+            details = None
             if isinstance(error, ServerError):
-                code, message = error.code, error.message
+                code, message, details = error.code, error.message, error.details
             else:
                 logger.exception("session %s: %s failed", self.id, command.TYPE)
                 code, message = "engine_error", f"{command.TYPE} failed: {error}"
@@ -357,8 +358,13 @@ class Session:
                 command.result.set_exception(
                     error if isinstance(error, ServerError) else ServerError(message, code)
                 )
-            self.emit(ErrorEvent(code=code, message=message, id=command.id, command=command.TYPE))
-            self._set_state("ready" if self.avatar else "no_avatar", message)
+            self.emit(
+                ErrorEvent(
+                    code=code, message=message, id=command.id, command=command.TYPE, details=details
+                )
+            )
+            summary = "instruction not understood" if code == "not_understood" else message
+            self._set_state("ready" if self.avatar else "no_avatar", summary)
 
     async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()

@@ -72,3 +72,16 @@ def test_an_upload_that_is_no_image_is_named_as_the_uploaded_file(engine: Faceca
     assert info.value.code == "bad_image"
     assert "<bytes>" not in info.value.message
     assert info.value.message.startswith("the uploaded file")
+
+
+def test_not_understood_carries_unknown_words_and_examples(engine: FacecastEngine) -> None:
+    """The page shows the unknown words and clickable examples from ``details``."""
+    rest = FaceState(np.zeros(53, np.float32), np.zeros(3, np.float32))
+    with pytest.raises(EngineInputError) as info:
+        engine.plan("open the door", rest, 1.0)
+    assert info.value.code == "not_understood"
+    details = info.value.details
+    assert details is not None and set(details["unknown_words"]) >= {"open", "door"}
+    assert 1 <= len(details["examples"]) <= 5 and all(
+        isinstance(e, str) for e in details["examples"]
+    )

@@ -236,3 +236,31 @@ def test_uploaded_photo_comes_back_as_a_thumbnail() -> None:
         harness.close()
 
     run(scenario)
+
+
+def test_error_details_reach_the_client_and_the_status_stays_short() -> None:
+    from server.exceptions import EngineInputError
+
+    class Puzzled(FakeEngine):
+        def plan(self, text: str, current: Any, intensity: float, seed: Any = None) -> Any:
+            details = {"unknown_words": ["door"], "examples": ["smile"]}
+            raise EngineInputError(
+                "no emotion understood in 'door'", "not_understood", details=details
+            )
+
+    async def scenario() -> None:
+        harness = Harness(Puzzled())
+        session = harness.session("a")
+        await session.set_avatar_image(face())
+        session.handle(Instruct(id="x", text="open the door"))
+        error = (await harness.until(lambda: harness.of("a", "error", id="x")))[0]
+        assert error["details"] == {"unknown_words": ["door"], "examples": ["smile"]}
+        status = await harness.until(lambda: harness.of("a", "status", state="ready")[-1:])
+        assert status[0]["message"] == "instruction not understood"
+        session.handle(Set(id="s", fps=20))
+        await harness.until(lambda: harness.of("a", "done", id="s"))
+        assert "details" not in harness.of("a", "done", id="s")[0]  # absent when None
+        await session.close()
+        harness.close()
+
+    run(scenario)
