@@ -39,6 +39,9 @@ async def send_command(
 ) -> list[dict[str, Any]]:
     """Send ``command`` and collect events until its ``done`` or ``error``.
 
+    ``on_event`` sees the events of this command and those without an id (status, message
+    errors), not the other commands of a shared session (e.g. the kiosk's demo loop).
+
     Raises:
         TimeoutError: nothing final arrived within ``timeout`` seconds.
         OSError / websockets.InvalidStatus: the server cannot be reached or refused us.
@@ -56,7 +59,7 @@ async def send_command(
             raw = await asyncio.wait_for(ws.recv(), remaining)
             event = json.loads(raw)
             events.append(event)
-            if on_event is not None:
+            if on_event is not None and event.get("id") in (command["id"], None):
                 on_event(event)
             final = event.get("type") in ("done", "error") and (
                 event.get("id") == command["id"] or event.get("id") is None

@@ -271,3 +271,26 @@ def test_upload_pixel_count_limit_is_checked(astronaut: np.ndarray) -> None:
             assert response.status == 200  # the session keeps working
 
     run(scenario)
+
+
+def test_facecast_send_shows_only_its_own_instruction(astronaut: np.ndarray, capsys: Any) -> None:
+    """On the shared broadcast session another instruction (here the demo loop's) may be
+    running; ``facecast send`` must not print its ``done`` as if it were its own."""
+
+    async def scenario() -> None:
+        engine = FakeEngine(segment_seconds=1.0)
+        async with client_for(engine, demo_idle_seconds=0.2) as client:
+            assert (await client.post("/upload", data=_png(astronaut))).status == 200
+            ws = await client.ws_connect("/ws")
+            await next_of(ws, "plan", id="demo-1")  # the demo is moving now
+            url = str(client.make_url("/ws")).replace("http://", "ws://")
+            loop = asyncio.get_running_loop()
+            code = await loop.run_in_executor(None, cli_main, ["send", "look happy", "--url", url])
+            assert code == 0
+            interrupted = await next_of(ws, "done", id="demo-1")
+            assert interrupted["result"] == {"interrupted": True}
+            await ws.close()
+
+    run(scenario)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["understood: happiness 1.00 (1.0 s)", "done: instruct"], lines

@@ -41,6 +41,11 @@ def _describe(event: dict[str, Any]) -> str | None:
         extra = f"; unknown words: {', '.join(unknown)}" if unknown else ""
         return f"understood: {anchors or '-'} ({event.get('duration', 0):.1f} s){extra}"
     if kind == "done":
+        result = event.get("result") or {}
+        if result.get("interrupted"):
+            return f"{event.get('command')}: interrupted by a newer instruction"
+        if result.get("cancelled"):
+            return f"{event.get('command')}: cancelled"
         return f"done: {event.get('command')}"
     if kind == "error":
         return f"error [{event.get('code')}]: {event.get('message')}"
