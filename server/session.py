@@ -542,7 +542,7 @@ class Session:
                         result={"duration": round(running.motion.duration, 3)},
                     )
                 )
-                self._set_state("ready", "done")
+                self._set_state("ready", "done: ready for the next instruction")
             elif now - running.last_progress >= _PROGRESS_INTERVAL:
                 running.last_progress = now
                 self.emit(

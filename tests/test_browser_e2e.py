@@ -162,6 +162,29 @@ async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dic
             shot = ARTIFACTS / "browser_e2e.png"
             await page.screenshot(path=str(shot))
             result["screenshot"] = shot
+            # No STUN/TURN server unless the server was given one.
+            result["ice_servers"] = await page.evaluate(
+                "() => window.facecast.link.pc.getConfiguration().iceServers"
+            )
+            # An instruction it does not understand: the unknown words and examples to click.
+            await page.fill("#text", "qwxz blorf")
+            await page.press("#text", "Enter")
+            await wait_event(page, "e.type === 'error' && e.code === 'not_understood'", 30_000)
+            examples = page.locator("#history li.failed button.example")
+            result["examples"] = await examples.all_inner_texts()
+            await examples.first.click()
+            result["text_after_example"] = await page.input_value("#text")
+            # A file that is not an image: one chat entry, with the error, not two.
+            await page.set_input_files(
+                "#photo", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi"}]
+            )
+            await wait_event(page, "e.type === 'error' && e.command === 'upload'", 30_000)
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('#history li')].some("
+                "li => li.textContent.includes('notes.jpg') && li.textContent.includes('error'))",
+                timeout=10_000,
+            )
+            result["history"] = await page.locator("#history li").all_inner_texts()
             await browser.close()
     finally:
         await server.close()
@@ -177,6 +200,12 @@ def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> No
     assert result["capture"]["frames"] >= 2 and result["capture"]["reason"]
     assert result["plan"]["understood"], result["plan"]
     assert max(result["instruct_diffs"]) > max(2.0, 3 * result["idle_diff"]), result
+    assert result["ice_servers"] == []
+    assert result["examples"] and result["text_after_example"] == result["examples"][0]
+    uploads = [item for item in result["history"] if "notes.jpg" in item]
+    assert len(uploads) == 1 and "not an image" in uploads[0], result["history"]
+    assert not any("<bytes>" in item for item in result["history"])
+    assert sum("not an image" in item for item in result["history"]) == 1, result["history"]
     shot = cv2.imread(str(result["screenshot"]))
     assert shot is not None and shot.shape[0] > 400
     if SCREENSHOT_COPY.exists() and not os.environ.get("FACECAST_UPDATE_DOCS_IMAGES"):
@@ -242,3 +271,124 @@ def test_kiosk_shows_the_broadcast_with_demo_loop_and_chat(astronaut: np.ndarray
     assert result["demo"]["id"].startswith("demo-")
     assert result["plan"]["understood"] == ["surprise"]
     assert "look surprised" in result["caption"]
+
+
+async def no_webcam_scenario(engine: Any, photo: np.ndarray) -> dict[str, Any]:
+    """Camera permission denied: the page says so where the preview would be, a photo upload
+    still works; then the tab is closed and the server frees its session at once."""
+    from playwright.async_api import async_playwright
+
+    executable = require_chromium()
+    flags = [f for f in CHROMIUM_FLAGS if f != "--use-fake-ui-for-media-stream"]
+    config = ServerConfig(size=128, fps=30.0)
+    server = TestServer(create_app(config, engine, warmup=False), host="127.0.0.1")
+    await server.start_server()
+    result: dict[str, Any] = {}
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable,
+                args=[*flags, "--deny-permission-prompts"],
+                headless=True,
+            )
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(str(server.make_url("/")))
+            await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
+            await page.wait_for_selector("#webcam-note", state="visible", timeout=10_000)
+            result["note"] = await page.inner_text("#webcam-note")
+            result["capture_disabled"] = await page.is_disabled("#capture")
+            ok, png = cv2.imencode(".png", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+            assert ok
+            await page.set_input_files(
+                "#photo",
+                files=[{"name": "me.png", "mimeType": "image/png", "buffer": png.tobytes()}],
+            )
+            await page.wait_for_function("() => window.facecast.ready === true", timeout=20_000)
+            result["thumbnail_shown"] = await page.is_visible("#source-thumb")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "browser_no_webcam.png"), full_page=True)
+            session_id = await page.evaluate("() => window.facecast.link.sessionId")
+            before = await (await page.request.get(str(server.make_url("/api/status")))).json()
+            result["before"] = [s["id"] for s in before["sessions"]]
+            await page.close()
+            probe = await browser.new_page()
+            result["after"] = None
+            for _ in range(40):
+                status = await (await probe.request.get(str(server.make_url("/api/status")))).json()
+                if session_id not in [s["id"] for s in status["sessions"]]:
+                    result["after"] = status
+                    break
+                await asyncio.sleep(0.1)
+            result["session_id"] = session_id
+            await browser.close()
+    finally:
+        await server.close()
+    return result
+
+
+def test_denied_webcam_is_explained_and_a_closed_tab_frees_its_session(
+    astronaut: np.ndarray,
+) -> None:
+    require_chromium()
+    from test_server_fakes import FakeEngine
+
+    result = asyncio.run(no_webcam_scenario(FakeEngine(), astronaut))
+    assert "blocked" in result["note"] and "upload a photo" in result["note"], result["note"]
+    assert result["capture_disabled"] and result["thumbnail_shown"]
+    assert result["session_id"] in result["before"]
+    assert result["after"] is not None, "the closed tab's session was still there after 4 s"
+    assert result["after"]["peers"] == 0
+
+
+async def ice_page_scenario() -> Any:
+    from playwright.async_api import async_playwright
+
+    from server.config import IceServer
+
+    executable = require_chromium()
+    from test_server_fakes import FakeEngine
+
+    # loopback addresses: nothing outside this machine could be contacted even by mistake
+    turn = IceServer("turn:127.0.0.1:3479?transport=tcp", "alice", "s3cret")
+    config = ServerConfig(size=64, ice_servers=(IceServer("stun:127.0.0.1:3478"), turn))
+    server = TestServer(create_app(config, FakeEngine(), warmup=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
+            )
+            page = await browser.new_page()
+            # a page of the server that does not connect: only the configuration is fetched
+            await page.goto(str(server.make_url("/api/status")))
+            config_seen = await page.evaluate(
+                "async () => (await import('/static/facecast.js')).iceConfig()"
+            )
+            # what an RTCPeerConnection built from it holds (creating one contacts nobody)
+            config_seen["pc"] = await page.evaluate(
+                "async () => { const m = await import('/static/facecast.js');"
+                " const pc = new RTCPeerConnection(await m.iceConfig());"
+                " const servers = pc.getConfiguration().iceServers; pc.close(); return servers; }"
+            )
+            await browser.close()
+    finally:
+        await server.close()
+    return config_seen
+
+
+def test_page_takes_its_ice_servers_from_the_server() -> None:
+    require_chromium()
+    seen = asyncio.run(ice_page_scenario())
+    assert seen["iceServers"] == [
+        {"urls": ["stun:127.0.0.1:3478"]},
+        {
+            "urls": ["turn:127.0.0.1:3479?transport=tcp"],
+            "username": "alice",
+            "credential": "s3cret",
+        },
+    ]
+    assert [s["urls"] for s in seen["pc"]] == [
+        ["stun:127.0.0.1:3478"],
+        ["turn:127.0.0.1:3479?transport=tcp"],
+    ]
+    assert seen["pc"][1]["username"] == "alice"
