@@ -194,6 +194,13 @@ def build_eyelids(
     )
 
 
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _ramp(value: np.float32, low: np.float32, span: np.float32) -> np.float32:
+    """Smoothstep of ``value`` from ``low`` to ``low + span`` (0 below, 1 above)."""
+    t = min(max((value - low) / span, np.float32(0.0)), np.float32(1.0))
+    return t * t * (np.float32(3.0) - np.float32(2.0) * t)
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def apply_eyelids(
     index: NDArray[np.int32],
@@ -208,10 +215,8 @@ def apply_eyelids(
     low = np.float32(_BLINK_RAMP[0])
     span = np.float32(_BLINK_RAMP[1] - _BLINK_RAMP[0])
     one = np.float32(1.0)
-    zero = np.float32(0.0)
     for j in range(index.shape[0]):
-        t = min(max((coeffs[shape[j]] - low) / span, zero), one)
-        s = t * t * (np.float32(3.0) - np.float32(2.0) * t)
+        s = _ramp(coeffs[shape[j]], low, span)
         v = index[j]
         out[v] = static_weight[v] * (one - weight[j] * s)
 
@@ -237,11 +242,9 @@ def apply_shut_eyes(
     low = np.float32(_SHUT_RAMP[0])
     span = np.float32(_SHUT_RAMP[1] - _SHUT_RAMP[0])
     one = np.float32(1.0)
-    zero = np.float32(0.0)
     for j in range(index.shape[0]):
         e = side[j]
-        t = min(max((coeffs[blink[e]] - low) / span, zero), one)
-        s = t * t * (np.float32(3.0) - np.float32(2.0) * t)
+        s = _ramp(coeffs[blink[e]], low, span)
         v = index[j]
         out_weight[v] = static_weight[v] * (one - s)
         for c in range(3):

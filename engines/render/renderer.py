@@ -101,44 +101,35 @@ def _project_kernel(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _sh_sum(
-    lighting: NDArray[np.float32], x: np.float32, y: np.float32, z: np.float32
-) -> np.float32:
-    """Sum over the colour channels of the SH shading of the unit normal (x, y, z)."""
-    b4 = x * y
-    b5 = y * z
-    b6 = np.float32(3.0) * z * z - np.float32(1.0)
-    b7 = x * z
-    b8 = x * x - y * y
-    total = np.float32(0.0)
-    for c in range(3):
-        total += (
-            lighting[0, c]
-            + lighting[1, c] * y
-            + lighting[2, c] * z
-            + lighting[3, c] * x
-            + lighting[4, c] * b4
-            + lighting[5, c] * b5
-            + lighting[6, c] * b6
-            + lighting[7, c] * b7
-            + lighting[8, c] * b8
-        )
-    return total
+def _sh_sum(grey: NDArray[np.float32], x: np.float32, y: np.float32, z: np.float32) -> np.float32:
+    """Sum over the colour channels of the SH shading of the unit normal (x, y, z);
+    ``grey`` (9,) is the lighting summed over the channels (one dot product, not three)."""
+    return (
+        grey[0]
+        + grey[1] * y
+        + grey[2] * z
+        + grey[3] * x
+        + grey[4] * x * y
+        + grey[5] * y * z
+        + grey[6] * (np.float32(3.0) * z * z - np.float32(1.0))
+        + grey[7] * x * z
+        + grey[8] * (x * x - y * y)
+    )
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def _soft_limit(r: np.float32, low: np.float32, high: np.float32) -> np.float32:
     """``r`` kept in (low, high) by a smooth knee: unchanged within half of either range,
-    then saturating like tanh (a hard clip leaves a visible edge where it starts)."""
+    then saturating as y / (1 + y) (a hard clip leaves a visible edge where it starts).
+    Branch-free (selects only), so the per-vertex loop stays vectorizable."""
     one = np.float32(1.0)
     knee = np.float32(0.5)
-    span = high - one if r > one else one - low
-    if span <= np.float32(0.0):
-        return one
+    above = r > one
+    span = max(high - one if above else one - low, np.float32(1e-6))
     x = abs(r - one) / span
-    if x > knee:
-        x = knee + (one - knee) * np.tanh((x - knee) / (one - knee))
-    return one + x * span if r > one else one - x * span
+    y = max(x - knee, np.float32(0.0)) / (one - knee)
+    x = min(x, knee) + (one - knee) * y / (one + y)
+    return one + x * span if above else one - x * span
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -146,7 +137,7 @@ def _ratio_kernel(
     normals: NDArray[np.float32],
     rotation: NDArray[np.float32],
     source_rotation: NDArray[np.float32],
-    lighting: NDArray[np.float32],
+    grey_lighting: NDArray[np.float32],
     source_shade: NDArray[np.float32],
     low: float,
     high: float,
@@ -174,11 +165,11 @@ def _ratio_kernel(
         x = rotation[0, 0] * nx0 + rotation[0, 1] * ny0 + rotation[0, 2] * nz0
         y = rotation[1, 0] * nx0 + rotation[1, 1] * ny0 + rotation[1, 2] * nz0
         z = rotation[2, 0] * nx0 + rotation[2, 1] * ny0 + rotation[2, 2] * nz0
-        target_sum = _sh_sum(lighting, x, y, z)
+        target_sum = _sh_sum(grey_lighting, x, y, z)
         x = source_rotation[0, 0] * nx0 + source_rotation[0, 1] * ny0 + source_rotation[0, 2] * nz0
         y = source_rotation[1, 0] * nx0 + source_rotation[1, 1] * ny0 + source_rotation[1, 2] * nz0
         z = source_rotation[2, 0] * nx0 + source_rotation[2, 1] * ny0 + source_rotation[2, 2] * nz0
-        unturned_sum = _sh_sum(lighting, x, y, z)
+        unturned_sum = _sh_sum(grey_lighting, x, y, z)
         source_sum = source_shade[i, 0] + source_shade[i, 1] + source_shade[i, 2]
         # One grey ratio per vertex (the luminance change): no colour casts from the fit.
         r = np.float32(1.0)
@@ -281,6 +272,7 @@ class AvatarRenderer:
         # The neck's base stays with the body (the source pose) when the head turns.
         self._body_rotation = self.rotation_matrix(np.zeros(3)).astype(np.float32)
         self._source_rotation = self._body_rotation  # the pose the photo's shading belongs to
+        self._grey_lighting = np.ascontiguousarray(mesh.sh_lighting.sum(1), np.float32)  # (9,)
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
         # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
         # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
@@ -381,7 +373,7 @@ class AvatarRenderer:
                 self._normals,
                 rotation,
                 self._source_rotation,
-                mesh.sh_lighting,
+                self._grey_lighting,
                 mesh.source_shade,
                 low,
                 high,
