@@ -278,10 +278,11 @@ def test_facecast_send_shows_only_its_own_instruction(astronaut: np.ndarray, cap
     running; ``facecast send`` must not print its ``done`` as if it were its own."""
 
     async def scenario() -> None:
-        engine = FakeEngine(segment_seconds=1.0)
+        # long segments: the demo (two emotions, 6 s) is surely still moving when we send
+        engine = FakeEngine(segment_seconds=3.0)
         async with client_for(engine, demo_idle_seconds=0.2) as client:
+            ws = await client.ws_connect("/ws")  # before the demo can start: no event missed
             assert (await client.post("/upload", data=_png(astronaut))).status == 200
-            ws = await client.ws_connect("/ws")
             await next_of(ws, "plan", id="demo-1")  # the demo is moving now
             url = str(client.make_url("/ws")).replace("http://", "ws://")
             loop = asyncio.get_running_loop()
@@ -293,4 +294,4 @@ def test_facecast_send_shows_only_its_own_instruction(astronaut: np.ndarray, cap
 
     run(scenario)
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["understood: happiness 1.00 (1.0 s)", "done: instruct"], lines
+    assert lines == ["understood: happiness 1.00 (3.0 s)", "done: instruct"], lines
