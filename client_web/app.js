@@ -182,6 +182,8 @@ async function main() {
     facecast.link = await connect({ webcam, video: ui.avatar, onEvent, onConnection: setConnection });
   } catch (error) {
     setConnection(error.code === "server_full" ? "server full" : "failed");
+    ui.connection.className = "pill bad";
+    ui.state.textContent = error.code === "server_full" ? "all sessions in use: reload in a moment" : "cannot connect";
     addHistory("error", error.message);
     return;
   }

@@ -84,6 +84,9 @@ export async function connect(options) {
   });
   const answer = await response.json();
   if (!response.ok) {
+    // refused (server full, bad token): say why, not "closed"
+    channel.onclose = null;
+    pc.onconnectionstatechange = null;
     pc.close();
     const error = new Error(answer.message || "the server refused the connection");
     error.code = answer.code;

@@ -392,3 +392,41 @@ def test_page_takes_its_ice_servers_from_the_server() -> None:
         ["turn:127.0.0.1:3479?transport=tcp"],
     ]
     assert seen["pc"][1]["username"] == "alice"
+
+
+async def server_full_scenario() -> dict[str, Any]:
+    from playwright.async_api import async_playwright
+    from test_server_fakes import FakeEngine
+
+    executable = require_chromium()
+    config = ServerConfig(size=64, max_sessions=1)
+    server = TestServer(create_app(config, FakeEngine(), warmup=False), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
+            )
+            first, second = await browser.new_page(), await browser.new_page()
+            await first.goto(str(server.make_url("/")))
+            await first.wait_for_function("() => window.facecast?.link?.sessionId", timeout=20_000)
+            await second.goto(str(server.make_url("/")))
+            await second.wait_for_selector("#history li.error", timeout=20_000)
+            await asyncio.sleep(0.5)  # a late "closed" of the refused peer must not win
+            result = {
+                "pill": await second.inner_text("#connection"),
+                "history": await second.inner_text("#history"),
+                "text_disabled": await second.is_disabled("#text"),
+            }
+            await browser.close()
+    finally:
+        await server.close()
+    return result
+
+
+def test_a_full_server_says_so() -> None:
+    require_chromium()
+    result = asyncio.run(server_full_scenario())
+    assert result["pill"] == "server full", result
+    assert "all 1 avatar sessions are in use" in result["history"]
+    assert result["text_disabled"]
