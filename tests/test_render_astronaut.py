@@ -153,7 +153,7 @@ def test_closed_eyes_are_skin_not_smeared_lashes(renderer, avatar, ict):
     pose = np.zeros(3, np.float32)
     frame = renderer.render(_with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose).copy()
     lids = renderer._eyelids
-    vertices, points, _ = renderer.geometry(
+    _, points, _ = renderer.geometry(
         _with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose
     )
     body = lids.index[(lids.weight >= 1.0) & ~np.isin(lids.index, renderer.mesh.opening_index)]
