@@ -90,6 +90,15 @@ async def grab(page: Any) -> np.ndarray:
     return np.asarray(data, np.float32).reshape(128, 128, 4)[..., :3]
 
 
+def tile_change(a: np.ndarray, b: np.ndarray, tile: int = 8) -> float:
+    """Largest mean absolute difference over the (tile × tile) blocks of two (128, 128, 3)
+    frames: an expression change is local (mouth, eyes, brows), so a whole-frame mean
+    hides it in codec noise."""
+    delta = np.abs(a - b).mean(axis=2)
+    blocks = delta.reshape(128 // tile, tile, 128 // tile, tile).mean(axis=(1, 3))
+    return float(blocks.max())
+
+
 async def wait_event(page: Any, predicate: str, timeout_ms: float) -> Any:
     """Wait until an event in ``window.facecast.events`` matches the JS ``predicate(e)``."""
     await page.wait_for_function(
@@ -144,7 +153,7 @@ async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dic
             idle_a = await grab(page)
             await asyncio.sleep(0.4)
             idle_b = await grab(page)
-            result["idle_diff"] = float(np.abs(idle_a - idle_b).mean())
+            result["idle_diff"] = tile_change(idle_a, idle_b)
             await page.fill("#text", "Turn this face from disgust to happiness")
             await page.press("#text", "Enter")
             plan = await wait_event(page, "e.type === 'plan' || e.type === 'error'", 60_000)
@@ -153,7 +162,7 @@ async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dic
             diffs = []
             for _ in range(6):
                 await asyncio.sleep(0.4)
-                diffs.append(float(np.abs(await grab(page) - idle_b).mean()))
+                diffs.append(tile_change(await grab(page), idle_b))
             result["instruct_diffs"] = diffs
             result["fps"] = await page.evaluate("() => window.facecast.fps || 0")
             result["shown_fps"] = await page.evaluate("() => window.facecast.shownFps || 0")
@@ -199,7 +208,8 @@ def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> No
         result = asyncio.run(browser_scenario(FacecastEngine(), astronaut, Path(workdir)))
     assert result["capture"]["frames"] >= 2 and result["capture"]["reason"]
     assert result["plan"]["understood"], result["plan"]
-    assert max(result["instruct_diffs"]) > max(2.0, 3 * result["idle_diff"]), result
+    # The face changes far more than a still face's codec noise, in some block.
+    assert max(result["instruct_diffs"]) > max(8.0, 3 * result["idle_diff"]), result
     assert result["ice_servers"] == []
     assert result["examples"] and result["text_after_example"] == result["examples"][0]
     uploads = [item for item in result["history"] if "notes.jpg" in item]
