@@ -76,6 +76,24 @@ def test_changing_the_expression_changes_the_face(renderer, avatar, ict):
     assert psnr(frame, renderer.crop_image, mask) < 25.0
 
 
+def test_mouth_close_never_acts_without_an_open_jaw(small_renderer, ict):
+    """ICT's mouthClose alone shoves the lips up under the nose: the renderer holds it to at
+    most jawOpen, and leaves the caller's coefficients as they were."""
+    zero = np.zeros(3, np.float32)
+    neutral = small_renderer.render(np.zeros(ict.num_expressions, np.float32), zero).copy()
+    alone = np.zeros(ict.num_expressions, np.float32)
+    alone[ict.expression_index("mouthClose")] = 1.0
+    np.testing.assert_array_equal(small_renderer.render(alone, zero), neutral)
+    assert alone[ict.expression_index("mouthClose")] == 1.0
+    both = alone.copy()
+    both[ict.expression_index("jawOpen")] = 0.5
+    held = alone * 0.5
+    held[ict.expression_index("jawOpen")] = 0.5
+    first = small_renderer.render(both, zero).copy()  # render() reuses its output buffer
+    np.testing.assert_array_equal(first, small_renderer.render(held, zero))
+    assert np.abs(first.astype(int) - neutral).max() > 20  # the jaw did open
+
+
 def test_deterministic(avatar, ict):
     first = AvatarRenderer(avatar, ict, RenderConfig(size=128))
     second = AvatarRenderer(avatar, ict, RenderConfig(size=128))
@@ -153,9 +171,7 @@ def test_closed_eyes_are_skin_not_smeared_lashes(renderer, avatar, ict):
     pose = np.zeros(3, np.float32)
     frame = renderer.render(_with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose).copy()
     lids = renderer._eyelids
-    _, points, _ = renderer.geometry(
-        _with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose
-    )
+    _, points, _ = renderer.geometry(_with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose)
     body = lids.index[(lids.weight >= 1.0) & ~np.isin(lids.index, renderer.mesh.opening_index)]
     up = renderer.size / renderer.config.raster_size
     pixels = np.rint(points[body] * up).astype(int)

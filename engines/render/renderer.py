@@ -222,6 +222,15 @@ class AvatarRenderer:
         self.config = config if config is not None else RenderConfig()
         self.num_expressions = model.num_expressions
         self.expression_names = tuple(model.expression_names)
+        # ICT's mouthClose is sculpted against an open jaw (it pulls the lips together over
+        # jawOpen's gap, as ARKit's does); alone it shoves the lips up under the nose. So the
+        # renderer holds mouthClose <= jawOpen (see ``_check``).
+        names = self.expression_names
+        self._close_jaw = (
+            (names.index("mouthClose"), names.index("jawOpen"))
+            if "mouthClose" in names and "jawOpen" in names
+            else None
+        )
         cfg = self.config
         self.crop, self.crop_image = crop_source(avatar, cfg)
         self.mesh: RenderMesh = build_render_mesh(avatar, model, cfg, self.crop_image, self.crop)
@@ -315,6 +324,11 @@ class AvatarRenderer:
             )
         if not (np.isfinite(coeffs).all() and np.isfinite(angles).all()):
             raise RenderInputError("expression and pose must be finite")
+        if self._close_jaw is not None:
+            close, jaw = self._close_jaw
+            if coeffs[close] > max(coeffs[jaw], 0.0):
+                coeffs = coeffs.copy()  # never change the caller's array
+                coeffs[close] = max(coeffs[jaw], 0.0)
         return np.ascontiguousarray(coeffs), angles
 
     def rotation_matrix(self, pose: NDArray[np.floating]) -> NDArray[np.float64]:

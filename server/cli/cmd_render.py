@@ -120,7 +120,8 @@ def _write_png(path: Path, image: NDArray[np.uint8]) -> None:
 
 
 def contact_sheet(renderer: Any, names: tuple[str, ...], columns: int = 8) -> NDArray[np.uint8]:
-    """(rows·tile, columns·tile, 3) sheet: the source pose, every shape at weight 1 from neutral."""
+    """(rows·tile, columns·tile, 3) sheet: the source pose, every shape at weight 1 from neutral
+    (mouthClose, which only acts against an open jaw, with jawOpen 1 too)."""
     import cv2
 
     tile = 192
@@ -130,6 +131,9 @@ def contact_sheet(renderer: Any, names: tuple[str, ...], columns: int = 8) -> ND
     for index, name in enumerate(names):
         coeffs = np.zeros(len(names), np.float32)
         coeffs[index] = 1.0
+        if name == "mouthClose" and "jawOpen" in names:
+            coeffs[names.index("jawOpen")] = 1.0
+            name = "mouthClose+jawOpen"
         entries.append((name, coeffs))
     for label, coeffs in entries:
         frame = cv2.resize(
