@@ -224,3 +224,62 @@ def test_compositor_backends_agree(avatar, ict):
     b = fused.render(coeffs, pose).astype(np.int16)
     diff = np.abs(a - b)
     assert diff.mean() < 0.5 and np.percentile(diff, 99.9) <= 8, (diff.mean(), diff.max())
+
+
+def _shut_lid_share(renderer: AvatarRenderer) -> np.ndarray:
+    """(S, S) float: how much of each output pixel of the last frame is the lids' own skin
+    (1 - photo weight on lid triangles), upsampled from the raster."""
+    fragments = renderer.last_fragments
+    assert fragments is not None
+    lids = renderer._eyelids
+    faces = renderer.mesh.faces
+    on_lid = np.zeros(len(renderer.mesh.base), np.float32)
+    on_lid[lids.index] = 1.0
+    tri = np.maximum(fragments.triangle, 0)
+    photo = (fragments.barycentric * renderer._photo_weight[faces[tri]]).sum(-1)
+    share = (1.0 - photo) * on_lid[faces[tri]].min(-1) * (fragments.triangle >= 0)
+    size = renderer.size
+    return cv2.resize(share.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def _fine_detail(frame: np.ndarray) -> np.ndarray:
+    """(S, S) |luminance - its Gaussian blur (sigma 1.5 px)|: the skin's fine texture."""
+    luminance = frame.astype(np.float32).mean(2)
+    return np.abs(luminance - cv2.GaussianBlur(luminance, (0, 0), 1.5))
+
+
+def test_closed_lids_have_skin_texture_and_a_soft_upper_edge(renderer, avatar, ict):
+    """A shut lid is her skin, not a flat patch: (1) its fine detail (median |high-pass|) is
+    at least 0.6 of the skin's in a ring around it (session 2's flat tone: 0.35, now 0.77);
+    (2) across its upper boundary the luminance, averaged over 5 columns, steps by less
+    than 15 levels between pixels 2 apart (median over the middle 60 % of each lid's
+    columns of the largest step within 5 px of the boundary; session 2's hard outline:
+    19.9, now 11.7)."""
+    pose = np.zeros(3, np.float32)
+    frame = renderer.render(_with(avatar, ict, eyeBlink_L=1.0, eyeBlink_R=1.0), pose).copy()
+    share = _shut_lid_share(renderer)
+    kernel = np.ones((3, 3), np.uint8)
+    lid = cv2.erode((share > 0.9).astype(np.uint8), kernel) > 0
+    touched = (share > 0.05).astype(np.uint8)
+    ring = (cv2.dilate(touched, np.ones((21, 21), np.uint8)) > 0) & ~(
+        cv2.dilate(touched, np.ones((7, 7), np.uint8)) > 0
+    )
+    assert lid.sum() > 500 and ring.sum() > 1000
+    detail = _fine_detail(frame)
+    texture_ratio = float(np.median(detail[lid]) / np.median(detail[ring]))
+    luminance = cv2.blur(frame.astype(np.float32).mean(2), (5, 1))
+    steps = []
+    count, labels = cv2.connectedComponents((share > 0.5).astype(np.uint8))
+    for component in range(1, count):
+        rows, cols = np.nonzero(labels == component)
+        if len(rows) < 200:
+            continue
+        left, right = np.percentile(cols, 20), np.percentile(cols, 80)
+        for col in range(int(left), int(right) + 1):
+            top = rows[cols == col].min()
+            profile = luminance[top - 5 : top + 6, col]
+            steps.append(np.abs(profile[2:] - profile[:-2]).max())
+    edge_step = float(np.median(steps))
+    print(f"lid/ring fine detail {texture_ratio:.2f}, upper-edge step {edge_step:.1f}")
+    assert texture_ratio > 0.6, f"the shut lid is a flat patch: detail ratio {texture_ratio:.2f}"
+    assert edge_step < 15.0, f"hard upper outline of the shut lid: step {edge_step:.1f}"

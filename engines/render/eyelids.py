@@ -5,15 +5,17 @@ stretch that band over the eyeball, so warping the photo alone paints a grey sme
 lashes over the closed eye. Here each lid vertex gets a weight ``m`` (how far the blink
 shape moves it, relative to the lid's largest move; 1 on the lid margins) and, per frame,
 its photo weight is lowered by ``m · s(blink)``; where the photo is not used the shader
-takes the UV texture, which is painted with the lid's own skin tone (sampled from the photo
-on the part of the lid that barely moves, under the brow) and, on the margins, with the
-photo's lash colour, so a closed eye is skin with a dark lash line.
+takes the UV texture, painted once per avatar with her skin: the photo's blurred colour on
+the lid vertices that barely move (only where it is skin), continued over the lid by a
+harmonic extension (no step at the lid's upper boundary), a soft crease, the photo's own fine
+skin detail tiled at the photo's scale, and, on the margins, the photo's lash colour.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numba
 import numpy as np
 from numpy.typing import NDArray
@@ -21,15 +23,25 @@ from numpy.typing import NDArray
 from engines.face_model.ict import FaceModelData
 from engines.render.rasterizer import RasterBuffers, rasterize
 
-__all__ = ["EyelidSkin", "apply_eyelids", "apply_shut_eyes", "build_eyelids"]
+__all__ = ["EyelidSkin", "apply_eyelids", "apply_shut_eyes", "build_eyelids", "soften_lid_shading"]
 
 _BLINK_SHAPES = ("eyeBlink_L", "eyeBlink_R")
 _MOVING_CM = 0.05  # a vertex the blink moves less than this is not part of the lid
 _TONE_BAND = (0.02, 0.12)  # lid vertices whose colour is the lid's skin tone (relative move)
-_FULL_MOVE = 0.4  # relative move from which a closed lid is all skin tone
-_LASH_BAND = (0.7, 0.95)  # barycentric weight of the margin in a lid triangle: lash colour
+_FULL_MOVE = 0.2  # relative move from which a closed lid is all skin tone
+_LASH_BAND = (0.45, 0.85)  # barycentric weight of the margin in a lid triangle: lash colour
 _BLINK_RAMP = (0.1, 0.8)  # blink weight over which the lid's photo gives way to skin tone
 _SHUT_RAMP = (0.6, 0.9)  # blink weight over which the eyeball between the lids turns lash-dark
+_LID_SHADING = 0.6  # share of the SH ratio's shading a shut lid's skin colour loses
+_FIXED_BELOW = 0.1  # lid vertices moving less than this keep the photo's (blurred) colour
+_SKIN_BRIGHTNESS = 0.9  # fixed lid colours darker than this share of the bright ones: free
+_SKIN_WARMTH = 0.75  # ... or less red-over-blue than this share of the median: free
+_COLOUR_BLUR = 2.0  # px: sigma of the photo blur the lid's colour field is taken from
+_CREASE_AT = (0.45, 0.15, 0.06)  # crease of a shut upper lid: relative move, width, darkening
+_DETAIL_GAIN = 3.0  # contrast of the photo's skin detail on the lid (the half-resolution
+# raster and its bilinear upsampling keep about half of it)
+_DETAIL_BLUR = 2.5  # px: the detail is the photo's luminance over its blur at this sigma
+_PATCH = 24  # px: side of the clean skin patch the detail is tiled from
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,8 @@ class EyelidSkin:
         weight: (N,) float32 in [0, 1]: how much of the lid turns to skin tone when shut.
         shape: (N,) int32 expression index of the blink shape that moves each vertex.
         texture: (T, T, 3) float32 the avatar's UV texture with the lids painted skin tone.
-        tone: (2, 3) float32 the skin tone of the left and right lid (sRGB 0-255).
+        tone: (2, 3) float32 the skin tone of the left and right lid (sRGB 0-255): the
+            median of the skin around the eye that the shut lid continues.
         lash: (2, 3) float32 the lash colour of the left and right lid margin.
         blink: (2,) int32 expression index of eyeBlink_L and eyeBlink_R.
         eyeball_index: (M,) int32 eyeball vertices; eyeball_side (M,) int32 0 = left, 1 =
@@ -147,14 +160,27 @@ def build_eyelids(
             lash[s] = np.median(edge[brightness <= np.median(brightness)], axis=0)
         else:
             lash[s] = 0.5 * tone[s]
-    # Paint the lid triangles' texels: skin tone, and a thin lash line along the margins
-    # (only the texels nearest the margin: the triangles there stretch a lot when shut).
-    vertex_colour = np.zeros((num_skin, 3), np.float32)
-    vertex_colour[index] = tone[side[index]]
-    is_margin = np.zeros(num_skin, np.float32)
-    is_margin[index[on_margin]] = 1.0
+    # Paint the lid triangles' texels with skin that looks like hers: a smooth colour field
+    # that continues the photo's skin around the eye (no step at the lid's upper boundary),
+    # a soft crease, the photo's own fine skin detail, and a lash line along the margins.
+    vertex_colour, skin_colour = _lid_colours(
+        index, relative, on_margin, faces[is_skin_face], source_position, photo_weight, image,
+        tone[side[index]], side[index],
+    )  # fmt: skip
+    for s in range(2):
+        if len(skin_colour[s]):
+            tone[s] = np.median(skin_colour[s], axis=0)  # the skin the shut lid continues
+    closed = _closed_pixels(model, index, shape, source_position)
+    side_of = np.zeros(num_skin, np.int32)
+    side_of[index] = side[index]
     lid = np.zeros(num_skin, bool)
     lid[index] = True
+    per_vertex = np.zeros((num_skin, 8), np.float32)  # colour 3, margin, relative, upper, x, y
+    per_vertex[index, :3] = vertex_colour
+    per_vertex[index[on_margin], 3] = 1.0
+    per_vertex[index, 4] = relative
+    per_vertex[index, 5] = _crease_strength(model, index, shape, side[index], source_position)
+    per_vertex[index, 6:8] = closed
     inside = (faces < num_skin).all(1)
     clipped = np.minimum(faces, num_skin - 1)
     lid_faces = np.flatnonzero(is_skin_face & inside & lid[clipped].all(1))
@@ -175,12 +201,19 @@ def build_eyelids(
         which = lid_faces[fragments.triangle[covered]]  # (P,) rendered face per texel
         bary = fragments.barycentric[covered]  # (P, 3)
         corners_of = faces[which]  # (P, 3)
-        skin = np.einsum("pk,pkc->pc", bary, vertex_colour[corners_of])
-        near = np.einsum("pk,pk->p", bary, is_margin[corners_of])
-        t = np.clip((near - _LASH_BAND[0]) / (_LASH_BAND[1] - _LASH_BAND[0]), 0.0, 1.0)
+        texel = np.einsum("pk,pkc->pc", bary, per_vertex[corners_of])  # (P, 8)
+        texel_side = side_of[corners_of[:, 0]]
+        skin = texel[:, :3] * _crease(texel[:, 4], texel[:, 5])[:, None]
+        detail = np.zeros(len(texel), np.float32)
+        for s in range(2):
+            mine = texel_side == s
+            patch = _detail_patch(image, source_position[index[side[index] == s]])
+            detail[mine] = _tile(patch, texel[mine, 6], texel[mine, 7])
+        skin = skin * (1.0 + _DETAIL_GAIN * detail[:, None])
+        t = np.clip((texel[:, 3] - _LASH_BAND[0]) / (_LASH_BAND[1] - _LASH_BAND[0]), 0.0, 1.0)
         t = (t * t * (3.0 - 2.0 * t))[:, None]
-        lash_of = lash[side[corners_of[:, 0]]]
-        painted[covered] = skin * (1.0 - t) + lash_of * t
+        lash_of = lash[texel_side]
+        painted[covered] = np.clip(skin * (1.0 - t) + lash_of * t, 0.0, 255.0)
     return EyelidSkin(
         index,
         weight,
@@ -192,6 +225,156 @@ def build_eyelids(
         eyeball_index,
         eyeball_side,
     )
+
+
+def _lid_colours(
+    index: NDArray[np.int32],
+    relative: NDArray[np.float32],
+    on_margin: NDArray[np.bool_],
+    skin_faces: NDArray[np.int32],
+    source_position: NDArray[np.float32],
+    photo_weight: NDArray[np.float32],
+    image: NDArray[np.uint8],
+    tone: NDArray[np.float32],
+    side: NDArray[np.int64],
+) -> tuple[NDArray[np.float32], list[NDArray[np.float32]]]:
+    """(N, 3) colour of each lid vertex when shut: the photo's blurred colour on the lid
+    vertices that barely move (under the brow, the lower lid's edge) and a harmonic
+    extension of it (graph Laplacian over the lid's triangles) on the rest, so the shut lid
+    continues the skin around it; ``tone`` (N, 3) where a vertex reaches no fixed one.
+    Also the fixed (skin) colours of each side, (K, 3) each."""
+    from scipy.sparse import coo_matrix, diags
+    from scipy.sparse.linalg import spsolve
+
+    blurred = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), _COLOUR_BLUR)
+    height, width = image.shape[:2]
+    points = np.rint(source_position[index]).astype(np.int64)
+    photo = blurred[
+        np.clip(points[:, 1], 0, height - 1), np.clip(points[:, 0], 0, width - 1)
+    ]  # (N, 3)
+    fixed = (relative < _FIXED_BELOW) & (photo_weight[index] > 0.99) & ~on_margin
+    # Only skin: not the crease's shadow, lashes or brow hairs the blur reaches into (too
+    # dark), nor the sclera near the corners of the eye (too grey: skin is redder than blue).
+    brightness = photo.sum(1)
+    warmth = photo[:, 0] - photo[:, 2]
+    for s in range(2):
+        mine = fixed & (side == s)
+        if mine.sum() >= 3:
+            dark = brightness < _SKIN_BRIGHTNESS * np.percentile(brightness[mine], 75)
+            grey = warmth < _SKIN_WARMTH * np.median(warmth[mine])
+            fixed &= ~(mine & (dark | grey))
+    local = np.full(int(max(index.max(), skin_faces.max())) + 1, -1, np.int64)
+    local[index] = np.arange(len(index))
+    tri = local[skin_faces]
+    tri = tri[(tri >= 0).all(1)]
+    edges = np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]])
+    count = len(index)
+    adjacency = coo_matrix(
+        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count)
+    ).tocsr()
+    adjacency = ((adjacency + adjacency.T) > 0).astype(np.float64)
+    degree = np.asarray(adjacency.sum(1)).ravel()
+    # (D - A + eps I) x = eps tone on free vertices; x = photo on fixed ones.
+    eps = 1e-3
+    laplacian = (diags(degree + eps) - adjacency).tocsr()
+    free = np.flatnonzero(~fixed)
+    colour = np.where(fixed[:, None], photo, tone).astype(np.float64)
+    if len(free):
+        known = np.flatnonzero(fixed)
+        system = laplacian[free][:, free].tocsc()
+        rhs = eps * tone[free].astype(np.float64) - laplacian[free][:, known] @ colour[known]
+        colour[free] = np.asarray(spsolve(system, rhs)).reshape(len(free), 3)
+    skin = [photo[fixed & (side == s)].astype(np.float32) for s in range(2)]
+    return colour.astype(np.float32), skin
+
+
+def _closed_pixels(
+    model: FaceModelData,
+    index: NDArray[np.int32],
+    shape: NDArray[np.int32],
+    source_position: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """(N, 2) where each lid vertex is in the photo's pixels with its blink shape at 1: its
+    photo position plus the shape's move, mapped by the affine model-to-photo fit of the
+    lid (the lid's skin detail is laid out at the photo's scale on the shut lid)."""
+    neutral = np.asarray(model.neutral[index], np.float64)
+    design = np.concatenate([neutral, np.ones((len(index), 1))], 1)
+    affine, *_ = np.linalg.lstsq(design, source_position[index].astype(np.float64), rcond=None)
+    delta = np.asarray(model.expression_basis[shape, index], np.float64)  # (N, 3)
+    return (source_position[index] + delta @ affine[:3]).astype(np.float32)
+
+
+def _crease_strength(
+    model: FaceModelData,
+    index: NDArray[np.int32],
+    shape: NDArray[np.int32],
+    side: NDArray[np.int32],
+    source_position: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """(N,) how much of the crease a lid vertex shows: 0 on the lower lid (the blink moves
+    it up), on the upper lid 1 over the middle of the eye fading to 0 at its corners."""
+    delta = np.asarray(model.expression_basis[shape, index], np.float32)
+    strength = (delta[:, 1] < 0.0).astype(np.float32)
+    for s in range(2):
+        mine = side == s
+        if not mine.any():
+            continue
+        x = source_position[index[mine], 0]
+        centre, half = 0.5 * (x.min() + x.max()), max(0.5 * (x.max() - x.min()), 1.0)
+        strength[mine] *= np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0)
+    return strength
+
+
+def _crease(relative: NDArray[np.float32], upper: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Multiplier of a soft crease across the shut upper lid (a Gaussian in the lid's
+    relative move)."""
+    at, width, depth = _CREASE_AT
+    return (1.0 - depth * upper * np.exp(-(((relative - at) / width) ** 2))).astype(np.float32)
+
+
+def _detail_patch(image: NDArray[np.uint8], lid_points: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(P, P) the photo's relative skin detail (luminance over its blur, minus 1) in the
+    cleanest ``_PATCH`` square around the eye (least low-frequency variation: no brow,
+    lashes or eye inside); zeros when no square fits."""
+    lum = np.asarray(image, np.float32).mean(2)
+    low = cv2.GaussianBlur(lum, (0, 0), _DETAIL_BLUR)
+    detail = lum / np.maximum(low, 1.0) - 1.0
+    height, width = lum.shape
+    (x0, y0), (x1, y1) = lid_points.min(0), lid_points.max(0)
+    pad_y, pad_x = 0.75 * (y1 - y0), 0.25 * (x1 - x0)
+    top, bottom = int(max(0, y0 - pad_y)), int(min(height - _PATCH, y1 + pad_y))
+    left, right = int(max(0, x0 - pad_x)), int(min(width - _PATCH, x1 + pad_x - _PATCH))
+    best, where = np.inf, None
+    for row in range(top, bottom + 1, 2):
+        for col in range(left, right + 1, 2):
+            window = low[row : row + _PATCH, col : col + _PATCH]
+            score = float(window.std() / max(window.mean(), 1.0))
+            fine = detail[row : row + _PATCH, col : col + _PATCH]
+            score += float(np.abs(fine).max())
+            if score < best:
+                best, where = score, (row, col)
+    if where is None:
+        return np.zeros((_PATCH, _PATCH), np.float32)
+    row, col = where
+    patch = detail[row : row + _PATCH, col : col + _PATCH]
+    return np.clip(patch - patch.mean(), -0.15, 0.15).astype(np.float32)
+
+
+def _tile(
+    patch: NDArray[np.float32], x: NDArray[np.float32], y: NDArray[np.float32]
+) -> NDArray[np.float32]:
+    """Bilinear samples of ``patch`` tiled by mirroring (seamless) at pixel points (x, y)."""
+    size = patch.shape[0]
+    period = 2.0 * (size - 1)
+
+    def mirror(t: NDArray[np.float32]) -> NDArray[np.float32]:
+        t = np.mod(t, period)
+        return np.where(t < size - 1, t, period - t).astype(np.float32)
+
+    mx = mirror(x).reshape(-1, 1)
+    my = mirror(y).reshape(-1, 1)
+    sampled = cv2.remap(patch, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.asarray(sampled, np.float32).ravel()
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
@@ -219,6 +402,30 @@ def apply_eyelids(
         s = _ramp(coeffs[shape[j]], low, span)
         v = index[j]
         out[v] = static_weight[v] * (one - weight[j] * s)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def soften_lid_shading(
+    index: NDArray[np.int32],
+    weight: NDArray[np.float32],
+    shape: NDArray[np.int32],
+    coeffs: NDArray[np.float32],
+    ratio: NDArray[np.float32],
+) -> None:
+    """``ratio[v] = 1 + (ratio[v] - 1) · (1 - k · m_v · s(blink))`` in place for the lid
+    vertices: the shut lid's colour field is taken from the photo's skin around the eye,
+    which already holds her lighting there, so the SH ratio (which compares the lid's new
+    normal with where that vertex faced in the photo, folded into the crease) only shades it
+    gently instead of painting grey blotches."""
+    low = np.float32(_BLINK_RAMP[0])
+    span = np.float32(_BLINK_RAMP[1] - _BLINK_RAMP[0])
+    one = np.float32(1.0)
+    strength = np.float32(_LID_SHADING)
+    for j in range(index.shape[0]):
+        keep = one - strength * weight[j] * _ramp(coeffs[shape[j]], low, span)
+        v = index[j]
+        for c in range(ratio.shape[1]):
+            ratio[v, c] = one + (ratio[v, c] - one) * keep
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)

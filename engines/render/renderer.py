@@ -27,7 +27,12 @@ from engines.render.compositor import (
 )
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError, RenderInputError
-from engines.render.eyelids import apply_eyelids, apply_shut_eyes, build_eyelids
+from engines.render.eyelids import (
+    apply_eyelids,
+    apply_shut_eyes,
+    build_eyelids,
+    soften_lid_shading,
+)
 from engines.render.mesh import (
     LABEL_SKIN,
     RenderMesh,
@@ -395,6 +400,7 @@ class AvatarRenderer:
                 self.config.pose_shading_strength,
                 self._ratio,
             )
+            soften_lid_shading(lids.index, lids.weight, lids.shape, coeffs, self._ratio)
         return self._vertices, self._points, self._depth
 
     def render(
