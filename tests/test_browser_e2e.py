@@ -6,9 +6,11 @@ FACECAST_UPDATE_DOCS_IMAGES=1 (or when missing) also a small copy in docs/images
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,30 @@ def chromium_path() -> str | None:
         if found:
             return found
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+@contextlib.asynccontextmanager
+async def served_browser(
+    app: Any, flags: list[str] | None = None
+) -> AsyncIterator[tuple[TestServer, Any]]:
+    """A loopback TestServer of ``app`` and a headless Debian chromium (``flags``, default
+    CHROMIUM_FLAGS); both closed on exit."""
+    from playwright.async_api import async_playwright
+
+    executable = require_chromium()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=flags or CHROMIUM_FLAGS, headless=True
+            )
+            try:
+                yield server, browser
+            finally:
+                await browser.close()
+    finally:
+        await server.close()
 
 
 def require_chromium() -> str:
@@ -108,95 +134,81 @@ async def wait_event(page: Any, predicate: str, timeout_ms: float) -> Any:
 
 
 async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dict[str, Any]:
-    from playwright.async_api import async_playwright
-
-    executable = require_chromium()
     video = write_face_y4m(photo, workdir / "webcam.y4m")
     config = ServerConfig(size=512, fps=30.0)
-    server = TestServer(create_app(config, engine, warmup=True), host="127.0.0.1")
-    await server.start_server()
     result: dict[str, Any] = {}
-    try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable,
-                args=[*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"],
-                headless=True,
-            )
-            context = await browser.new_context(viewport={"width": 1400, "height": 820})
-            page = await context.new_page()
-            page.on(
-                "console", lambda message: result.setdefault("console", []).append(message.text)
-            )
-            await page.goto(str(server.make_url("/")))
-            await page.wait_for_function("() => window.facecast?.webcam === true", timeout=20_000)
-            await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
-            await page.click("#capture")
-            done = await wait_event(
-                page,
-                "(e.type === 'done' && e.command === 'capture') || e.type === 'error'",
-                120_000,
-            )
-            assert done["type"] == "done", done
-            result["capture"] = done["result"]
-            await page.wait_for_function(
-                "() => { const v = document.getElementById('avatar');"
-                " return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
-                timeout=20_000,
-            )
-            # Idle motion off (through the settings UI), so that only the instruction moves
-            # the face; then the codec noise of a still face is the baseline.
-            await page.click("details.settings summary")
-            await page.uncheck("#idle")
-            await wait_event(page, "e.type === 'done' && e.command === 'set'", 10_000)
-            await asyncio.sleep(1.5)
-            idle_a = await grab(page)
+    app = create_app(config, engine, warmup=True)
+    flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+    async with served_browser(app, flags) as (server, browser):
+        context = await browser.new_context(viewport={"width": 1400, "height": 820})
+        page = await context.new_page()
+        page.on("console", lambda message: result.setdefault("console", []).append(message.text))
+        await page.goto(str(server.make_url("/")))
+        await page.wait_for_function("() => window.facecast?.webcam === true", timeout=20_000)
+        await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
+        await page.click("#capture")
+        done = await wait_event(
+            page,
+            "(e.type === 'done' && e.command === 'capture') || e.type === 'error'",
+            120_000,
+        )
+        assert done["type"] == "done", done
+        result["capture"] = done["result"]
+        await page.wait_for_function(
+            "() => { const v = document.getElementById('avatar');"
+            " return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
+            timeout=20_000,
+        )
+        # Idle motion off (through the settings UI), so that only the instruction moves
+        # the face; then the codec noise of a still face is the baseline.
+        await page.click("details.settings summary")
+        await page.uncheck("#idle")
+        await wait_event(page, "e.type === 'done' && e.command === 'set'", 10_000)
+        await asyncio.sleep(1.5)
+        idle_a = await grab(page)
+        await asyncio.sleep(0.4)
+        idle_b = await grab(page)
+        result["idle_diff"] = tile_change(idle_a, idle_b)
+        await page.fill("#text", "Turn this face from disgust to happiness")
+        await page.press("#text", "Enter")
+        plan = await wait_event(page, "e.type === 'plan' || e.type === 'error'", 60_000)
+        assert plan["type"] == "plan", plan
+        result["plan"] = plan
+        diffs = []
+        for _ in range(6):
             await asyncio.sleep(0.4)
-            idle_b = await grab(page)
-            result["idle_diff"] = tile_change(idle_a, idle_b)
-            await page.fill("#text", "Turn this face from disgust to happiness")
-            await page.press("#text", "Enter")
-            plan = await wait_event(page, "e.type === 'plan' || e.type === 'error'", 60_000)
-            assert plan["type"] == "plan", plan
-            result["plan"] = plan
-            diffs = []
-            for _ in range(6):
-                await asyncio.sleep(0.4)
-                diffs.append(tile_change(await grab(page), idle_b))
-            result["instruct_diffs"] = diffs
-            result["fps"] = await page.evaluate("() => window.facecast.fps || 0")
-            result["shown_fps"] = await page.evaluate("() => window.facecast.shownFps || 0")
-            await asyncio.sleep(0.3)
-            ARTIFACTS.mkdir(exist_ok=True)
-            shot = ARTIFACTS / "browser_e2e.png"
-            await page.screenshot(path=str(shot))
-            result["screenshot"] = shot
-            # No STUN/TURN server unless the server was given one.
-            result["ice_servers"] = await page.evaluate(
-                "() => window.facecast.link.pc.getConfiguration().iceServers"
-            )
-            # An instruction it does not understand: the unknown words and examples to click.
-            await page.fill("#text", "qwxz blorf")
-            await page.press("#text", "Enter")
-            await wait_event(page, "e.type === 'error' && e.code === 'not_understood'", 30_000)
-            examples = page.locator("#history li.failed button.example")
-            result["examples"] = await examples.all_inner_texts()
-            await examples.first.click()
-            result["text_after_example"] = await page.input_value("#text")
-            # A file that is not an image: one chat entry, with the error, not two.
-            await page.set_input_files(
-                "#photo", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi"}]
-            )
-            await wait_event(page, "e.type === 'error' && e.command === 'upload'", 30_000)
-            await page.wait_for_function(
-                "() => [...document.querySelectorAll('#history li')].some("
-                "li => li.textContent.includes('notes.jpg') && li.textContent.includes('error'))",
-                timeout=10_000,
-            )
-            result["history"] = await page.locator("#history li").all_inner_texts()
-            await browser.close()
-    finally:
-        await server.close()
+            diffs.append(tile_change(await grab(page), idle_b))
+        result["instruct_diffs"] = diffs
+        result["fps"] = await page.evaluate("() => window.facecast.fps || 0")
+        result["shown_fps"] = await page.evaluate("() => window.facecast.shownFps || 0")
+        await asyncio.sleep(0.3)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "browser_e2e.png"
+        await page.screenshot(path=str(shot))
+        result["screenshot"] = shot
+        # No STUN/TURN server unless the server was given one.
+        result["ice_servers"] = await page.evaluate(
+            "() => window.facecast.link.pc.getConfiguration().iceServers"
+        )
+        # An instruction it does not understand: the unknown words and examples to click.
+        await page.fill("#text", "qwxz blorf")
+        await page.press("#text", "Enter")
+        await wait_event(page, "e.type === 'error' && e.code === 'not_understood'", 30_000)
+        examples = page.locator("#history li.failed button.example")
+        result["examples"] = await examples.all_inner_texts()
+        await examples.first.click()
+        result["text_after_example"] = await page.input_value("#text")
+        # A file that is not an image: one chat entry, with the error, not two.
+        await page.set_input_files(
+            "#photo", files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"hi"}]
+        )
+        await wait_event(page, "e.type === 'error' && e.command === 'upload'", 30_000)
+        await page.wait_for_function(
+            "() => [...document.querySelectorAll('#history li')].some("
+            "li => li.textContent.includes('notes.jpg') && li.textContent.includes('error'))",
+            timeout=10_000,
+        )
+        result["history"] = await page.locator("#history li").all_inner_texts()
     return result
 
 
@@ -231,44 +243,29 @@ def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> No
 
 
 async def kiosk_scenario(engine: Any, photo: np.ndarray) -> dict[str, Any]:
-    from playwright.async_api import async_playwright
-
-    executable = require_chromium()
     config = ServerConfig(size=256, fps=30.0, demo_idle_seconds=1.0)
-    server = TestServer(
-        create_app(config, engine, startup_image=photo, warmup=False), host="127.0.0.1"
-    )
-    await server.start_server()
     result: dict[str, Any] = {}
-    try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
-            )
-            page = await browser.new_page(viewport={"width": 1000, "height": 700})
-            await page.goto(str(server.make_url("/kiosk")))
-            await page.wait_for_function(
-                "() => { const v = document.getElementById('avatar');"
-                " return v.readyState >= 2 && v.currentTime > 0; }",
-                timeout=20_000,
-            )
-            demo = await wait_event(page, "e.type === 'plan'", 20_000)
-            result["demo"] = demo
-            await page.wait_for_selector("#text:not([disabled])", timeout=10_000)
-            await page.fill("#text", "look surprised")
-            await page.press("#text", "Enter")
-            plan = await wait_event(
-                page, "e.type === 'plan' && e.text === 'look surprised'", 20_000
-            )
-            result["plan"] = plan
-            result["caption"] = await page.inner_text("#caption")
-            await asyncio.sleep(1.0)
-            ARTIFACTS.mkdir(exist_ok=True)
-            result["screenshot"] = ARTIFACTS / "kiosk.png"
-            await page.screenshot(path=str(result["screenshot"]))
-            await browser.close()
-    finally:
-        await server.close()
+    app = create_app(config, engine, startup_image=photo, warmup=False)
+    async with served_browser(app) as (server, browser):
+        page = await browser.new_page(viewport={"width": 1000, "height": 700})
+        await page.goto(str(server.make_url("/kiosk")))
+        await page.wait_for_function(
+            "() => { const v = document.getElementById('avatar');"
+            " return v.readyState >= 2 && v.currentTime > 0; }",
+            timeout=20_000,
+        )
+        demo = await wait_event(page, "e.type === 'plan'", 20_000)
+        result["demo"] = demo
+        await page.wait_for_selector("#text:not([disabled])", timeout=10_000)
+        await page.fill("#text", "look surprised")
+        await page.press("#text", "Enter")
+        plan = await wait_event(page, "e.type === 'plan' && e.text === 'look surprised'", 20_000)
+        result["plan"] = plan
+        result["caption"] = await page.inner_text("#caption")
+        await asyncio.sleep(1.0)
+        ARTIFACTS.mkdir(exist_ok=True)
+        result["screenshot"] = ARTIFACTS / "kiosk.png"
+        await page.screenshot(path=str(result["screenshot"]))
     return result
 
 
@@ -286,53 +283,42 @@ def test_kiosk_shows_the_broadcast_with_demo_loop_and_chat(astronaut: np.ndarray
 async def no_webcam_scenario(engine: Any, photo: np.ndarray) -> dict[str, Any]:
     """Camera permission denied: the page says so where the preview would be, a photo upload
     still works; then the tab is closed and the server frees its session at once."""
-    from playwright.async_api import async_playwright
 
-    executable = require_chromium()
     flags = [f for f in CHROMIUM_FLAGS if f != "--use-fake-ui-for-media-stream"]
     config = ServerConfig(size=128, fps=30.0)
-    server = TestServer(create_app(config, engine, warmup=False), host="127.0.0.1")
-    await server.start_server()
     result: dict[str, Any] = {}
-    try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable,
-                args=[*flags, "--deny-permission-prompts"],
-                headless=True,
-            )
-            page = await browser.new_page(viewport={"width": 390, "height": 844})
-            await page.goto(str(server.make_url("/")))
-            await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
-            await page.wait_for_selector("#webcam-note", state="visible", timeout=10_000)
-            result["note"] = await page.inner_text("#webcam-note")
-            result["capture_disabled"] = await page.is_disabled("#capture")
-            ok, png = cv2.imencode(".png", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
-            assert ok
-            await page.set_input_files(
-                "#photo",
-                files=[{"name": "me.png", "mimeType": "image/png", "buffer": png.tobytes()}],
-            )
-            await page.wait_for_function("() => window.facecast.ready === true", timeout=20_000)
-            result["thumbnail_shown"] = await page.is_visible("#source-thumb")
-            ARTIFACTS.mkdir(exist_ok=True)
-            await page.screenshot(path=str(ARTIFACTS / "browser_no_webcam.png"), full_page=True)
-            session_id = await page.evaluate("() => window.facecast.link.sessionId")
-            before = await (await page.request.get(str(server.make_url("/api/status")))).json()
-            result["before"] = [s["id"] for s in before["sessions"]]
-            await page.close()
-            probe = await browser.new_page()
-            result["after"] = None
-            for _ in range(40):
-                status = await (await probe.request.get(str(server.make_url("/api/status")))).json()
-                if session_id not in [s["id"] for s in status["sessions"]]:
-                    result["after"] = status
-                    break
-                await asyncio.sleep(0.1)
-            result["session_id"] = session_id
-            await browser.close()
-    finally:
-        await server.close()
+    app = create_app(config, engine, warmup=False)
+    flags = [*flags, "--deny-permission-prompts"]
+    async with served_browser(app, flags) as (server, browser):
+        page = await browser.new_page(viewport={"width": 390, "height": 844})
+        await page.goto(str(server.make_url("/")))
+        await wait_event(page, "e.type === 'status' && e.state === 'no_avatar'", 20_000)
+        await page.wait_for_selector("#webcam-note", state="visible", timeout=10_000)
+        result["note"] = await page.inner_text("#webcam-note")
+        result["capture_disabled"] = await page.is_disabled("#capture")
+        ok, png = cv2.imencode(".png", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+        assert ok
+        await page.set_input_files(
+            "#photo",
+            files=[{"name": "me.png", "mimeType": "image/png", "buffer": png.tobytes()}],
+        )
+        await page.wait_for_function("() => window.facecast.ready === true", timeout=20_000)
+        result["thumbnail_shown"] = await page.is_visible("#source-thumb")
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "browser_no_webcam.png"), full_page=True)
+        session_id = await page.evaluate("() => window.facecast.link.sessionId")
+        before = await (await page.request.get(str(server.make_url("/api/status")))).json()
+        result["before"] = [s["id"] for s in before["sessions"]]
+        await page.close()
+        probe = await browser.new_page()
+        result["after"] = None
+        for _ in range(40):
+            status = await (await probe.request.get(str(server.make_url("/api/status")))).json()
+            if session_id not in [s["id"] for s in status["sessions"]]:
+                result["after"] = status
+                break
+            await asyncio.sleep(0.1)
+        result["session_id"] = session_id
     return result
 
 
@@ -351,38 +337,27 @@ def test_denied_webcam_is_explained_and_a_closed_tab_frees_its_session(
 
 
 async def ice_page_scenario() -> Any:
-    from playwright.async_api import async_playwright
+    from test_server_fakes import FakeEngine
 
     from server.config import IceServer
-
-    executable = require_chromium()
-    from test_server_fakes import FakeEngine
 
     # loopback addresses: nothing outside this machine could be contacted even by mistake
     turn = IceServer("turn:127.0.0.1:3479?transport=tcp", "alice", "s3cret")
     config = ServerConfig(size=64, ice_servers=(IceServer("stun:127.0.0.1:3478"), turn))
-    server = TestServer(create_app(config, FakeEngine(), warmup=False), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
-            )
-            page = await browser.new_page()
-            # a page of the server that does not connect: only the configuration is fetched
-            await page.goto(str(server.make_url("/api/status")))
-            config_seen = await page.evaluate(
-                "async () => (await import('/static/facecast.js')).iceConfig()"
-            )
-            # what an RTCPeerConnection built from it holds (creating one contacts nobody)
-            config_seen["pc"] = await page.evaluate(
-                "async () => { const m = await import('/static/facecast.js');"
-                " const pc = new RTCPeerConnection(await m.iceConfig());"
-                " const servers = pc.getConfiguration().iceServers; pc.close(); return servers; }"
-            )
-            await browser.close()
-    finally:
-        await server.close()
+    app = create_app(config, FakeEngine(), warmup=False)
+    async with served_browser(app) as (server, browser):
+        page = await browser.new_page()
+        # a page of the server that does not connect: only the configuration is fetched
+        await page.goto(str(server.make_url("/api/status")))
+        config_seen = await page.evaluate(
+            "async () => (await import('/static/facecast.js')).iceConfig()"
+        )
+        # what an RTCPeerConnection built from it holds (creating one contacts nobody)
+        config_seen["pc"] = await page.evaluate(
+            "async () => { const m = await import('/static/facecast.js');"
+            " const pc = new RTCPeerConnection(await m.iceConfig());"
+            " const servers = pc.getConfiguration().iceServers; pc.close(); return servers; }"
+        )
     return config_seen
 
 
@@ -405,32 +380,22 @@ def test_page_takes_its_ice_servers_from_the_server() -> None:
 
 
 async def server_full_scenario() -> dict[str, Any]:
-    from playwright.async_api import async_playwright
     from test_server_fakes import FakeEngine
 
-    executable = require_chromium()
     config = ServerConfig(size=64, max_sessions=1)
-    server = TestServer(create_app(config, FakeEngine(), warmup=False), host="127.0.0.1")
-    await server.start_server()
-    try:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=executable, args=CHROMIUM_FLAGS, headless=True
-            )
-            first, second = await browser.new_page(), await browser.new_page()
-            await first.goto(str(server.make_url("/")))
-            await first.wait_for_function("() => window.facecast?.link?.sessionId", timeout=20_000)
-            await second.goto(str(server.make_url("/")))
-            await second.wait_for_selector("#history li.error", timeout=20_000)
-            await asyncio.sleep(0.5)  # a late "closed" of the refused peer must not win
-            result = {
-                "pill": await second.inner_text("#connection"),
-                "history": await second.inner_text("#history"),
-                "text_disabled": await second.is_disabled("#text"),
-            }
-            await browser.close()
-    finally:
-        await server.close()
+    app = create_app(config, FakeEngine(), warmup=False)
+    async with served_browser(app) as (server, browser):
+        first, second = await browser.new_page(), await browser.new_page()
+        await first.goto(str(server.make_url("/")))
+        await first.wait_for_function("() => window.facecast?.link?.sessionId", timeout=20_000)
+        await second.goto(str(server.make_url("/")))
+        await second.wait_for_selector("#history li.error", timeout=20_000)
+        await asyncio.sleep(0.5)  # a late "closed" of the refused peer must not win
+        result = {
+            "pill": await second.inner_text("#connection"),
+            "history": await second.inner_text("#history"),
+            "text_disabled": await second.is_disabled("#text"),
+        }
     return result
 
 
