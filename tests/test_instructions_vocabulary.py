@@ -148,3 +148,22 @@ def test_speed_words() -> None:
     assert analysis.unknown_words == []
     assert analysis.speed_factor == pytest.approx((2.0 * 0.35) ** 0.5)
     assert analyze_text("smile").speed_factor == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("smile with joy", ["happiness"]),
+        ("frown in anger, then laugh with delight", ["anger", "happiness"]),
+        ("cry out of sadness", ["sadness"]),
+        ("look angry and furious", ["anger"]),
+        ("sneer with contempt, then grin", ["contempt", "happiness"]),
+        ("be happy, then happy again", ["happiness", "happiness"]),  # 'then': two anchors
+        ("from sad to sad", ["sadness", "sadness"]),
+        ("happy, happy and sad", ["happiness", "happiness", "sadness"]),  # a list
+    ],
+)
+def test_one_emotion_named_twice_in_one_phrase_is_one_expression(
+    text: str, expected: list[str]
+) -> None:
+    assert [m.label for m in analyze_text(text).emotion_mentions] == expected

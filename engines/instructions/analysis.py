@@ -12,6 +12,9 @@ longest known phrase at each position ("burst out laughing" before "laughing"). 
   "angry and scared", "despair in fear"), as the lexicon's own compound phrases do; a
   comma or other punctuation between them, or a list ("happy, sad and angry"), keeps them
   apart. Only the twelve two-emotion compounds are composed.
+- Merging: two neighbouring mentions of the *same* emotion joined the same way, or by "of"
+  ("smile with joy", "frown in anger", "cry out of sadness", "happy and joyful") are one
+  expression, not two anchors.
 - Negation: an emotion right after "not", "no", "never", "don't", "stop", "without" or
   "isn't"-style words (at most one word between, no punctuation) is negated: it is listed in
   ``negated_mentions``, not in ``emotion_mentions``. An instruction whose only emotions are
@@ -76,6 +79,7 @@ _NEGATORS: frozenset[str] = frozenset(
     ]
 )
 _COMPOSE_LINKS: frozenset[tuple[str, ...]] = frozenset({(), ("and",), ("but",), ("in",), ("with",)})
+_MERGE_LINKS: frozenset[tuple[str, ...]] = _COMPOSE_LINKS | {("of",), ("out", "of")}
 _ARTICLES: frozenset[str] = frozenset({"a", "an", "the"})
 
 _STOPWORD_TEXT = """
@@ -95,7 +99,8 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 class EmotionMention:
     """A phrase naming an emotion: ``word`` (the phrase), ``label``, token ``position``;
     ``source`` says how it was read: "lexicon", "wordnet" (``via`` = the vocabulary word
-    WordNet related it to) or "composed" (two mentions naming a compound)."""
+    WordNet related it to), "composed" (two mentions naming a compound) or "merged" (two
+    mentions of one emotion: "smile with joy")."""
 
     word: str
     label: str
@@ -228,7 +233,8 @@ def _compose(
     tokens: tuple[str, ...], spans: list[tuple[int, int]], text: str,
     mentions: list[EmotionMention],
 ) -> list[EmotionMention]:  # fmt: skip
-    """Merge neighbouring mentions of two basic emotions into their compound (see module)."""
+    """Merge neighbouring mentions of two basic emotions into their compound, and of one
+    emotion into one mention (see module)."""
     compounds = _compounds()
     out: list[EmotionMention] = []
     i = 0
@@ -246,14 +252,14 @@ def _compose(
                 and out[-1].position + out[-1].length == first.position
                 and (text[spans[first.position - 1][1] : spans[first.position][0]].strip() == ",")
             )
-            if (
-                key in compounds
-                and between in _COMPOSE_LINKS
-                and not any(c in gap for c in ",;.!?:")
-                and not in_list
-            ):
-                word = " ".join(tokens[first.position : second.position + second.length])
+            joined = not any(c in gap for c in ",;.!?:") and not in_list
+            word = " ".join(tokens[first.position : second.position + second.length])
+            if joined and key in compounds and between in _COMPOSE_LINKS:
                 out.append(EmotionMention(word, compounds[key], first.position, "composed"))
+                i += 2
+                continue
+            if joined and first.label == second.label and between in _MERGE_LINKS:
+                out.append(EmotionMention(word, first.label, first.position, "merged"))
                 i += 2
                 continue
         out.append(first)
