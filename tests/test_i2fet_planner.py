@@ -143,3 +143,17 @@ def test_current_face_does_not_override_the_text(planner, judge) -> None:
     )
     assert plan.understood == ("anger", "happiness")
     assert _judged(judge, plan) == ["anger", "happiness"]
+
+
+def test_a_chain_longer_than_the_model_reads_is_planned_in_pieces(planner) -> None:
+    from engines.i2fet.grounding import split_at_mentions
+
+    text = "happy then sad then happy then sad then happy"
+    pieces = split_at_mentions(text, planner.model.config.max_anchors)
+    assert "".join(pieces) == text and len(pieces) == 2
+    plan = planner.plan(text)
+    assert plan.understood == ("happiness", "sadness", "happiness", "sadness", "happiness")
+    assert len(plan.anchors) == 5 and plan.text == text
+    assert split_at_mentions("smile", 4) == ["smile"]
+    with pytest.raises(ValueError, match="max_mentions"):
+        split_at_mentions(text, 0)

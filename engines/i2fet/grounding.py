@@ -35,6 +35,7 @@ __all__ = [
     "lexicon_mentions",
     "lexicon_reading",
     "mask_mentions",
+    "split_at_mentions",
 ]
 
 logger = logging.getLogger(__name__)
@@ -145,3 +146,31 @@ def ground_text(text: str, labels: list[str] | tuple[str, ...]) -> str:
         return text
     words = " then ".join(label.replace("_", " ") for label in labels)
     return f"{text}{GROUNDING_SEPARATOR}{words}"
+
+
+def split_at_mentions(text: str, max_mentions: int) -> list[str]:
+    """``text`` cut into consecutive pieces that each name at most ``max_mentions`` emotion
+    phrases (whole lexicon and WordNet), each cut made just before a phrase; ``[text]`` when it
+    names no more than that. "happy then sad then happy then sad then happy" with 4 →
+    ["happy then sad then happy then sad ", "then happy"] — I2FET reads at most
+    ``max_anchors`` emotions at once, so a longer chain is planned piece by piece."""
+    if max_mentions < 1:
+        raise ValueError(f"max_mentions must be >= 1, got {max_mentions}")
+    from engines.instructions import analyze_text
+    from engines.instructions.analysis import WORD_PATTERN
+    from engines.instructions.knowledge import default_knowledge
+
+    mentions = analyze_text(text, knowledge=default_knowledge(True)).emotion_mentions
+    if len(mentions) <= max_mentions:
+        return [text]
+    starts = [match.start() for match in WORD_PATTERN.finditer(text.lower())]
+    pieces, begin = [], 0
+    for index in range(max_mentions, len(mentions), max_mentions):
+        # cut after the last word of the previous piece's last phrase, before the connector
+        last = mentions[index - 1]
+        end_token = last.position + last.length
+        cut = starts[end_token] if end_token < len(starts) else len(text)
+        pieces.append(text[begin:cut])
+        begin = cut
+    pieces.append(text[begin:])
+    return [piece for piece in pieces if piece.strip()]

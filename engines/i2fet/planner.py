@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from engines.i2fet.checkpoint import CHECKPOINT_DIR, load_i2fet, load_ned
 from engines.i2fet.config import NUM_EXPRESSIONS, POSE_DIM
 from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodError
-from engines.i2fet.grounding import grounded_text, lexicon_reading
+from engines.i2fet.grounding import grounded_text, lexicon_reading, split_at_mentions
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
 from engines.instructions.plan import Anchor, PlanRecord
@@ -48,7 +48,8 @@ EXAMPLE_INSTRUCTIONS: tuple[str, ...] = (
 class Plan(PlanRecord):
     """An I2FET plan (the fields of :class:`engines.instructions.plan.PlanRecord`).
 
-    ``anchors`` are 1..4 :class:`Anchor` with (53,) ICT expressions; the neutral face is the
+    ``anchors`` are :class:`Anchor` with (53,) ICT expressions (1..4 per I2FET run; a longer
+    chain is planned in pieces); the neutral face is the
     subject's, from NED; ``understood`` comes from I2FET's slot heads; ``timings_ms`` has
     "text", "i2fet", "ned" and "total".
     """
@@ -192,6 +193,12 @@ class InstructionPlanner:
             if current_pose is None
             else _vector(current_pose, POSE_DIM, "current_pose")
         )
+        if self.model.config.grounding:
+            pieces = split_at_mentions(text, self.model.config.max_anchors)
+            if len(pieces) > 1:
+                return self._plan_pieces(
+                    text, pieces, expression, pose, intensity_scale, seed, started
+                )
         lexicon_labels, unknown_words = lexicon_reading(text)
         if not text.strip() or not any(ch.isalpha() for ch in text):
             raise InstructionNotUnderstoodError(
@@ -256,6 +263,45 @@ class InstructionPlanner:
             neutral_pose=neutral_pose[0].numpy().astype(np.float32),
             understood=labels,
             unknown_words=tuple(unknown_words),
+            timings_ms=timings,
+        )
+
+    def _plan_pieces(
+        self,
+        text: str,
+        pieces: list[str],
+        expression: NDArray[np.float32],
+        pose: NDArray[np.float32],
+        intensity_scale: float,
+        seed: int | None,
+        started: float,
+    ) -> Plan:
+        """A chain longer than ``max_anchors``: each piece planned from where the previous
+        one ends, the anchors joined (the subject's neutral face is the first piece's)."""
+        plans: list[Plan] = []
+        for number, piece in enumerate(pieces):
+            plan = self.plan(
+                piece,
+                current_expression=expression,
+                current_pose=pose,
+                intensity_scale=intensity_scale,
+                seed=None if seed is None else seed + number,
+            )
+            plans.append(plan)
+            expression, pose = plan.anchors[-1].expression, plan.anchors[-1].pose
+        timings: dict[str, float] = {}
+        for plan in plans:
+            for key, value in plan.timings_ms.items():
+                timings[key] = timings.get(key, 0.0) + value
+        timings["total"] = (time.perf_counter() - started) * 1e3
+        unknown = tuple(dict.fromkeys(w for plan in plans for w in plan.unknown_words))
+        return Plan(
+            text=text,
+            anchors=tuple(a for plan in plans for a in plan.anchors),
+            neutral_expression=plans[0].neutral_expression,
+            neutral_pose=plans[0].neutral_pose,
+            understood=tuple(label for plan in plans for label in plan.understood),
+            unknown_words=unknown,
             timings_ms=timings,
         )
 

@@ -48,6 +48,7 @@ from engines.instructions.vocabulary import (
 
 __all__ = [
     "STOPWORDS",
+    "WORD_PATTERN",
     "EmotionMention",
     "IntensityWord",
     "SpeedWord",
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+WORD_PATTERN = _WORD  # the words of an instruction (lower-cased text); tokens are its matches
 _MAX_PHRASE = 8
 _MAX_KNOWLEDGE_PHRASE = 3
 _NEGATORS: frozenset[str] = frozenset(
