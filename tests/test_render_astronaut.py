@@ -283,3 +283,61 @@ def test_closed_lids_have_skin_texture_and_a_soft_upper_edge(renderer, avatar, i
     print(f"lid/ring fine detail {texture_ratio:.2f}, upper-edge step {edge_step:.1f}")
     assert texture_ratio > 0.6, f"the shut lid is a flat patch: detail ratio {texture_ratio:.2f}"
     assert edge_step < 15.0, f"hard upper outline of the shut lid: step {edge_step:.1f}"
+
+
+def _mouth_from_neutral(renderer: AvatarRenderer, ict, **values: float):
+    """Frame, interior-label map (upsampled to the frame) and labels of a neutral face with
+    ``values`` set."""
+    coeffs = np.zeros(ict.num_expressions, np.float32)
+    for name, value in values.items():
+        coeffs[ict.expression_index(name)] = value
+    frame = renderer.render(coeffs, np.zeros(3, np.float32)).copy()
+    tri = renderer.last_fragments.triangle
+    label = np.where(tri >= 0, renderer.mesh.labels[np.maximum(tri, 0)], -1).astype(np.int8)
+    size = frame.shape[0]
+    label = cv2.resize(label, (size, size), interpolation=cv2.INTER_NEAREST)
+    return frame, label
+
+
+def test_open_jaw_shows_teeth(renderer, ict):
+    """From a closed-lip neutral, jawOpen 0.6 shows teeth inside the opening: bright,
+    low-saturation pixels that are the teeth part in the Fragments (ICT's own teeth sit
+    behind the lips: before, only ~30 raster pixels at the mouth's corners were teeth)."""
+    frame, label = _mouth_from_neutral(renderer, ict, jawOpen=0.6)
+    rgb = frame.astype(np.float32)
+    luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    saturation = (rgb.max(2) - rgb.min(2)) / np.maximum(rgb.max(2), 1.0)
+    toothy = (luminance > 140) & (saturation < 0.3) & (label == 4)
+    opening = np.isin(label, (2, 3, 4))
+    print(f"teeth-coloured teeth pixels {int(toothy.sum())} of {int(opening.sum())} in the opening")
+    assert toothy.sum() > 150
+    assert toothy.sum() > 0.08 * opening.sum()
+    # The rest of the opening stays dark (tongue, socket): never the background or the lips.
+    rest = opening & (label != 4)
+    assert np.median(luminance[rest]) < 90
+
+
+def _lip_edge_step(frame: np.ndarray, label: np.ndarray) -> float:
+    """p90 of the largest 1-px luminance step (down or across) in a band around the lip
+    edge: a half-resolution staircase shows as full-contrast single-pixel steps."""
+    luminance = frame.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    opening = np.isin(label, (2, 3, 4)).astype(np.uint8)
+    kernel = np.ones((5, 5), np.uint8)
+    band = (cv2.dilate(opening, kernel) > 0) & (cv2.erode(opening, kernel) == 0)
+    dy = np.abs(np.diff(luminance, axis=0))[:, :-1]
+    dx = np.abs(np.diff(luminance, axis=1))[:-1, :]
+    step = np.maximum(dx, dy)[band[:-1, :-1]]
+    return float(np.percentile(step, 90))
+
+
+def test_lip_edge_is_antialiased(renderer, ict):
+    """The lip / mouth-interior edge is feathered: no full-contrast 1-px stair steps (p90
+    step 48-57 levels before the feather, 32-35 after)."""
+    steps = []
+    for values in ({"jawOpen": 0.3}, {"jawOpen": 0.6}, {"jawOpen": 0.5, "mouthSmile_L": 0.6,
+                                                       "mouthSmile_R": 0.6}):  # fmt: skip
+        frame, label = _mouth_from_neutral(renderer, ict, **values)
+        step = _lip_edge_step(frame, label)
+        print(f"{values}: lip-edge step p90 {step:.1f}")
+        steps.append(step)
+    assert max(steps) < 42

@@ -403,6 +403,31 @@ def _depth_bias(model: FaceModelData, num_vertices: int) -> NDArray[np.float32]:
     return bias
 
 
+# ICT's teeth sit behind the lips: from a closed-lip neutral its jawOpen opens the lips over
+# the gap between the rows (tongue), so no tooth shows. The upper row (with its gums) is moved
+# down by this much (cm), and the lower row (with the lower gums and tongue) rises against the
+# jaw by this much per unit jawOpen (the lower lip drops faster than ICT's lower teeth).
+_UPPER_TEETH_DROP_CM = 0.35
+_LOWER_TEETH_RISE_CM = 0.6
+_JAW_MOVES_CM = 0.1  # a vertex jawOpen moves further than this (at weight 1) is on the jaw
+
+
+def _bring_teeth_forward(
+    model: FaceModelData, base: NDArray[np.float32], basis: NDArray[np.float32]
+) -> None:
+    """Move ICT's teeth rows (and gums, tongue) towards the mouth opening, in place:
+    ``base`` (Vr, 3) and ``basis`` (53, Vr, 3)."""
+    if "jawOpen" not in model.expression_names:
+        return
+    jaw = model.expression_names.index("jawOpen")
+    vertices = np.concatenate(
+        [np.arange(*model.vertex_ranges[p]) for p in ("gums_tongue", "teeth")]
+    )
+    on_jaw = np.linalg.norm(basis[jaw, vertices], axis=1) > _JAW_MOVES_CM
+    base[vertices[~on_jaw], 1] -= _UPPER_TEETH_DROP_CM
+    basis[jaw, vertices[on_jaw], 1] += _LOWER_TEETH_RISE_CM
+
+
 def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[np.float32]:
     """(Vp,) 0-1 per vertex of ``part``: how much real colour its UV texel holds
     (``texture_mask``: 255·visibility seen, 96 mirrored, 0 filled)."""
@@ -460,6 +485,7 @@ def build_render_mesh(
             avatar.identity.astype(np.float32), model.identity_basis[:k, :num_vertices], 1
         )
     basis = model.expression_basis[:, :num_vertices].astype(np.float32)
+    _bring_teeth_forward(model, base, basis)
     indptr, index, value = _sparse_basis(basis)
 
     faces_list, labels_list, cull_list, uv_list = [], [], [], []

@@ -41,7 +41,7 @@ from engines.render.mesh import (
     vertex_normals,
 )
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
-from engines.render.shader import FIELD_CHANNELS, shade_fragments
+from engines.render.shader import FIELD_CHANNELS, feather_mouth, shade_fragments
 
 __all__ = ["AvatarRenderer"]
 
@@ -460,6 +460,8 @@ class AvatarRenderer:
             self._coverage,
             self._exact,
         )
+        if len(mesh.opening_indptr) > 1:  # group 1 = the mouth (``_OPENING_PARTS``)
+            feather_mouth(self._raster.fragments(), mesh.labels, self._group_box[1], self._field)
 
     def _extend(self) -> tuple[int, int, int, int]:
         return extend_warp(

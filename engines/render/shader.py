@@ -20,10 +20,10 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET
+from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
 from engines.render.rasterizer import Fragments
 
-__all__ = ["FIELD_CHANNELS", "shade_fragments"]
+__all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
 
@@ -206,3 +206,107 @@ def shade_fragments(
         coverage,
         exact,
     )
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _feather_mouth_kernel(
+    triangle: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    row0: int,
+    row1: int,
+    col0: int,
+    col1: int,
+    field: NDArray[np.float32],
+    work: NDArray[np.float32],
+) -> None:
+    rows = row1 - row0
+    cols = col1 - col0
+    # Per pixel: photo-driven (skin, or interior mostly from the photo: her own teeth) or
+    # synthetic (interior in its own colour), and a key that changes across every edge.
+    synthetic = np.zeros((rows, cols), np.bool_)
+    key = np.zeros((rows, cols), np.int8)
+    for r in range(rows):
+        for c in range(cols):
+            f = triangle[row0 + r, col0 + c]
+            if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
+                if field[row0 + r, col0 + c, 2] < 0.5:
+                    synthetic[r, c] = True
+                    key[r, c] = labels[f]
+                else:
+                    key[r, c] = LABEL_TEETH + 1
+    # 1. Synthetic pixels take the warp of the photo-driven pixels beside them (two rings
+    #    deep), so the bilinear upsampling across the lip edge samples the lip, not wherever
+    #    the interior's own warp points (the dark rim).
+    fill = synthetic.copy()
+    for _ in range(2):
+        done = np.zeros((rows, cols), np.bool_)
+        for r in range(rows):
+            for c in range(cols):
+                if not fill[r, c]:
+                    continue
+                sx = np.float32(0.0)
+                sy = np.float32(0.0)
+                n = 0
+                for dr in range(-1, 2):
+                    for dc in range(-1, 2):
+                        r2 = r + dr
+                        c2 = c + dc
+                        if 0 <= r2 < rows and 0 <= c2 < cols and not fill[r2, c2]:
+                            sx += field[row0 + r2, col0 + c2, 0]
+                            sy += field[row0 + r2, col0 + c2, 1]
+                            n += 1
+                if n > 0:
+                    field[row0 + r, col0 + c, 0] = sx / n
+                    field[row0 + r, col0 + c, 1] = sy / n
+                    done[r, c] = True
+        for r in range(rows):
+            for c in range(cols):
+                if done[r, c]:
+                    fill[r, c] = False
+    # 2. Gain and added colour blurred by a 1-2-1 tent where the 3x3 neighbourhood crosses an
+    #    edge (lip / interior, teeth / tongue, ...): with one warp on both sides this is an
+    #    alpha blend of the two over ~1.5 raster pixels (no staircase at half resolution).
+    for r in range(rows):
+        for c in range(cols):
+            for k in range(6):
+                work[r, c, k] = field[row0 + r, col0 + c, 2 + k]
+    for r in range(1, rows - 1):
+        for c in range(1, cols - 1):
+            mixed = False
+            centre = key[r, c]
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    if key[r + dr, c + dc] != centre:
+                        mixed = True
+            if not mixed:
+                continue
+            for k in range(6):
+                s = np.float32(0.0)
+                for dr in range(-1, 2):
+                    wr = np.float32(2.0) if dr == 0 else np.float32(1.0)
+                    for dc in range(-1, 2):
+                        wc = np.float32(2.0) if dc == 0 else np.float32(1.0)
+                        s += wr * wc * work[r + dr, c + dc, k]
+                field[row0 + r, col0 + c, 2 + k] = s * np.float32(1.0 / 16.0)
+
+
+def feather_mouth(
+    fragments: Fragments,
+    labels: NDArray[np.int8],
+    box: NDArray[np.float32],
+    field: NDArray[np.float32],
+) -> None:
+    """Soften the lip / mouth-interior edge of the shaded ``field`` (H, W, 8) in place,
+    within the mouth opening's raster box ``(u_min, w_min, u_max, w_max)``: the interior's
+    synthetic pixels take the lip's warp, and gain and colour are blended across the edge."""
+    height, width = fragments.triangle.shape
+    if not np.all(np.isfinite(box)):
+        return
+    col0 = max(int(box[0]) - 2, 0)
+    row0 = max(int(box[1]) - 2, 0)
+    col1 = min(int(np.ceil(box[2])) + 3, width)
+    row1 = min(int(np.ceil(box[3])) + 3, height)
+    if row1 - row0 < 3 or col1 - col0 < 3:
+        return
+    work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
+    _feather_mouth_kernel(fragments.triangle, labels, row0, row1, col0, col1, field, work)
