@@ -407,7 +407,7 @@ def _depth_bias(model: FaceModelData, num_vertices: int) -> NDArray[np.float32]:
 # the gap between the rows (tongue), so no tooth shows. The upper row (with its gums) is moved
 # down by this much (cm), and the lower row (with the lower gums and tongue) rises against the
 # jaw by this much per unit jawOpen (the lower lip drops faster than ICT's lower teeth).
-_UPPER_TEETH_DROP_CM = 0.35
+_UPPER_TEETH_DROP_CM = 0.45
 _LOWER_TEETH_RISE_CM = 0.6
 _JAW_MOVES_CM = 0.1  # a vertex jawOpen moves further than this (at weight 1) is on the jaw
 
@@ -556,9 +556,14 @@ def build_render_mesh(
             seen = _mean_colour(crop_image, source_position[start:stop], weight)
             rgb = np.array(_TEETH_RGB, np.float32)
             if seen is not None:  # the person's own teeth colour, kept light
-                rgb = np.clip(0.5 * rgb + 0.5 * seen * 1.1, 0, 255)
+                rgb = np.clip(0.7 * rgb + 0.3 * seen * 1.1, 0, 255)
             depth = np.clip((z[start:stop] - 5.0) / 5.8, 0.0, 1.0)
-            colour[start:stop] = rgb * (0.1 + 0.9 * depth[:, None] ** 2.5)
+            # Towards the back the teeth fall into the mouth's shadow: they fade into the
+            # socket's dark red-brown (a plain darkening of the tint read as grey-green
+            # against the tongue).
+            lit = (0.1 + 0.9 * depth[:, None] ** 2.5).astype(np.float32)
+            shadow = 0.6 * np.array(_SOCKET_RGB, np.float32)
+            colour[start:stop] = rgb * lit + shadow * (1.0 - lit)
         elif label in (LABEL_SOCKET, LABEL_GUMS):
             rgb = np.array(_SOCKET_RGB if label == LABEL_SOCKET else _GUMS_RGB, np.float32)
             depth = np.clip((z[start:stop] - 3.0) / 7.8, 0.0, 1.0)

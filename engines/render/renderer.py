@@ -35,6 +35,7 @@ from engines.render.eyelids import (
 )
 from engines.render.mesh import (
     LABEL_SKIN,
+    LABEL_TEETH,
     RenderMesh,
     build_render_mesh,
     crop_source,
@@ -288,6 +289,9 @@ class AvatarRenderer:
         self._source_rotation = self._body_rotation  # the pose the photo's shading belongs to
         self._grey_lighting = np.ascontiguousarray(mesh.sh_lighting.sum(1), np.float32)  # (9,)
         self._group_box = np.zeros((len(self.mesh.opening_indptr), 4), np.float32)
+        # The opening group of the mouth interior (0: no mouth opening found, no feather).
+        teeth_group = mesh.group[mesh.labels == LABEL_TEETH]
+        self._mouth_group = int(teeth_group[0]) if teeth_group.size else 0
         # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
         # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
         self._shape_reach = np.array(
@@ -460,8 +464,11 @@ class AvatarRenderer:
             self._coverage,
             self._exact,
         )
-        if len(mesh.opening_indptr) > 1:  # group 1 = the mouth (``_OPENING_PARTS``)
-            feather_mouth(self._raster.fragments(), mesh.labels, self._group_box[1], self._field)
+        if self._mouth_group > 0:
+            feather_mouth(
+                self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
+                self._field,
+            )  # fmt: skip
 
     def _extend(self) -> tuple[int, int, int, int]:
         return extend_warp(
