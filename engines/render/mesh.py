@@ -404,12 +404,54 @@ def _depth_bias(model: FaceModelData, num_vertices: int) -> NDArray[np.float32]:
 
 
 # ICT's teeth sit behind the lips: from a closed-lip neutral its jawOpen opens the lips over
-# the gap between the rows (tongue), so no tooth shows. The upper row (with its gums) is moved
-# down by this much (cm), and the lower row (with the lower gums and tongue) rises against the
-# jaw by this much per unit jawOpen (the lower lip drops faster than ICT's lower teeth).
-_UPPER_TEETH_DROP_CM = 0.45
-_LOWER_TEETH_RISE_CM = 0.6
+# the gap between the rows (tongue), so no tooth shows (the inner lip, within the teeth's depth
+# bias, covers the incisors' edges). Per identity, measured at jawOpen 0.5 in the middle of
+# the mouth (|x| < 0.3 cm): the upper row (with its gums) moves down by
+# ``_UPPER_SHOW_CM + (incisor edge - upper lip's edge)`` and the lower row (with the lower
+# gums and tongue) rises against the jaw by ``_LOWER_RISE_CM + 2 (lower lip's edge - incisor
+# edge - _LOWER_SLACK_CM)`` per unit jawOpen (the lower lip drops faster than ICT's lower
+# teeth), both clamped to ``[0, max]``; tuned on the astronaut (0.45 cm and 0.6 cm).
+_UPPER_SHOW_CM = 0.55
+_UPPER_DROP_MAX_CM = 0.9
+_LOWER_RISE_CM = 0.6
+_LOWER_SLACK_CM = 0.04
+_LOWER_RISE_MAX_CM = 1.0
 _JAW_MOVES_CM = 0.1  # a vertex jawOpen moves further than this (at weight 1) is on the jaw
+_MIDDLE_CM = 0.3  # |x| of the mouth's middle, where the edges are measured
+
+
+def _teeth_offsets(
+    model: FaceModelData, base: NDArray[np.float32], jaw_delta: NDArray[np.float32]
+) -> tuple[float, float]:
+    """(upper row drop in cm, lower row rise in cm per unit jawOpen) for this identity's
+    ``base`` (Vr, 3), ``jaw_delta`` (Vr, 3) = jawOpen's basis."""
+    t0, t1 = model.vertex_ranges["teeth"]
+    f0, f1 = model.vertex_ranges["face"]
+    on_jaw = np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM
+    opened = base + 0.5 * jaw_delta
+    teeth = opened[t0:t1]
+    upper = teeth[~on_jaw & (np.abs(teeth[:, 0]) < _MIDDLE_CM + 0.1)]
+    lower = teeth[on_jaw & (np.abs(teeth[:, 0]) < _MIDDLE_CM + 0.1)]
+    face = opened[f0:f1]
+    face = face[np.abs(face[:, 0]) < _MIDDLE_CM]
+    if len(upper) == 0 or len(lower) == 0:
+        return _UPPER_SHOW_CM - 0.1, _LOWER_RISE_CM
+    upper_edge = float(upper[:, 1].min())
+    lower_edge = float(lower[:, 1].max())
+    middle = 0.5 * (upper_edge + lower_edge)
+    # The lips' edges: the skin in front of each row, above / below the middle of the gap.
+    upper_lip = face[(face[:, 2] > upper[:, 2].max()) & (face[:, 1] > middle), 1]
+    lower_lip = face[(face[:, 2] > lower[:, 2].max()) & (face[:, 1] < middle), 1]
+    drop = _UPPER_SHOW_CM - 0.1
+    rise = _LOWER_RISE_CM
+    if upper_lip.size:
+        drop = _UPPER_SHOW_CM + upper_edge - float(upper_lip.min())
+    if lower_lip.size:
+        rise = _LOWER_RISE_CM + 2.0 * (float(lower_lip.max()) - lower_edge - _LOWER_SLACK_CM)
+    return (
+        float(np.clip(drop, 0.0, _UPPER_DROP_MAX_CM)),
+        float(np.clip(rise, 0.0, _LOWER_RISE_MAX_CM)),
+    )
 
 
 def _bring_teeth_forward(
@@ -420,12 +462,14 @@ def _bring_teeth_forward(
     if "jawOpen" not in model.expression_names:
         return
     jaw = model.expression_names.index("jawOpen")
+    drop, rise = _teeth_offsets(model, base, basis[jaw])
+    logger.debug("teeth: upper row down %.2f cm, lower row up %.2f cm per jawOpen", drop, rise)
     vertices = np.concatenate(
         [np.arange(*model.vertex_ranges[p]) for p in ("gums_tongue", "teeth")]
     )
     on_jaw = np.linalg.norm(basis[jaw, vertices], axis=1) > _JAW_MOVES_CM
-    base[vertices[~on_jaw], 1] -= _UPPER_TEETH_DROP_CM
-    basis[jaw, vertices[on_jaw], 1] += _LOWER_TEETH_RISE_CM
+    base[vertices[~on_jaw], 1] -= drop
+    basis[jaw, vertices[on_jaw], 1] += rise
 
 
 def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[np.float32]:
