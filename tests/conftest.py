@@ -26,6 +26,14 @@ def astronaut() -> np.ndarray:
     return data.astronaut()
 
 
+@pytest.fixture(scope="session")
+def astronaut_avatar(ict, astronaut):
+    """The astronaut calibrated once per session (an engines.avatar.Avatar); read-only."""
+    from calibration import calibrate
+
+    return calibrate(astronaut, model=ict).avatar
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

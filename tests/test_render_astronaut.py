@@ -22,10 +22,8 @@ GOLDEN_SIZE = 256
 
 
 @pytest.fixture(scope="module")
-def avatar(ict, astronaut):
-    from calibration import calibrate
-
-    return calibrate(astronaut, model=ict).avatar
+def avatar(astronaut_avatar):
+    return astronaut_avatar
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,8 @@ MAX_OUTLINE_GRADIENT_RATIO = 1.25
 
 
 @pytest.fixture(scope="module")
-def avatar(ict, astronaut):
-    from calibration import calibrate
-
-    return calibrate(astronaut, model=ict).avatar
+def avatar(astronaut_avatar):
+    return astronaut_avatar
 
 
 @pytest.fixture(scope="module")
