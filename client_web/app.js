@@ -1,5 +1,7 @@
 // The main Facecast page: webcam, capture/upload, live avatar, chat with history, status.
-import { connect, describePlan, meterFps, meterStatsFps, uploadPhoto } from "/static/facecast.js";
+import {
+  connect, describePlan, meterFps, meterStatsFps, takeStills, uploadPhoto, uploadStills,
+} from "/static/facecast.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -193,11 +195,25 @@ async function main() {
   meterFps(ui.avatar, (fps) => { facecast.shownFps = fps; });
 }
 
-ui.capture.addEventListener("click", () => {
-  // Send the webcam while capturing; a moment first so that live frames reach the server.
-  facecast.link?.setWebcamSending(true);
+ui.capture.addEventListener("click", async () => {
+  // Stills of the local camera at full quality, posted to /capture: the server picks the
+  // most frontal, sharp, well-lit, neutral one (its events for this id update the entry).
+  if (!facecast.link) return;
   ui.capture.disabled = true;
-  setTimeout(() => command({ type: "capture" }, "capture my face"), 400);
+  const id = newId();
+  const detail = addHistory("you", "capture my face");
+  pending.set(id, detail);
+  detail.textContent = "hold still and look at the camera…";
+  try {
+    const stills = await takeStills(ui.webcam, 8, 2.0);
+    detail.textContent = `choosing the best of ${stills.length} stills…`;
+    await uploadStills(facecast.link.sessionId, stills, id);
+  } catch (error) {
+    detail.textContent = `error: ${error.message}`;
+    detail.parentElement.classList.add("failed");
+  } finally {
+    ui.capture.disabled = false;
+  }
 });
 ui.photo.addEventListener("change", async () => {
   const file = ui.photo.files[0];

@@ -115,6 +115,42 @@ export async function uploadPhoto(sessionId, file, id = null) {
   return answer;
 }
 
+/** ``count`` still photos of a playing <video> (the local camera) over ``seconds``, as JPEG
+ *  Blobs at the camera's own resolution: full quality, unlike the first seconds of the
+ *  WebRTC video, whose send bitrate is still ramping up. */
+export async function takeStills(video, count = 8, seconds = 2.0) {
+  const width = video.videoWidth, height = video.videoHeight;
+  if (!width || !height) throw new Error("the camera shows no picture yet");
+  const canvas = document.createElement("canvas");
+  canvas.width = width; canvas.height = height;
+  const context = canvas.getContext("2d");
+  const stills = [];
+  for (let i = 0; i < count; i++) {
+    if (i) await new Promise((resolve) => setTimeout(resolve, (seconds * 1000) / (count - 1)));
+    context.drawImage(video, 0, 0, width, height);
+    stills.push(await new Promise((resolve, reject) => canvas.toBlob(
+      (blob) => (blob ? resolve(blob) : reject(new Error("cannot encode a still"))), "image/jpeg", 0.92)));
+  }
+  return stills;
+}
+
+/** Post stills (Blobs) to a session's POST /capture: the server picks the best and calibrates
+ *  it; resolves to its JSON answer (``done`` with command "capture"). */
+export async function uploadStills(sessionId, stills, id = null) {
+  let url = "/capture?session=" + encodeURIComponent(sessionId);
+  if (id) url += "&id=" + encodeURIComponent(id);
+  const form = new FormData();
+  stills.forEach((still, i) => form.append("frame", still, `still${i}.jpg`));
+  const response = await fetch(withToken(url), { method: "POST", body: form });
+  const answer = await response.json().catch(() => ({ code: "bad_answer", message: response.statusText }));
+  if (!response.ok) {
+    const error = new Error(answer.message || `capture failed (HTTP ${response.status})`);
+    error.code = answer.code;
+    throw error;
+  }
+  return answer;
+}
+
 /** Frames per second decoded by the peer connection (WebRTC stats); calls onFps each second. */
 export function meterStatsFps(pc, onFps) {
   let previous = null;

@@ -100,6 +100,7 @@ class FacecastServer:
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/ws", self.websocket)
         app.router.add_post("/upload", self.upload)
+        app.router.add_post("/capture", self.capture)
         app.router.add_get("/api/status", self.api_status)
         app.router.add_get("/api/ice", self.api_ice)
         app.router.add_static("/static/", self.static_dir, show_index=False)
@@ -347,13 +348,63 @@ class FacecastServer:
                 await ws.close()
         return ws
 
-    async def upload(self, request: web.Request) -> web.Response:
+    def _target(self, request: web.Request) -> Session | web.Response:
+        """The session an HTTP upload is for (``?session=``, default the broadcast), or the
+        error response."""
         if not self._token_ok(request):
             return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
         wanted = request.query.get("session") or BROADCAST
         session = self.broadcast_session() if wanted == BROADCAST else self.sessions.get(wanted)
         if session is None:
             return _error_response(404, "unknown_session", f"no session {wanted!r}")
+        return session
+
+    async def capture(self, request: web.Request) -> web.Response:
+        """``POST /capture?session=<id>``: multipart ``frame`` fields, still photos the page
+        took of its camera over about two seconds; the best one becomes the source, as for
+        the ``capture`` command (answers like ``done {command: capture}``)."""
+        session = self._target(request)
+        if isinstance(session, web.Response):
+            return session
+        limit, count = self.config.max_upload_bytes, self.config.capture_max_frames
+        if not request.content_type.startswith("multipart/"):
+            return _error_response(400, "bad_upload", 'send the stills as multipart "frame" fields')
+        stills: list[bytes] = []
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if getattr(part, "name", None) != "frame":
+                    continue
+                data = bytes(await part.read())  # type: ignore[union-attr]
+                if len(stills) == count:
+                    return _error_response(400, "bad_upload", f"at most {count} frames")
+                if data:
+                    stills.append(data)
+        except web.HTTPRequestEntityTooLarge:
+            return _error_response(413, "image_too_large", f"more than {limit // 1024} KiB")
+        except ValueError as error:  # malformed multipart
+            return _error_response(400, "bad_upload", f"cannot read the stills: {error}")
+        if not stills:
+            return _error_response(400, "bad_upload", 'no "frame" field with image bytes')
+        try:
+            result = await session.capture_stills(stills, request.query.get("id"))
+        except LimitError as error:
+            return _error_response(429, error.code, error.message)
+        except ServerError as error:
+            return _error_response(422, error.code, error.message)
+        return web.json_response(
+            {
+                "type": "done",
+                "command": "capture",
+                "session": session.id,
+                "result": json.loads(json.dumps(result, default=str)),
+            }
+        )
+
+    async def upload(self, request: web.Request) -> web.Response:
+        session = self._target(request)
+        if isinstance(session, web.Response):
+            return session
         limit = self.config.max_upload_bytes
         if request.content_length is not None and request.content_length > limit:
             return _error_response(

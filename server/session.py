@@ -59,7 +59,14 @@ from server.protocol import (
 )
 from server.thumbnail import jpeg_data_url
 
-__all__ = ["Executors", "PhotoUpload", "Session", "SessionSettings", "WebcamSource"]
+__all__ = [
+    "Executors",
+    "PhotoUpload",
+    "Session",
+    "SessionSettings",
+    "StillsCapture",
+    "WebcamSource",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +115,17 @@ class PhotoUpload(Command):
     TYPE = "upload"
     data: bytes = b""
     result: asyncio.Future[dict[str, Any]] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StillsCapture(PhotoUpload):
+    """Internal command (not on the wire): choose the source among still photos the page took
+    of its own camera, then calibrate. Stills are full quality; the first seconds of a
+    browser's WebRTC video are not (its send bitrate is still ramping up: the frames a
+    ``capture`` collects then hold about half the detail)."""
+
+    TYPE = "capture"
+    stills: tuple[bytes, ...] = ()
 
 
 @dataclass
@@ -278,6 +296,15 @@ class Session:
         self.handle(PhotoUpload(id=command_id, data=data, result=future))
         return await future
 
+    async def capture_stills(
+        self, stills: list[bytes], command_id: str | None = None
+    ) -> dict[str, Any]:
+        """Choose the source among ``stills`` (image bytes) and calibrate (queued like a
+        command); the result, as ``capture`` reports it."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.handle(StillsCapture(id=command_id, stills=tuple(stills), result=future))
+        return await future
+
     def _cancel(self, command: Cancel) -> None:
         dropped = 0
         while not self._queue.empty():
@@ -336,7 +363,10 @@ class Session:
             elif isinstance(command, Set):
                 await self._apply_settings(command)
             elif isinstance(command, PhotoUpload):
-                result = await self._upload(command)
+                if isinstance(command, StillsCapture):
+                    result = await self._capture_stills(command)
+                else:
+                    result = await self._upload(command)
                 if command.result is not None and not command.result.done():
                     command.result.set_result(result)
             else:
@@ -427,6 +457,30 @@ class Session:
         frames = await self.webcam.collect(seconds, self.config.capture_max_frames)
         if not frames:
             raise SessionError("no webcam frames arrived during the capture", "no_webcam")
+        await self._choose_source(frames, command.id)
+
+    async def _capture_stills(self, command: StillsCapture) -> dict[str, Any]:
+        self._set_state("calibrating", f"reading {len(command.stills)} stills")
+        frames = []
+        for data in command.stills:
+            try:
+                frames.append(
+                    await self._in_worker(
+                        _load_image,
+                        self.engine,
+                        data,
+                        self.config.max_upload_pixels,
+                        self.config.max_image_side,
+                    )
+                )
+            except ServerError as error:  # one unreadable still does not spoil the rest
+                logger.info("session %s: a capture still was skipped: %s", self.id, error)
+        if not frames:
+            raise SessionError("none of the captured stills could be read", "bad_image")
+        return await self._choose_source(frames, command.id)
+
+    async def _choose_source(self, frames: list[Any], command_id: str | None) -> dict[str, Any]:
+        """Pick the best of ``frames`` (engine.choose_source), calibrate it, report it."""
         self._set_state("calibrating", f"choosing the best of {len(frames)} frames")
         choice = await self._in_worker(self.engine.choose_source, frames)
         if not 0 <= choice.index < len(frames):
@@ -441,8 +495,9 @@ class Session:
                 "thumbnail": jpeg_data_url(frames[choice.index]),
             }
         )
-        self.emit(Done(id=command.id, command="capture", result=result))
+        self.emit(Done(id=command_id, command="capture", result=result))
         self._set_state("ready", f"avatar ready: {choice.reason}")
+        return result
 
     async def _upload(self, command: PhotoUpload) -> dict[str, Any]:
         self._set_state("calibrating", "reading the photo")

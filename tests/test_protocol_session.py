@@ -295,3 +295,47 @@ def test_facecast_send_shows_only_its_own_instruction(astronaut: np.ndarray, cap
     run(scenario)
     lines = capsys.readouterr().out.splitlines()
     assert lines == ["understood: happiness 1.00 (3.0 s)", "done: instruct"], lines
+
+
+def test_capture_from_stills_the_page_took(astronaut: np.ndarray) -> None:
+    """POST /capture: the page's own full-quality stills; an unreadable one is skipped, the
+    best face is chosen and reported like the capture command; bad requests are errors."""
+    import aiohttp
+
+    def form(*stills: bytes, name: str = "frame") -> aiohttp.FormData:
+        data = aiohttp.FormData()
+        for number, still in enumerate(stills):
+            data.add_field(name, still, filename=f"still{number}.png", content_type="image/png")
+        return data
+
+    async def scenario() -> None:
+        async with client_for(FakeEngine(), capture_max_frames=4) as client:
+            ws = await client.ws_connect("/ws")
+            await next_of(ws, "status")
+            blurred = cv2.GaussianBlur(astronaut, (0, 0), 3)
+            stills = (_png(blurred), b"not an image", _png(astronaut))
+            response = await client.post("/capture?session=broadcast&id=c1", data=form(*stills))
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+            assert answer["command"] == "capture" and answer["result"]["frames"] == 2
+            assert answer["result"]["index"] == 1  # the sharp one (the fake scores by contrast)
+            assert answer["result"]["thumbnail"].startswith("data:image/jpeg")
+            done = await next_of(ws, "done", command="capture", id="c1")
+            assert done["result"]["reason"]
+            # errors: no frames, wrong field, too many, only junk, not multipart
+            response = await client.post("/capture", data=form(_png(astronaut), name="photo"))
+            assert response.status == 400 and (await response.json())["code"] == "bad_upload"
+            response = await client.post("/capture", data=form(*([_png(astronaut)] * 5)))
+            assert response.status == 400 and "at most 4" in (await response.json())["message"]
+            response = await client.post("/capture", data=form(b"junk", b"more junk"))
+            assert response.status == 422 and (await response.json())["code"] == "bad_image"
+            response = await client.post("/capture", data=b"raw bytes")
+            assert response.status == 400
+            response = await client.post("/capture?session=nope", data=form(_png(astronaut)))
+            assert response.status == 404
+            # the session still works
+            await ws.send_str('{"type": "instruct", "text": "smile", "id": "s"}')
+            await next_of(ws, "done", id="s", command="instruct")
+            await ws.close()
+
+    run(scenario)
