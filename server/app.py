@@ -54,6 +54,18 @@ CLIENT_DIR = Path(__file__).resolve().parents[1] / "client_web"
 _WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers with an error
 
 
+def _done_response(command: str, session: Session, result: dict[str, Any]) -> web.Response:
+    """The HTTP answer of a finished upload or capture (the ``done`` event's shape)."""
+    return web.json_response(
+        {
+            "type": "done",
+            "command": command,
+            "session": session.id,
+            "result": json.loads(json.dumps(result, default=str)),
+        }
+    )
+
+
 def _error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "code": code, "message": message}, status=status)
 
@@ -392,14 +404,7 @@ class FacecastServer:
             return _error_response(429, error.code, error.message)
         except ServerError as error:
             return _error_response(422, error.code, error.message)
-        return web.json_response(
-            {
-                "type": "done",
-                "command": "capture",
-                "session": session.id,
-                "result": json.loads(json.dumps(result, default=str)),
-            }
-        )
+        return _done_response("capture", session, result)
 
     async def upload(self, request: web.Request) -> web.Response:
         session = self._target(request)
@@ -425,14 +430,7 @@ class FacecastServer:
         except ServerError as error:
             status = 413 if error.code == "image_too_large" else 422
             return _error_response(status, error.code, error.message)
-        return web.json_response(
-            {
-                "type": "done",
-                "command": "upload",
-                "session": session.id,
-                "result": json.loads(json.dumps(result, default=str)),
-            }
-        )
+        return _done_response("upload", session, result)
 
     @staticmethod
     async def _read_upload(request: web.Request, limit: int) -> bytes:

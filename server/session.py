@@ -464,20 +464,22 @@ class Session:
         frames = []
         for data in command.stills:
             try:
-                frames.append(
-                    await self._in_worker(
-                        _load_image,
-                        self.engine,
-                        data,
-                        self.config.max_upload_pixels,
-                        self.config.max_image_side,
-                    )
-                )
+                frames.append(await self._read_image(data))
             except ServerError as error:  # one unreadable still does not spoil the rest
                 logger.info("session %s: a capture still was skipped: %s", self.id, error)
         if not frames:
             raise SessionError("none of the captured stills could be read", "bad_image")
         return await self._choose_source(frames, command.id)
+
+    async def _read_image(self, data: bytes) -> Any:
+        """Image bytes → (H, W, 3) RGB in a worker, within the upload pixel and side limits."""
+        return await self._in_worker(
+            _load_image,
+            self.engine,
+            data,
+            self.config.max_upload_pixels,
+            self.config.max_image_side,
+        )
 
     async def _choose_source(self, frames: list[Any], command_id: str | None) -> dict[str, Any]:
         """Pick the best of ``frames`` (engine.choose_source), calibrate it, report it."""
@@ -501,13 +503,7 @@ class Session:
 
     async def _upload(self, command: PhotoUpload) -> dict[str, Any]:
         self._set_state("calibrating", "reading the photo")
-        image = await self._in_worker(
-            _load_image,
-            self.engine,
-            command.data,
-            self.config.max_upload_pixels,
-            self.config.max_image_side,
-        )
+        image = await self._read_image(command.data)
         result = await self._install_avatar(image)
         result["reason"] = "uploaded photo"
         result["thumbnail"] = jpeg_data_url(image)
