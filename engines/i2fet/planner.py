@@ -193,13 +193,14 @@ class InstructionPlanner:
             if current_pose is None
             else _vector(current_pose, POSE_DIM, "current_pose")
         )
-        if self.model.config.grounding:
-            pieces = split_at_mentions(text, self.model.config.max_anchors)
+        lexicon_labels, unknown_words = lexicon_reading(text)
+        max_anchors = self.model.config.max_anchors
+        if self.model.config.grounding and len(lexicon_labels) > max_anchors:
+            pieces = split_at_mentions(text, max_anchors)
             if len(pieces) > 1:
                 return self._plan_pieces(
                     text, pieces, expression, pose, intensity_scale, seed, started
                 )
-        lexicon_labels, unknown_words = lexicon_reading(text)
         if not text.strip() or not any(ch.isalpha() for ch in text):
             raise InstructionNotUnderstoodError(
                 text, unknown_words=unknown_words, examples=self.examples
