@@ -74,18 +74,23 @@ def predict(
     grounded: bool = False,
     vocabulary: str = "full",
     knowledge: bool = True,
+    similarity: bool = True,
 ) -> Predictions:
     """Run the model (z = 0, deterministic) over every sample of ``data``; ``grounded`` adds
     the vocabulary's grounding suffix to each text, as the planner does, with the whole
     vocabulary (``vocabulary="full"``) or the training vocabulary only (``"train"``), plus
-    WordNet for words the vocabulary does not know (``knowledge``, when installed)."""
+    WordNet for words the vocabulary does not know (``knowledge``, when installed) and
+    sentence similarity for words WordNet cannot place (``similarity``, when installed)."""
     include_heldout = _include_heldout(vocabulary)
     model.eval()
     if grounded:
         limit = model.config.max_anchors
         data = replace(
             data,
-            texts=[grounded_text(t, limit, include_heldout, knowledge)[0] for t in data.texts],
+            texts=[
+                grounded_text(t, limit, include_heldout, knowledge, similarity)[0]
+                for t in data.texts
+            ],
         )
     parts: list[Any] = []
     for start in range(0, len(data), batch_size):
@@ -104,11 +109,15 @@ def predict(
     return Predictions(*(torch.cat(column) for column in zip(*parts, strict=True)))
 
 
-def knowledge_name() -> str:
-    """ "wordnet-3.0" when WordNet grounding is available, else "none"."""
+def knowledge_name(similarity: bool = True) -> str:
+    """ "wordnet-3.0" when WordNet grounding is available ("+minilm" with the similarity
+    fallback), else "none"."""
     from engines.instructions.knowledge import default_knowledge
 
-    return "wordnet-3.0" if default_knowledge(False) is not None else "none"
+    knowledge = default_knowledge(False, similarity)
+    if knowledge is None:
+        return "none"
+    return "wordnet-3.0+minilm" if knowledge.similarity is not None else "wordnet-3.0"
 
 
 def _include_heldout(vocabulary: str) -> bool:
@@ -176,15 +185,18 @@ def evaluate_model(
     gram: torch.Tensor | None = None,
     vocabulary: str = "full",
     knowledge: bool = True,
+    similarity: bool = True,
 ) -> dict[str, Any]:
     """All metrics of one model on one split (see the module docstring); with the vertex
     Gram matrix (``losses.vertex_gram``) also the RMS vertex error of the anchors in mm.
     ``vocabulary`` ("full" or "train") is the grounding vocabulary when ``grounded``;
-    ``knowledge`` adds WordNet grounding of unknown words (when installed)."""
+    ``knowledge`` adds WordNet grounding of unknown words (when installed), ``similarity``
+    the sentence-similarity fallback for what WordNet cannot place."""
     data = with_source(data, source)
     predictions = predict(
-        model, encoder, data, grounded=grounded, vocabulary=vocabulary, knowledge=knowledge
-    )
+        model, encoder, data, grounded=grounded, vocabulary=vocabulary, knowledge=knowledge,
+        similarity=similarity,
+    )  # fmt: skip
     judged = classifier.predict(predictions.expressions)
     out = classification_metrics(judged, data, labels)
     mask = data.slot_mask
@@ -192,7 +204,7 @@ def evaluate_model(
     out["grounded"] = grounded
     if grounded:
         out["grounding_vocabulary"] = vocabulary
-        out["grounding_knowledge"] = knowledge_name() if knowledge else "none"
+        out["grounding_knowledge"] = knowledge_name(similarity) if knowledge else "none"
     out["count_accuracy"] = round(float((predictions.count == data.count).float().mean()), 4)
     out["slot_label_accuracy"] = round(
         float((predictions.label_ids == data.labels)[mask].float().mean()), 4

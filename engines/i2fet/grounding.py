@@ -58,19 +58,23 @@ def lexicon_reading(text: str) -> tuple[list[str], list[str]]:
 
 
 def lexicon_mentions(
-    text: str, include_heldout: bool = True, use_knowledge: bool = True
+    text: str,
+    include_heldout: bool = True,
+    use_knowledge: bool = True,
+    use_similarity: bool = True,
 ) -> list[tuple[str, str]]:
     """(phrase, label) of every emotion mention the vocabulary finds, in text order.
 
     ``include_heldout=False`` uses the training vocabulary only (the corpus' held-out synonyms
     are unknown words then), so held-out phrasings must be read by the text encoder or
-    grounded through WordNet (``use_knowledge``, when installed).
+    grounded through WordNet (``use_knowledge``, when installed) and, for what WordNet
+    cannot place, by sentence similarity (``use_similarity``, when installed).
     """
-    return _mentions(text, include_heldout, use_knowledge)[0]
+    return _mentions(text, include_heldout, use_knowledge, use_similarity)[0]
 
 
 def _mentions(
-    text: str, include_heldout: bool, use_knowledge: bool
+    text: str, include_heldout: bool, use_knowledge: bool, use_similarity: bool = True
 ) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
     """(mentions, negated phrases, (intensity word, known word to put instead)) of ``text``."""
     try:
@@ -78,7 +82,7 @@ def _mentions(
         from engines.instructions.knowledge import default_knowledge
     except ImportError:  # pragma: no cover
         return [], [], []
-    knowledge = default_knowledge(include_heldout) if use_knowledge else None
+    knowledge = default_knowledge(include_heldout, use_similarity) if use_knowledge else None
     analysis = analyze_text(text, include_heldout=include_heldout, knowledge=knowledge)
     mentions = [(m.word, m.label) for m in analysis.emotion_mentions]
     negated = [m.word for m in analysis.negated_mentions]
@@ -110,17 +114,19 @@ def grounded_text(
     max_mentions: int = 4,
     include_heldout: bool = True,
     use_knowledge: bool = True,
+    use_similarity: bool = True,
 ) -> tuple[str, list[str]]:
     """The grounded form of ``text`` and the labels read (``text`` unchanged and [] when the
     vocabulary finds no emotion phrase or more than ``max_mentions``).
 
     ``include_heldout=False`` grounds with the training vocabulary only: phrases it does not
     know stay in the text unmasked and unnamed unless WordNet grounds them
-    (``use_knowledge``; the honest held-out evaluation). With WordNet, unknown intensity words
+    (``use_knowledge``; the honest held-out evaluation) or, failing WordNet, sentence
+    similarity (``use_similarity``). With WordNet, unknown intensity words
     are replaced by the known intensity word they share a sense with ("exceedingly" →
     "extremely").
     """
-    mentions, negated, swaps = _mentions(text, include_heldout, use_knowledge)
+    mentions, negated, swaps = _mentions(text, include_heldout, use_knowledge, use_similarity)
     if not mentions or len(mentions) > max_mentions:
         return text, []
     for phrase, known in swaps:

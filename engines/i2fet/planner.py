@@ -118,7 +118,9 @@ class InstructionPlanner:
         self.examples: list[str] = list(EXAMPLE_INSTRUCTIONS)
         from engines.instructions.knowledge import default_knowledge
 
-        default_knowledge(True)  # read WordNet now (~1 s), not on the first instruction
+        knowledge = default_knowledge(True)  # read WordNet now (~1 s), not on the first instruction
+        if knowledge is not None and knowledge.similarity is not None:
+            knowledge.similarity.prepare()  # embed the vocabulary now (~0.3 s)
 
     @classmethod
     def load(

@@ -6,7 +6,12 @@ a rule-based baseline planner. It lower-cases the text, splits it into words and
 longest known phrase at each position ("burst out laughing" before "laughing"). Then:
 
 - Knowledge (optional, ``knowledge=``): words the lexicon does not know are looked up in
-  WordNet (:mod:`.knowledge`): "livid" reads as anger through "angry".
+  WordNet (:mod:`.knowledge`): "livid" reads as anger through "angry". A word WordNet cannot
+  place either is tried, alone and with up to two glue or unknown words on each side (so an
+  idiom is tried whole: "over the moon"), by sentence similarity to the vocabulary
+  (:mod:`.similarity`, when the knowledge carries it): "teary" reads as sadness through
+  "tearful". A word right next to an emotion is taken to modify it and is not tried
+  ("crazy happy", "smile like crazy").
 - Composition: two different basic emotions joined by nothing, "and", "but", "in" or "with"
   (articles allowed) name the compound with those two parents ("joyful surprise",
   "angry and scared", "despair in fear"), as the lexicon's own compound phrases do; a
@@ -83,6 +88,34 @@ _NEGATORS: frozenset[str] = frozenset(
 _COMPOSE_LINKS: frozenset[tuple[str, ...]] = frozenset({(), ("and",), ("but",), ("in",), ("with",)})
 _MERGE_LINKS: frozenset[tuple[str, ...]] = _COMPOSE_LINKS | {("of",), ("out", "of")}
 _ARTICLES: frozenset[str] = frozenset({"a", "an", "the"})
+# Known words a phrase grounded by similarity may span besides unknown words: articles,
+# particles, prepositions and possessives ("over the moon", "drop your jaw", "poker face").
+_SPAN_GLUE: frozenset[str] = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "over",
+        "of",
+        "in",
+        "on",
+        "at",
+        "up",
+        "out",
+        "off",
+        "down",
+        "back",
+        "away",
+        "your",
+        "my",
+        "her",
+        "his",
+        "their",
+        "our",
+        "face",
+    ]
+)
+_MAX_SIMILAR_SIDE = 2  # glue or unknown words a similarity phrase reaches on each side
 
 _STOPWORD_TEXT = """
 a an the and or but then to from into of in on at with for by as is are was be been this
@@ -101,8 +134,9 @@ STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 class EmotionMention:
     """A phrase naming an emotion: ``word`` (the phrase), ``label``, token ``position``;
     ``source`` says how it was read: "lexicon", "wordnet" (``via`` = the vocabulary word
-    WordNet related it to), "composed" (two mentions naming a compound) or "merged" (two
-    mentions of one emotion: "smile with joy")."""
+    WordNet related it to), "similar" (``via`` = the nearest vocabulary phrase in a
+    sentence-embedding space, see :mod:`.similarity`), "composed" (two mentions naming a
+    compound) or "merged" (two mentions of one emotion: "smile with joy")."""
 
     word: str
     label: str
@@ -306,6 +340,7 @@ def analyze_text(
     intensity_words: list[IntensityWord] = []
     unknown: list[str] = []
     speed_words: list[SpeedWord] = []
+    consumed = 0  # tokens before this index belong to a phrase already read
     i = 0
     while i < len(tokens):
         matched = False
@@ -325,6 +360,7 @@ def analyze_text(
             else:
                 continue
             i += length
+            consumed = i
             matched = True
             break
         if matched:
@@ -334,6 +370,7 @@ def analyze_text(
             if found is not None:
                 mentions.append(found)
                 i += found.length
+                consumed = i
                 continue
             degree = knowledge.lookup_intensity(tokens[i])
             if degree is not None:
@@ -342,7 +379,17 @@ def analyze_text(
                     start, stop = i - 1, i + 2
                 words = " ".join(tokens[start:stop])
                 intensity_words.append(IntensityWord(words, degree[1], start, degree[0]))
-                i = stop
+                i = consumed = stop
+                continue
+            after = mentions[-1].position + mentions[-1].length if mentions else -1
+            similar = _similar_mention(
+                tokens, spans, lowered, i, consumed, after, knowledge, include_heldout
+            )
+            if similar is not None:
+                mentions.append(similar)
+                covered = set(tokens[similar.position : similar.position + similar.length])
+                unknown = [word for word in unknown if word not in covered]
+                i = consumed = similar.position + similar.length
                 continue
         if tokens[i] not in known and tokens[i] not in unknown:
             unknown.append(tokens[i])
@@ -405,3 +452,72 @@ def _knowledge_mention(
         if match is not None:
             return EmotionMention(" ".join(phrase), match.label, start, "wordnet", match.via)
     return None
+
+
+def _similar_mention(
+    tokens: tuple[str, ...],
+    spans: list[tuple[int, int]],
+    text: str,
+    index: int,
+    consumed: int,
+    mention_end: int,
+    knowledge: EmotionKnowledge,
+    include_heldout: bool,
+) -> EmotionMention | None:
+    """The phrase around the unknown word ``tokens[index]`` (it and up to two glue or
+    unknown words on each side, within one clause, not reaching back before ``consumed``)
+    that sentence similarity grounds best (see :mod:`.similarity`); None without it, and
+    for a word that modifies an emotion next to it: right before one ("crazy happy") or
+    right after one (``mention_end``: the end of the last mention), "like"/"as" allowed
+    between ("smile like crazy")."""
+    if knowledge.similarity is None or tokens[index] in _SPAN_GLUE:
+        return None
+    emotions, intensities, speeds, known = _phrase_tables(include_heldout)
+
+    def free(j: int) -> bool:  # glue or unknown, and no known phrase starts here
+        for length in range(1, min(_MAX_PHRASE, len(tokens) - j) + 1):
+            phrase = tokens[j : j + length]
+            if phrase in emotions or phrase in intensities or phrase in speeds:
+                return False
+        return tokens[j] in _SPAN_GLUE or tokens[j] not in known
+
+    def joined(a: int, b: int) -> bool:  # no punctuation between tokens a and b
+        return not any(c in text[spans[a][1] : spans[b][0]] for c in ",;.!?:")
+
+    following = index + 1
+    if (
+        following < len(tokens)
+        and joined(index, following)
+        and any(
+            tokens[following : following + length] in emotions
+            for length in range(1, min(_MAX_PHRASE, len(tokens) - following) + 1)
+        )
+    ):
+        return None  # a word right before an emotion modifies it: "crazy happy"
+    start = index - 1 if index > 0 and tokens[index - 1] in ("like", "as") else index
+    if mention_end == start and start > 0 and joined(start - 1, index):
+        return None  # ... and so does a word right after one: "smile like crazy"
+    first = index
+    while first > max(consumed, index - _MAX_SIMILAR_SIDE) and free(first - 1):
+        if not joined(first - 1, first):
+            break
+        first -= 1
+    last = index
+    while last < min(len(tokens) - 1, index + _MAX_SIMILAR_SIDE) and free(last + 1):
+        if not joined(last, last + 1):
+            break
+        last += 1
+    candidates = [(a, b) for a in range(first, index + 1) for b in range(index + 1, last + 2)]
+    phrases = [" ".join(tokens[a:b]) for a, b in candidates]
+    matches = knowledge.similarity.lookup_many(phrases)
+    best: tuple[float, int, int, str, str, str] | None = None
+    for (a, b), phrase, match in zip(candidates, phrases, matches, strict=True):
+        if match is None:
+            continue
+        key = (match.score, -(b - a))
+        if best is None or key > (best[0], -(best[2] - best[1])):
+            best = (match.score, a, b, phrase, match.label, match.via)
+    if best is None:
+        return None
+    _, a, _, phrase, label, via = best
+    return EmotionMention(phrase, label, a, "similar", via)

@@ -12,7 +12,15 @@ honest. Three parts, all from the *training* vocabulary:
   ``random_word_grounded`` is the share grounded to any label;
 - false positives on made-up words (pronounceable strings WordNet does not hold):
   ``made_up_grounded``; and typos of training words (one transposition, deletion or
-  substitution): ``typo_accuracy``.
+  substitution): ``typo_accuracy``;
+- in context: training-split instructions of the corpus with one random non-emotional
+  WordNet word inserted at a random position: ``inserted_changed`` is the share whose
+  reading (the emotion labels) changes.
+
+With a sentence-similarity fallback (:mod:`.similarity`, ``similarity=``), words WordNet
+leaves unknown are tried on it too (in the leave-one-out part, with the word's own
+vocabulary phrases excluded); ``loo_similar_right`` / ``loo_similar_wrong`` count what it
+added. Single-word lookups use the analysis' own path for the in-context part.
 
 Run it with ``facecast eval grounding [--json]``.
 """
@@ -22,7 +30,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from engines.instructions.analysis import analyze_text
+from engines.instructions.corpus import CorpusConfig, generate_corpus
 from engines.instructions.knowledge import EmotionKnowledge, KnowledgeConfig, _entry_lemma
+from engines.instructions.similarity import PhraseSimilarity
 from engines.instructions.vocabulary import LEXICON, LexicalEntry
 from engines.instructions.wordnet import WordNet
 
@@ -49,16 +60,18 @@ class GroundingEvalConfig:
         random_words: non-emotional WordNet lemmas drawn.
         made_up_words: made-up words drawn.
         typos: typos of training words drawn.
+        inserted: training instructions with an inserted random word.
         seed: seed of all draws.
     """
 
     random_words: int = 1000
     made_up_words: int = 300
     typos: int = 300
+    inserted: int = 1000
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if min(self.random_words, self.made_up_words, self.typos) < 1:
+        if min(self.random_words, self.made_up_words, self.typos, self.inserted) < 1:
             raise ValueError("every development set needs at least one word")
 
 
@@ -67,9 +80,13 @@ def _training_entries() -> list[LexicalEntry]:
 
 
 def _leave_one_out(
-    wordnet: WordNet, entries: list[LexicalEntry], config: KnowledgeConfig
+    wordnet: WordNet,
+    entries: list[LexicalEntry],
+    config: KnowledgeConfig,
+    similarity: PhraseSimilarity | None,
 ) -> dict[str, float]:
     right = wrong = unknown = 0
+    left: list[tuple[str, set[str]]] = []
     for lemma in sorted({_entry_lemma(e) for e in entries}):
         if " " in lemma and not wordnet.synsets(lemma):
             continue  # a multi-word phrase WordNet lacks: analysis composes those
@@ -77,18 +94,55 @@ def _leave_one_out(
         rest = [e for e in entries if _entry_lemma(e) != lemma]
         match = EmotionKnowledge(wordnet, rest, config).lookup(lemma)
         if match is None:
-            unknown += 1
+            left.append((lemma, labels))
         elif match.label in labels:
             right += 1
         else:
             wrong += 1
+    similar_right = similar_wrong = 0
+    for lemma, labels in left:
+        found = similarity.lookup_many([lemma], exclude=lemma)[0] if similarity else None
+        if found is None:
+            unknown += 1
+        elif found.label in labels:
+            similar_right += 1
+        else:
+            similar_wrong += 1
+    right += similar_right
+    wrong += similar_wrong
     count = right + wrong + unknown
     return {
         "loo_words": count,
         "loo_accuracy": round(right / count, 4),
         "loo_wrong": round(wrong / count, 4),
         "loo_unknown": round(unknown / count, 4),
+        "loo_similar_right": similar_right,
+        "loo_similar_wrong": similar_wrong,
     }
+
+
+def _inserted_changed(
+    knowledge: EmotionKnowledge, words: list[str], count: int, rng: random.Random
+) -> tuple[float, dict[str, str]]:
+    """Share of training instructions whose labels change when one of ``words`` is inserted
+    at a random word position, and up to 10 examples (text → new labels)."""
+    corpus = generate_corpus(
+        CorpusConfig(seed=rng.randrange(1 << 30), num_train=count, num_val=0, num_test=0,
+                     num_heldout=0)
+    )  # fmt: skip
+    changed = 0
+    examples: dict[str, str] = {}
+    for sample in corpus.train:
+        before = analyze_text(sample.text, include_heldout=False, knowledge=knowledge).labels
+        tokens = sample.text.split()
+        tokens.insert(rng.randint(0, len(tokens)), rng.choice(words))
+        text = " ".join(tokens)
+        after = analyze_text(text, include_heldout=False, knowledge=knowledge).labels
+        if after != before:
+            changed += 1
+            if len(examples) < 10:
+                examples[text] = " then ".join(after)
+    return round(changed / max(len(corpus.train), 1), 4), examples
 
 
 def _random_words(wordnet: WordNet, count: int, rng: random.Random) -> list[str]:
@@ -131,22 +185,24 @@ def evaluate_grounding(
     wordnet: WordNet | None = None,
     knowledge_config: KnowledgeConfig | None = None,
     config: GroundingEvalConfig | None = None,
+    similarity: PhraseSimilarity | None = None,
 ) -> dict[str, object]:
-    """The development metrics of grounding with ``knowledge_config`` (see the module)."""
+    """The development metrics of grounding with ``knowledge_config`` and, when given, the
+    ``similarity`` fallback over the training entries (see the module)."""
     wordnet = wordnet or WordNet()
     knowledge_config = knowledge_config or KnowledgeConfig()
     config = config or GroundingEvalConfig()
     entries = _training_entries()
-    result: dict[str, object] = dict(_leave_one_out(wordnet, entries, knowledge_config))
-    knowledge = EmotionKnowledge(wordnet, entries, knowledge_config)
+    result: dict[str, object] = dict(_leave_one_out(wordnet, entries, knowledge_config, similarity))
+    knowledge = EmotionKnowledge(wordnet, entries, knowledge_config, similarity=similarity)
     rng = random.Random(config.seed)
     random_words = _random_words(wordnet, config.random_words, rng)
-    grounded = {w: m.label for w in random_words if (m := knowledge.lookup(w)) is not None}
+    grounded = {w: label for w in random_words if (label := _single(knowledge, w))}
     result["random_words"] = len(random_words)
     result["random_word_grounded"] = round(len(grounded) / max(len(random_words), 1), 4)
     result["random_word_examples"] = dict(sorted(grounded.items())[:10])
     made_up = _made_up_words(wordnet, config.made_up_words, rng)
-    fooled = {w: m.label for w in made_up if (m := knowledge.lookup(w)) is not None}
+    fooled = {w: label for w in made_up if (label := _single(knowledge, w))}
     result["made_up_words"] = len(made_up)
     result["made_up_grounded"] = round(len(fooled) / len(made_up), 4)
     result["made_up_examples"] = dict(sorted(fooled.items())[:10])
@@ -159,8 +215,17 @@ def evaluate_grounding(
         if wordnet.synsets(typo):
             continue  # a real word (e.g. "mad" -> "sad"): not a typo to correct
         tried += 1
-        match = knowledge.lookup(typo)
-        right += match is not None and match.label == label
+        right += _single(knowledge, typo) == label
     result["typos"] = tried
     result["typo_accuracy"] = round(right / max(tried, 1), 4)
+    share, examples = _inserted_changed(knowledge, random_words, config.inserted, rng)
+    result["inserted"] = config.inserted
+    result["inserted_changed"] = share
+    result["inserted_examples"] = examples
     return result
+
+
+def _single(knowledge: EmotionKnowledge, word: str) -> str:
+    """The label the analysis reads in ``word`` alone ("" for none)."""
+    labels = analyze_text(word, include_heldout=False, knowledge=knowledge).labels
+    return labels[0] if labels else ""

@@ -40,6 +40,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from engines.instructions.vocabulary import (
     _EXTRA_VERB_ADVERBS,
@@ -50,6 +51,9 @@ from engines.instructions.vocabulary import (
     LexicalEntry,
 )
 from engines.instructions.wordnet import Synset, WordNet, WordNetUnavailableError
+
+if TYPE_CHECKING:
+    from engines.instructions.similarity import PhraseSimilarity
 
 __all__ = [
     "EmotionKnowledge",
@@ -155,6 +159,9 @@ class EmotionKnowledge:
         wordnet: the database.
         entries: the vocabulary whose words anchor the labels (e.g. the training entries).
         config: reach and thresholds.
+        intensity_words: known intensity phrases and their values.
+        similarity: the sentence-embedding fallback for phrases WordNet cannot place
+            (:mod:`.similarity`), consulted by the analysis; None: WordNet only.
     """
 
     def __init__(
@@ -163,8 +170,10 @@ class EmotionKnowledge:
         entries: Iterable[LexicalEntry],
         config: KnowledgeConfig | None = None,
         intensity_words: Mapping[str, float] | None = None,
+        similarity: PhraseSimilarity | None = None,
     ) -> None:
         self.wordnet = wordnet
+        self.similarity = similarity
         self.config = config or KnowledgeConfig()
         self.entries = tuple(entries)
         self.known_phrases = frozenset(e.text for e in self.entries)
@@ -339,10 +348,14 @@ class EmotionKnowledge:
         return found
 
 
-@lru_cache(maxsize=2)
-def default_knowledge(include_heldout: bool = True) -> EmotionKnowledge | None:
+@lru_cache(maxsize=4)
+def default_knowledge(
+    include_heldout: bool = True, use_similarity: bool = True
+) -> EmotionKnowledge | None:
     """WordNet grounding over the lexicon (the training entries only when
-    ``include_heldout`` is False); None when no WordNet database is installed."""
+    ``include_heldout`` is False), with the sentence-similarity fallback when
+    ``use_similarity`` and its model is installed; None when no WordNet database is
+    installed."""
     try:
         wordnet = WordNet()
     except WordNetUnavailableError as error:
@@ -355,7 +368,13 @@ def default_knowledge(include_heldout: bool = True) -> EmotionKnowledge | None:
         for word, value in table.items()
         if include_heldout or word not in HELDOUT_INTENSITY_WORDS
     }
-    return EmotionKnowledge(wordnet, entries, intensity_words=intensity)
+    similarity = None
+    if use_similarity:
+        from engines.instructions.similarity import PhraseSimilarity, shared_minilm_embedder
+
+        embed = shared_minilm_embedder()
+        similarity = PhraseSimilarity(embed, entries) if embed is not None else None
+    return EmotionKnowledge(wordnet, entries, intensity_words=intensity, similarity=similarity)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

@@ -217,3 +217,14 @@ class MiniLMEncoder:
             hidden = self._bert(index, mask) if ids else torch.zeros((0, length, self.dim))
         embeddings = (hidden * mask.unsqueeze(-1)).float().clone()
         return TokenBatch(embeddings=embeddings, mask=mask, tokens=tokens)
+
+    def embed_sentences(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sentence embeddings as sentence-transformers makes them for this model: the mean
+        of the last layer's token vectors (mask-weighted, [CLS] and [SEP] included), L2
+        normalised: (B, 384) float32. Needs ``layer=6`` (the trained sentence model)."""
+        if self.config.layer != 6:
+            raise ValueError("sentence embeddings need the last layer (layer=6)")
+        batch = self.encode(texts)
+        weights = batch.mask.unsqueeze(-1).float()
+        pooled = (batch.embeddings * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return nn.functional.normalize(pooled, dim=-1)

@@ -12,7 +12,10 @@ split is printed too. The Table V ablation (``facecast train ablation``) is incl
 ``--grounding train-vocab`` is the honest held-out measure: the vocabulary forgets the corpus'
 held-out synonyms, intensity words and template words, and unknown words are grounded through
 WordNet 3.0 (third-party knowledge; see ``engines.instructions.knowledge``) when it is
-installed. ``train_vocab_no_wordnet`` gives the same without WordNet, and
+installed, and what WordNet cannot place by sentence similarity
+(``engines.instructions.similarity``, when all-MiniLM-L6-v2 is installed).
+``train_vocab_wordnet_only`` gives the same without the similarity fallback,
+``train_vocab_no_wordnet`` without either, and
 ``heldout.train_vocab_by_kind`` splits the held-out phrasings by what is held out in them
 ("synonym": any unseen emotion word; "structure_only": only unseen templates, connectors,
 copulas or intensity words).
@@ -61,6 +64,11 @@ def register(subparsers: Any) -> None:
         "planner runs; it contains the held-out synonyms) or the training vocabulary only "
         "(train-vocab: held-out synonyms must be read by the text encoder). Both are reported "
         "either way: the other one under 'full_vocab' / 'train_vocab'",
+    )
+    parser.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="grounding: measure WordNet alone, without the sentence-similarity fallback",
     )
     parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
     parser.add_argument("--plot", default=None, help="write the confusion matrices as a PNG")
@@ -140,6 +148,11 @@ def evaluate(
                 knowledge=False,
             )  # fmt: skip
             metrics["train_vocab_no_wordnet"] = {k: bare[k] for k in _SUMMARY_KEYS}
+            wordnet_only = evaluate_model(
+                model, encoder, classifier, data, labels, source, True, vocabulary="train",
+                similarity=False,
+            )  # fmt: skip
+            metrics["train_vocab_wordnet_only"] = {k: wordnet_only[k] for k in _SUMMARY_KEYS}
             if split == "heldout":
                 metrics["train_vocab_by_kind"] = by_kind(
                     model, encoder, classifier, data, corpus.split(split), labels, source
@@ -261,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         for key, label in (
             ("full_vocab", "full"),
             ("train_vocab", "train-vocab"),
+            ("train_vocab_wordnet_only", "train-vocab, WordNet only"),
             ("train_vocab_no_wordnet", "train-vocab, no WordNet"),
             ("text_only", "text only"),
         ):
@@ -291,10 +305,15 @@ def _emit_json(result: dict[str, Any], args: argparse.Namespace) -> bool:
 
 def _run_grounding(args: argparse.Namespace) -> int:
     from engines.instructions.grounding_eval import evaluate_grounding
+    from engines.instructions.similarity import PhraseSimilarity, shared_minilm_embedder
+    from engines.instructions.vocabulary import LEXICON
     from engines.instructions.wordnet import WordNetUnavailableError
 
+    embed = None if args.no_similarity else shared_minilm_embedder()
+    training = [e for e in LEXICON if not e.heldout]
+    similarity = PhraseSimilarity(embed, training) if embed is not None else None
     try:
-        result = evaluate_grounding()
+        result = evaluate_grounding(similarity=similarity)
     except WordNetUnavailableError as error:
         logger.error("%s", error)
         return 1
