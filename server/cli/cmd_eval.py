@@ -305,13 +305,12 @@ def _emit_json(result: dict[str, Any], args: argparse.Namespace) -> bool:
 
 def _run_grounding(args: argparse.Namespace) -> int:
     from engines.instructions.grounding_eval import evaluate_grounding
-    from engines.instructions.similarity import PhraseSimilarity, shared_minilm_embedder
+    from engines.instructions.similarity import default_similarity
     from engines.instructions.vocabulary import LEXICON
     from engines.instructions.wordnet import WordNetUnavailableError
 
-    embed = None if args.no_similarity else shared_minilm_embedder()
     training = [e for e in LEXICON if not e.heldout]
-    similarity = PhraseSimilarity(embed, training) if embed is not None else None
+    similarity = None if args.no_similarity else default_similarity(training)
     try:
         result = evaluate_grounding(similarity=similarity)
     except WordNetUnavailableError as error:
