@@ -11,7 +11,7 @@ longest known phrase at each position ("burst out laughing" before "laughing"). 
   idiom is tried whole: "over the moon"), by sentence similarity to the vocabulary
   (:mod:`.similarity`, when the knowledge carries it): "teary" reads as sadness through
   "tearful". A word right next to an emotion is taken to modify it and is not tried
-  ("crazy happy", "smile like crazy").
+  ("crazy happy", "smile like crazy"), nor is a common word with many WordNet senses ("see").
 - Composition: two different basic emotions joined by nothing, "and", "but", "in" or "with"
   (articles allowed) name the compound with those two parents ("joyful surprise",
   "angry and scared", "despair in fear"), as the lexicon's own compound phrases do; a
@@ -472,6 +472,8 @@ def _similar_mention(
     between ("smile like crazy")."""
     if knowledge.similarity is None or tokens[index] in _SPAN_GLUE:
         return None
+    if len(knowledge.wordnet.synsets(tokens[index])) > knowledge.similarity.config.max_senses:
+        return None  # a common word ("see"): see SimilarityConfig.max_senses
     emotions, intensities, speeds, known = _phrase_tables(include_heldout)
 
     def free(j: int) -> bool:  # glue or unknown, and no known phrase starts here

@@ -68,12 +68,16 @@ class SimilarityConfig:
         min_similarity: least cosine similarity to the nearest vocabulary phrase.
         margin: the nearest phrase's similarity must exceed that of the nearest phrase of
             any other label by at least this much.
+        max_senses: a word with more WordNet senses than this is a common word ("see" has
+            25, "get" 37; "teary" 1, "livid" 4) and is not tried: its nearest emotion phrase
+            is no evidence ("I feel see" lies near "I feel cry").
     """
 
     model: str = "mpnet"
     template: str = "I feel {}"
     min_similarity: float = 0.7
     margin: float = 0.05
+    max_senses: int = 8
 
     def __post_init__(self) -> None:
         if self.model not in MODELS:
