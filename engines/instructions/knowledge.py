@@ -348,14 +348,18 @@ class EmotionKnowledge:
         return found
 
 
-@lru_cache(maxsize=4)
 def default_knowledge(
     include_heldout: bool = True, use_similarity: bool = True
 ) -> EmotionKnowledge | None:
     """WordNet grounding over the lexicon (the training entries only when
     ``include_heldout`` is False), with the sentence-similarity fallback when
     ``use_similarity`` and its model is installed; None when no WordNet database is
-    installed."""
+    installed. One object per argument pair and process, however the arguments are passed."""
+    return _default_knowledge(bool(include_heldout), bool(use_similarity))
+
+
+@lru_cache(maxsize=4)
+def _default_knowledge(include_heldout: bool, use_similarity: bool) -> EmotionKnowledge | None:
     try:
         wordnet = WordNet()
     except WordNetUnavailableError as error:

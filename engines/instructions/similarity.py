@@ -162,8 +162,10 @@ class PhraseSimilarity:
         return np.asarray(self._embed(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def prepare(self) -> None:
-        """Embed the vocabulary now rather than on the first lookup."""
+        """Embed the vocabulary now rather than on the first lookup, and run the model once
+        on a lookup-sized batch: torch's first small batch costs about 2 s more on a CPU."""
         self._vocabulary()
+        self._vectors(["a", "a b", "a b c", "a b c d"])
 
     def _vocabulary(self) -> np.ndarray:
         if self._matrix is None:

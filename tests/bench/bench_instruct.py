@@ -82,7 +82,39 @@ def run(quick: bool = False) -> dict[str, Any]:
         out[f"instruct_ms_p95_threads_{threads}"] = round(
             float(np.percentile(values["total"], 95)), 3
         )
+    torch.set_num_threads(best)
+    try:
+        out.update(_unknown_words(planner, 20 if quick else 100))
+    finally:
+        torch.set_num_threads(default_threads)
     return out
+
+
+def _unknown_words(planner: Any, count: int) -> dict[str, Any]:
+    """Latency of instructions holding a word neither the lexicon nor WordNet grounds, so
+    the similarity fallback runs (each word new to the process: nothing cached)."""
+    import random
+
+    from engines.i2fet import InstructionNotUnderstoodError
+    from engines.i2fet.train import unknown_word_pool
+
+    words = unknown_word_pool(count, seed=7)
+    texts = _instructions(count)
+    rng = random.Random(0)
+    totals: list[float] = []
+    for text, word in zip(texts, words, strict=False):
+        tokens = text.split()
+        tokens.insert(rng.randint(0, len(tokens)), word)
+        started = time.perf_counter()
+        with contextlib.suppress(InstructionNotUnderstoodError):
+            planner.plan(" ".join(tokens))
+        totals.append((time.perf_counter() - started) * 1e3)
+    values = np.asarray(totals)
+    return {
+        "instruct_unknown_word_ms_p50": round(float(np.percentile(values, 50)), 3),
+        "instruct_unknown_word_ms_p95": round(float(np.percentile(values, 95)), 3),
+        "instruct_unknown_word_count": int(values.size),
+    }
 
 
 if __name__ == "__main__":
