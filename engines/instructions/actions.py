@@ -1,0 +1,203 @@
+"""Facial actions that are not emotions: "wink", "close your eyes", "raise your eyebrows".
+
+People type these beside emotions ("smile and wink", "close your eyes, then look
+surprised"). Each action names ICT (ARKit) shapes directly, with weights chosen by looking at
+the rendered face, and sometimes a small head-pose offset ("look up"); there is nothing to
+learn. An action joined to the emotion before it by "and", "while", "with" or "as" (no "then", no
+comma) happens on that emotion's face ("smile and wink"); otherwise it starts from the neutral
+face. "Left" and "right" are the avatar's own. The ICT model has no tongue, so "stick out
+your tongue" is not an action here.
+
+:func:`find_actions` finds them in a text; the I2FET planner turns each into an anchor
+(``engines.i2fet.planner``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["ACTIONS", "ActionMention", "FacialAction", "apply_action", "find_actions"]
+
+
+@dataclass(frozen=True)
+class FacialAction:
+    """One facial action.
+
+    Attributes:
+        name: its label in plans and timelines ("wink").
+        phrases: how people say it; ``{p}`` stands for "your", "her", "his", "their", "the"
+            or nothing.
+        shapes: ICT shape name -> weight in [0, 1] (the face shows at least this much).
+        pose_degrees: (pitch, yaw, roll) head offset, degrees (positive pitch looks down,
+            positive yaw turns to the avatar's left).
+    """
+
+    name: str
+    phrases: tuple[str, ...]
+    shapes: MappingProxyType[str, float]
+    pose_degrees: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+def _action(
+    name: str, phrases: str, shapes: dict[str, float], pose: tuple[float, float, float] = (0, 0, 0)
+) -> FacialAction:
+    degrees = (float(pose[0]), float(pose[1]), float(pose[2]))
+    return FacialAction(
+        name, tuple(p.strip() for p in phrases.split(",")), MappingProxyType(shapes), degrees
+    )
+
+
+_WINK_L = {"eyeBlink_L": 1.0, "eyeSquint_L": 0.4, "cheekSquint_L": 0.5, "mouthSmile_L": 0.3}
+_WINK_R = {"eyeBlink_R": 1.0, "eyeSquint_R": 0.4, "cheekSquint_R": 0.5, "mouthSmile_R": 0.3}
+_BOTH_UP = {"browInnerUp_L": 0.9, "browInnerUp_R": 0.9, "browOuterUp_L": 1.0, "browOuterUp_R": 1.0}
+_SQUINT = {"eyeSquint_L": 0.9, "eyeSquint_R": 0.9, "cheekSquint_L": 0.4, "cheekSquint_R": 0.4}
+_WIDE = {"eyeWide_L": 1.0, "eyeWide_R": 1.0, "browOuterUp_L": 0.3, "browOuterUp_R": 0.3}
+
+ACTIONS: tuple[FacialAction, ...] = (
+    _action("wink_right", "wink {p} right eye, wink with {p} right eye, right wink", _WINK_R),
+    _action("wink", "wink {p} left eye, wink with {p} left eye, wink, winks, winking", _WINK_L),
+    _action(
+        "close_eyes",
+        "close {p} eyes, shut {p} eyes, eyes closed, eyes shut, with {p} eyes closed",
+        {"eyeBlink_L": 1.0, "eyeBlink_R": 1.0},
+    ),
+    _action("squint", "squint, squints, squinting, narrow {p} eyes", _SQUINT),
+    _action("widen_eyes", "widen {p} eyes, open {p} eyes wide, eyes wide open", _WIDE),
+    _action(
+        "raise_eyebrows",
+        "raise {p} eyebrows, raise {p} brows, lift {p} eyebrows, eyebrows raised, raised eyebrows",
+        _BOTH_UP,
+    ),
+    _action(
+        "raise_eyebrow",
+        "raise {p} left eyebrow, raise an eyebrow, raise one eyebrow",
+        {"browOuterUp_L": 1.0, "browInnerUp_L": 0.5, "browDown_R": 0.3},
+    ),
+    _action(
+        "lower_eyebrows",
+        "lower {p} eyebrows, knit {p} brows, furrow {p} brows, furrow {p} brow",
+        {"browDown_L": 1.0, "browDown_R": 1.0},
+    ),
+    _action(
+        "puff_cheeks",
+        "puff {p} cheeks, puff out {p} cheeks",
+        {"cheekPuff_L": 1.0, "cheekPuff_R": 1.0, "mouthClose": 0.2},
+    ),
+    _action(
+        "open_mouth",
+        "open {p} mouth wide, open {p} mouth, mouth open",
+        {"jawOpen": 0.7, "mouthLowerDown_L": 0.3, "mouthLowerDown_R": 0.3},
+    ),
+    _action(
+        "pucker",
+        "pucker {p} lips, pucker up, blow a kiss, make a kissy face, kissy face",
+        {"mouthPucker": 1.0, "mouthFunnel": 0.2},
+    ),
+    _action(
+        "purse_lips",
+        "purse {p} lips, press {p} lips together",
+        {"mouthPress_L": 0.8, "mouthPress_R": 0.8, "mouthRollLower": 0.3},
+    ),
+    _action(
+        "look_up", "look up, roll {p} eyes", {"eyeLookUp_L": 0.8, "eyeLookUp_R": 0.8}, (-8, 0, 0)
+    ),
+    _action("look_down", "look down", {"eyeLookDown_L": 0.8, "eyeLookDown_R": 0.8}, (10, 0, 0)),
+    _action(
+        "look_left",
+        "look to {p} left, look left",
+        {"eyeLookOut_L": 0.8, "eyeLookIn_R": 0.8},
+        (0, 12, 0),
+    ),
+    _action(
+        "look_right",
+        "look to {p} right, look right",
+        {"eyeLookOut_R": 0.8, "eyeLookIn_L": 0.8},
+        (0, -12, 0),
+    ),
+    _action("tilt_head", "tilt {p} head, cock {p} head", {}, (0, 0, 12)),
+)
+
+_POSSESSIVES = ("your ", "her ", "his ", "their ", "the ", "")
+_JOINERS = frozenset({"and", "while", "with", "as", "and also"})
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class ActionMention:
+    """An action phrase in a text: ``action``, the ``phrase`` as written (lower case),
+    character ``start`` / ``end``, and ``joined``: True when it is joined to what comes
+    before it by "and" / "while" / "with" / "as" (no comma, no "then")."""
+
+    action: FacialAction
+    phrase: str
+    start: int
+    end: int
+    joined: bool
+
+
+def _patterns() -> list[tuple[re.Pattern[str], FacialAction]]:
+    out: list[tuple[str, FacialAction]] = []
+    for action in ACTIONS:
+        for phrase in action.phrases:
+            for possessive in _POSSESSIVES if "{p}" in phrase else ("",):
+                out.append((phrase.replace("{p} ", possessive), action))
+    out.sort(key=lambda item: -len(item[0]))  # longest first: "wink your right eye"
+    return [(re.compile(r"\b" + re.escape(text) + r"\b"), action) for text, action in out]
+
+
+def _emotion_spans(lowered: str) -> list[tuple[int, int]]:
+    """Character spans of the emotion phrases the lexicon reads ("look up in surprise")."""
+    from engines.instructions.analysis import analyze_text
+
+    spans = [m.span() for m in _WORD.finditer(lowered)]
+    out = []
+    for mention in analyze_text(lowered).emotion_mentions + analyze_text(lowered).negated_mentions:
+        first, last = mention.position, mention.position + mention.length - 1
+        if 0 <= first <= last < len(spans):
+            out.append((spans[first][0], spans[last][1]))
+    return out
+
+
+def find_actions(text: str) -> list[ActionMention]:
+    """The facial actions ``text`` names, in text order (longest phrase wins; a phrase after
+    a negation - "don't wink" - is not an action, nor one inside an emotion phrase of the
+    lexicon: "look up in surprise", "look down on someone")."""
+    lowered = text.lower()
+    taken: list[tuple[int, int]] = _emotion_spans(lowered)
+    found: list[ActionMention] = []
+    for pattern, action in _patterns():
+        for match in pattern.finditer(lowered):
+            start, end = match.span()
+            if any(start < b and a < end for a, b in taken):
+                continue
+            before = _WORD.findall(lowered[max(0, start - 12) : start])
+            if before and before[-1] in ("not", "don't", "dont", "never", "no", "stop"):
+                continue
+            taken.append((start, end))
+            gap = lowered[:start].rstrip()
+            words = _WORD.findall(gap[-10:])
+            joined = bool(words) and words[-1] in _JOINERS and not gap.endswith(",")
+            found.append(ActionMention(action, match.group(), start, end, joined))
+    return sorted(found, key=lambda mention: mention.start)
+
+
+def apply_action(
+    base: NDArray[np.floating], action: FacialAction, names: tuple[str, ...]
+) -> NDArray[np.float32]:
+    """``base`` (E,) expression coefficients with ``action``'s shapes raised to at least
+    their weights: (E,) float32 in [0, 1]. Shapes ``names`` lacks are ignored."""
+    out = np.clip(np.asarray(base, dtype=np.float32).copy(), 0.0, 1.0)
+    for shape, weight in action.shapes.items():
+        if shape in names:
+            index = names.index(shape)
+            out[index] = max(out[index], weight)
+    if "eyeBlink_L" in action.shapes or "eyeBlink_R" in action.shapes:  # shut lids: not wide
+        for side in ("L", "R"):
+            if f"eyeBlink_{side}" in action.shapes and f"eyeWide_{side}" in names:
+                out[names.index(f"eyeWide_{side}")] = 0.0
+    return out
