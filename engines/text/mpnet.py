@@ -27,8 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from engines.text.base import TokenBatch, check_texts
-from engines.text.bert_layer import BertLayer
+from engines.text.bert_layer import BertLayer, SentenceTransformerEncoder, map_hf_name
 from engines.text.exceptions import EncoderUnavailableError
 
 __all__ = ["MPNetConfig", "MPNetEncoder", "archive_parts"]
@@ -180,35 +179,32 @@ class _MPNet(nn.Module):
         return x
 
 
+_FIXED = {
+    "embeddings.word_embeddings.weight": "word.weight",
+    "embeddings.position_embeddings.weight": "position.weight",
+    "embeddings.LayerNorm.weight": "norm.weight",
+    "embeddings.LayerNorm.bias": "norm.bias",
+    "encoder.relative_attention_bias.weight": "relative.weight",
+}
+_LAYER_PARTS = {
+    "attention.attn.q": "query",
+    "attention.attn.k": "key",
+    "attention.attn.v": "value",
+    "attention.attn.o": "attention_out",
+    "attention.LayerNorm": "attention_norm",
+    "intermediate.dense": "intermediate",
+    "output.dense": "output",
+    "output.LayerNorm": "output_norm",
+}
+
+
 def _hf_to_local(name: str) -> str | None:
-    """Map a Hugging Face MPNetModel parameter name to :class:`_MPNet`'s (None: unused)."""
-    fixed = {
-        "embeddings.word_embeddings.weight": "word.weight",
-        "embeddings.position_embeddings.weight": "position.weight",
-        "embeddings.LayerNorm.weight": "norm.weight",
-        "embeddings.LayerNorm.bias": "norm.bias",
-        "encoder.relative_attention_bias.weight": "relative.weight",
-    }
-    if name in fixed:
-        return fixed[name]
-    if not name.startswith("encoder.layer."):
-        return None  # the pooler and the position_ids buffer
-    index, rest = name.removeprefix("encoder.layer.").split(".", 1)
-    parts = {
-        "attention.attn.q": "query",
-        "attention.attn.k": "key",
-        "attention.attn.v": "value",
-        "attention.attn.o": "attention_out",
-        "attention.LayerNorm": "attention_norm",
-        "intermediate.dense": "intermediate",
-        "output.dense": "output",
-        "output.LayerNorm": "output_norm",
-    }
-    module, kind = rest.rsplit(".", 1)
-    return f"layers.{index}.{parts[module]}.{kind}" if module in parts else None
+    """Map a Hugging Face MPNetModel parameter name to :class:`_MPNet`'s (None: the pooler
+    and the position_ids buffer)."""
+    return map_hf_name(name, _FIXED, _LAYER_PARTS)
 
 
-class MPNetEncoder:
+class MPNetEncoder(SentenceTransformerEncoder):
     """Contextual all-mpnet-base-v2 token embeddings (B, T, 768) with a (B, T) mask, offline.
 
     Tokens include <s> and </s>; the model is frozen (inference mode, no gradients).
@@ -234,44 +230,7 @@ class MPNetEncoder:
         self._model.eval().requires_grad_(False)
         self.dim = int(model_config["hidden_size"])
         self._pad = int(model_config["pad_token_id"])
+        self._max_tokens = self.config.max_tokens
         self._tokenizer = Tokenizer.from_str(files["tokenizer.json"].decode())
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-
-    def tokenize(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[str]]]:
-        """Token ids and tokens per text, <s> ... </s>, cut to ``max_tokens``."""
-        items = check_texts(texts)
-        ids: list[list[int]] = []
-        tokens: list[list[str]] = []
-        limit = self.config.max_tokens
-        for text, encoding in zip(items, self._tokenizer.encode_batch(items), strict=True):
-            row_ids, row_tokens = list(encoding.ids), list(encoding.tokens)
-            if len(row_ids) > limit:
-                logger.warning("text cut to %d tokens: %r", limit, text[:80])
-                row_ids = row_ids[: limit - 1] + row_ids[-1:]
-                row_tokens = row_tokens[: limit - 1] + row_tokens[-1:]
-            ids.append(row_ids)
-            tokens.append(row_tokens)
-        return ids, tokens
-
-    def encode(self, texts: Sequence[str]) -> TokenBatch:
-        """Contextual embeddings: (B, T, 768) float32 (zeros where padded), (B, T) bool mask."""
-        ids, tokens = self.tokenize(texts)
-        length = max((len(row) for row in ids), default=1)
-        index = torch.full((len(ids), length), self._pad, dtype=torch.int64)
-        mask = torch.zeros((len(ids), length), dtype=torch.bool)
-        for row, row_ids in enumerate(ids):
-            index[row, : len(row_ids)] = torch.tensor(row_ids, dtype=torch.int64)
-            mask[row, : len(row_ids)] = True
-        with torch.inference_mode():
-            hidden = self._model(index, mask) if ids else torch.zeros((0, length, self.dim))
-        embeddings = (hidden * mask.unsqueeze(-1)).float().clone()
-        return TokenBatch(embeddings=embeddings, mask=mask, tokens=tokens)
-
-    def embed_sentences(self, texts: Sequence[str]) -> torch.Tensor:
-        """Sentence embeddings as sentence-transformers makes them for this model: the mean
-        of the token vectors (mask-weighted), L2 normalised: (B, 768) float32."""
-        batch = self.encode(texts)
-        weights = batch.mask.unsqueeze(-1).float()
-        pooled = (batch.embeddings * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return nn.functional.normalize(pooled, dim=-1)
