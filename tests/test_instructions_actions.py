@@ -27,6 +27,16 @@ def test_actions_are_found_in_order_with_their_links() -> None:
     ]
 
 
+def test_intensity_words_next_to_an_action_scale_it() -> None:
+    def intensities(text: str) -> list[float]:
+        return [m.intensity for m in find_actions(text)]
+
+    assert intensities("slightly open your mouth") == [0.3]
+    assert intensities("open your mouth a little") == [0.4]
+    assert intensities("open your mouth, slightly sad") == [1.0]  # the comma: not the mouth's
+    assert intensities("wink") == [1.0]
+
+
 def test_no_action_inside_emotion_phrases_or_negations() -> None:
     assert _names("look up in surprise") == []  # a lexicon phrase of surprise
     assert _names("look down on someone") == []  # contempt
@@ -82,6 +92,12 @@ def test_planner_plans_actions_alone_and_with_emotions(planner) -> None:  # type
     assert planner.plan("wink and smile").understood == ("happiness + wink",)
     chain = planner.plan("close your eyes, then look surprised, then raise your eyebrows")
     assert chain.understood == ("close_eyes", "surprise", "raise_eyebrows")
+    assert planner.plan("raise your eyebrows in surprise").understood == (
+        "surprise + raise_eyebrows",
+    )
+    small = planner.plan("slightly open your mouth").anchors[0]
+    assert small.intensity == pytest.approx(0.3)
+    assert 0.1 < _shape(small, "jawOpen") < 0.4  # 0.3 of the way to the action's 0.7
     left = planner.plan("look left")
     assert left.anchors[0].pose[1] > np.radians(8)  # the head turns too
     assert planner.plan("look up in surprise").understood == ("surprise",)

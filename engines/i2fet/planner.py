@@ -345,6 +345,7 @@ class InstructionPlanner:
         state_e, state_p = expression, pose
         cursor = 0
         joined_action: FacialAction | None = None  # an action waiting for "and <emotion>"
+        joined_scale = intensity_scale
         pieces: list[str | ActionMention] = []
         for mention in actions:
             pieces += [text[cursor : mention.start], mention]
@@ -370,18 +371,19 @@ class InstructionPlanner:
                 new = list(plan.anchors)
                 if joined_action is not None and starts_joined and anchors:
                     anchors.pop()  # "wink and smile": the wink happens on the smile
-                    new[0] = self._with_action(new[0], joined_action, intensity_scale)
+                    new[0] = self._with_action(new[0], joined_action, joined_scale)
                 anchors += new
                 joined_action = None
             else:
+                scale = intensity_scale * piece.intensity
                 if piece.joined and anchors and anchors[-1].label != "neutral":
-                    anchors[-1] = self._with_action(anchors[-1], piece.action, intensity_scale)
+                    anchors[-1] = self._with_action(anchors[-1], piece.action, scale)
                     joined_action = None
                 else:
                     base = Anchor("neutral", 0.0, neutral, neutral_pose)
-                    action_anchor = self._with_action(base, piece.action, intensity_scale)
+                    action_anchor = self._with_action(base, piece.action, scale)
                     anchors.append(replace(action_anchor, label=piece.action.name))
-                    joined_action = piece.action
+                    joined_action, joined_scale = piece.action, scale
             state_e, state_p = anchors[-1].expression, anchors[-1].pose
         timings["total"] = (time.perf_counter() - started) * 1e3
         return Plan(
@@ -413,14 +415,15 @@ class InstructionPlanner:
 
 
 def _starts_joined(piece: str) -> bool:
-    """True when ``piece`` begins with "and" / "while" / "with" / "as" (no punctuation first):
-    the emotion in it goes with the action before it."""
+    """True when ``piece`` begins with "and" / "while" / "with" / "as" / "in" (no punctuation
+    first): the emotion in it goes with the action before it ("raise your eyebrows in
+    surprise")."""
     stripped = piece.lstrip()
     words = stripped.split(maxsplit=1)
-    return bool(words) and words[0].lower() in ("and", "while", "with", "as")
+    return bool(words) and words[0].lower() in ("and", "while", "with", "as", "in")
 
 
-_LINKS = r"(?:and|while|with|as|then|and then|but|after that|next|finally|first)"
+_LINKS = r"(?:and|while|with|as|in|then|and then|but|after that|next|finally|first)"
 _LEADING = re.compile(rf"^[\s,;.!?:]*(?:{_LINKS}\b[\s,;.!?:]*)*", re.IGNORECASE)
 _TRAILING = re.compile(rf"(?:[\s,;.!?:]*\b{_LINKS})*[\s,;.!?:]*$", re.IGNORECASE)
 

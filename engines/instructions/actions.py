@@ -95,7 +95,7 @@ ACTIONS: tuple[FacialAction, ...] = (
     ),
     _action(
         "pucker",
-        "pucker {p} lips, pucker up, blow a kiss, make a kissy face, kissy face",
+        "pucker {p} lips, pucker up, blow a kiss, make a kissy face, kissy face, kiss",
         {"mouthPucker": 1.0, "mouthFunnel": 0.2},
     ),
     _action(
@@ -131,13 +131,16 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 class ActionMention:
     """An action phrase in a text: ``action``, the ``phrase`` as written (lower case),
     character ``start`` / ``end``, and ``joined``: True when it is joined to what comes
-    before it by "and" / "while" / "with" / "as" (no comma, no "then")."""
+    before it by "and" / "while" / "with" / "as" (no comma, no "then"); ``intensity``: from
+    an intensity word right before or after it ("slightly open your mouth": 0.3; 1.0
+    without)."""
 
     action: FacialAction
     phrase: str
     start: int
     end: int
     joined: bool
+    intensity: float = 1.0
 
 
 def _patterns() -> list[tuple[re.Pattern[str], FacialAction]]:
@@ -182,8 +185,28 @@ def find_actions(text: str) -> list[ActionMention]:
             gap = lowered[:start].rstrip()
             words = _WORD.findall(gap[-10:])
             joined = bool(words) and words[-1] in _JOINERS and not gap.endswith(",")
-            found.append(ActionMention(action, match.group(), start, end, joined))
+            intensity = _intensity_near(lowered, start, end)
+            found.append(ActionMention(action, match.group(), start, end, joined, intensity))
     return sorted(found, key=lambda mention: mention.start)
+
+
+def _intensity_near(lowered: str, start: int, end: int) -> float:
+    """The value of an intensity phrase of the vocabulary right before ``start`` or right
+    after ``end`` (at most three words, no punctuation between), else 1.0."""
+    from engines.instructions.vocabulary import _EXTRA_VERB_ADVERBS, INTENSITY_ADVERBS
+
+    table = {**INTENSITY_ADVERBS, **_EXTRA_VERB_ADVERBS}
+    before = _WORD.findall(lowered[:start])[-3:]
+    after = _WORD.findall(lowered[end:])[:3]
+    tail_gap = re.match(r"[a-z' ]*", lowered[end:])
+    for size in (3, 2, 1):
+        if len(before) >= size and " ".join(before[-size:]) in table:
+            if lowered[:start].rstrip().endswith(before[-1]):
+                return float(table[" ".join(before[-size:])])
+        if len(after) >= size and " ".join(after[:size]) in table and tail_gap is not None:
+            if " ".join(after[:size]) in tail_gap.group():
+                return float(table[" ".join(after[:size])])
+    return 1.0
 
 
 def apply_action(
