@@ -196,16 +196,14 @@ def _intensity_near(lowered: str, start: int, end: int) -> float:
     from engines.instructions.vocabulary import _EXTRA_VERB_ADVERBS, INTENSITY_ADVERBS
 
     table = {**INTENSITY_ADVERBS, **_EXTRA_VERB_ADVERBS}
-    before = _WORD.findall(lowered[:start])[-3:]
-    after = _WORD.findall(lowered[end:])[:3]
-    tail_gap = re.match(r"[a-z' ]*", lowered[end:])
+    head = re.search(r"[a-z' ]*$", lowered[:start])
+    tail = re.match(r"[a-z' ]*", lowered[end:])
+    before = _WORD.findall(head.group() if head else "")[-3:]
+    after = _WORD.findall(tail.group() if tail else "")[:3]
     for size in (3, 2, 1):
-        if len(before) >= size and " ".join(before[-size:]) in table:
-            if lowered[:start].rstrip().endswith(before[-1]):
-                return float(table[" ".join(before[-size:])])
-        if len(after) >= size and " ".join(after[:size]) in table and tail_gap is not None:
-            if " ".join(after[:size]) in tail_gap.group():
-                return float(table[" ".join(after[:size])])
+        for words in (before[-size:] if len(before) >= size else [], after[:size]):
+            if len(words) == size and " ".join(words) in table:
+                return float(table[" ".join(words)])
     return 1.0
 
 
