@@ -120,3 +120,15 @@ def test_an_action_animates_and_ends_held(planner) -> None:  # type: ignore[no-u
     last = timeline.state_at(timeline.duration)
     assert last.label == "wink"
     assert last.expression[EXPRESSION_NAMES.index("eyeBlink_L")] > 0.9
+
+
+def test_lexicon_planner_reads_actions_the_same_way() -> None:
+    from engines.instructions.planner import LexiconPlanner
+
+    planner = LexiconPlanner()
+    assert planner.plan("smile and wink").understood == ("happiness + wink",)
+    chain = planner.plan("close your eyes, then look surprised")
+    assert chain.understood == ("close_eyes", "surprise")
+    assert _shape(chain.anchors[0], "eyeBlink_R") == 1.0
+    plan = planner.plan("wink at the blorf")
+    assert plan.understood == ("wink",) and plan.unknown_words == ("blorf",)

@@ -16,10 +16,9 @@ One planner holds the text encoder, I2FET and NED (loaded once); ``plan`` runs u
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodE
 from engines.i2fet.grounding import grounded_text, lexicon_reading, split_at_mentions
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
-from engines.instructions.actions import ActionMention, FacialAction, apply_action, find_actions
+from engines.instructions.actions import ActionMention, compose_actions, find_actions
 from engines.instructions.plan import Anchor, PlanRecord
 from engines.text import TextEncoder, get_encoder
 
@@ -329,109 +328,45 @@ class InstructionPlanner:
         seed: int | None,
         started: float,
     ) -> Plan:
-        """An instruction naming facial actions (``engines.instructions.actions``): the text
-        between them is planned as usual, each action becomes an anchor of its own, or joins
-        the emotion next to it when "and" / "while" / "with" / "as" links them ("smile and
-        wink" is one smiling wink)."""
+        """An instruction naming facial actions: see ``engines.instructions.actions.
+        compose_actions``; the neutral face is the subject's, from NED."""
         with torch.inference_mode():
             ned_e, ned_p = self.ned(
                 torch.from_numpy(expression).unsqueeze(0), torch.from_numpy(pose).unsqueeze(0)
             )
         neutral = ned_e[0].numpy().astype(np.float32)
         neutral_pose = ned_p[0].numpy().astype(np.float32)
-        anchors: list[Anchor] = []
-        unknown: list[str] = []
-        timings: dict[str, float] = {}
-        state_e, state_p = expression, pose
-        cursor = 0
-        joined_action: FacialAction | None = None  # an action waiting for "and <emotion>"
-        joined_scale = intensity_scale
-        pieces: list[str | ActionMention] = []
-        for mention in actions:
-            pieces += [text[cursor : mention.start], mention]
-            cursor = mention.end
-        pieces.append(text[cursor:])
-        for number, piece in enumerate(pieces):
-            if isinstance(piece, str):
-                starts_joined = _starts_joined(piece)
-                piece = _trim_links(piece)  # "smile and " alone would read as a compound
-                labels, words = lexicon_reading(piece)
-                if not labels:
-                    unknown += [w for w in words if w not in unknown]
-                    continue
-                plan = self.plan(
-                    piece,
-                    current_expression=state_e,
-                    current_pose=state_p,
-                    intensity_scale=intensity_scale,
-                    seed=None if seed is None else seed + number,
-                )
-                _add_timings(timings, plan)
-                unknown += [w for w in plan.unknown_words if w not in unknown]
-                new = list(plan.anchors)
-                if joined_action is not None and starts_joined and anchors:
-                    anchors.pop()  # "wink and smile": the wink happens on the smile
-                    new[0] = self._with_action(new[0], joined_action, joined_scale)
-                anchors += new
-                joined_action = None
-            else:
-                scale = intensity_scale * piece.intensity
-                if piece.joined and anchors and anchors[-1].label != "neutral":
-                    anchors[-1] = self._with_action(anchors[-1], piece.action, scale)
-                    joined_action = None
-                else:
-                    base = Anchor("neutral", 0.0, neutral, neutral_pose)
-                    action_anchor = self._with_action(base, piece.action, scale)
-                    anchors.append(replace(action_anchor, label=piece.action.name))
-                    joined_action, joined_scale = piece.action, scale
-            state_e, state_p = anchors[-1].expression, anchors[-1].pose
+
+        def plan_piece(piece: str, number: int, state: Anchor | None) -> PlanRecord | None:
+            if not lexicon_reading(piece)[0]:
+                return None
+            return self.plan(
+                piece,
+                current_expression=expression if state is None else state.expression,
+                current_pose=pose if state is None else state.pose,
+                intensity_scale=intensity_scale,
+                seed=None if seed is None else seed + number,
+            )
+
+        composed = compose_actions(
+            text, actions, plan_piece, neutral, neutral_pose, EXPRESSION_NAMES, intensity_scale,
+            unknown_words=lambda piece: lexicon_reading(piece)[1],
+        )  # fmt: skip
+        timings = dict(composed.timings_ms)
         timings["total"] = (time.perf_counter() - started) * 1e3
         return Plan(
             text=text,
-            anchors=tuple(anchors),
+            anchors=composed.anchors,
             neutral_expression=neutral,
             neutral_pose=neutral_pose,
-            understood=tuple(a.label for a in anchors),
-            unknown_words=tuple(unknown),
+            understood=tuple(a.label for a in composed.anchors),
+            unknown_words=composed.unknown_words,
             timings_ms=timings,
         )
-
-    def _with_action(self, anchor: Anchor, action: FacialAction, scale: float) -> Anchor:
-        """``anchor`` with ``action`` on its face (label "<label> + <action>")."""
-        expression = apply_action(anchor.expression, action, EXPRESSION_NAMES)
-        if scale != 1.0:  # the action's own shapes scale like an apex
-            expression = np.clip(
-                anchor.expression + scale * (expression - anchor.expression), 0.0, 1.0
-            ).astype(np.float32)
-        pose = anchor.pose + np.radians(np.asarray(action.pose_degrees, np.float32)) * scale
-        label = action.name if anchor.label == "neutral" else f"{anchor.label} + {action.name}"
-        own = float(np.clip(scale, 0.0, 1.0))  # an action alone is done fully (times scale)
-        intensity = own if anchor.label == "neutral" else float(anchor.intensity)
-        return Anchor(label, intensity, expression.astype(np.float32), pose.astype(np.float32))
 
     def plan_many(self, texts: Sequence[str], **options: Any) -> list[Plan]:
         """``plan`` for each text (convenience for tests and benchmarks)."""
         return [self.plan(text, **options) for text in texts]
-
-
-def _starts_joined(piece: str) -> bool:
-    """True when ``piece`` begins with "and" / "while" / "with" / "as" / "in" (no punctuation
-    first): the emotion in it goes with the action before it ("raise your eyebrows in
-    surprise")."""
-    stripped = piece.lstrip()
-    words = stripped.split(maxsplit=1)
-    return bool(words) and words[0].lower() in ("and", "while", "with", "as", "in")
-
-
-_LINKS = r"(?:and|while|with|as|in|then|and then|but|after that|next|finally|first)"
-_LEADING = re.compile(rf"^[\s,;.!?:]*(?:{_LINKS}\b[\s,;.!?:]*)*", re.IGNORECASE)
-_TRAILING = re.compile(rf"(?:[\s,;.!?:]*\b{_LINKS})*[\s,;.!?:]*$", re.IGNORECASE)
-
-
-def _trim_links(piece: str) -> str:
-    """``piece`` without the linking words and punctuation at its ends (they belonged to the
-    actions around it): " and then smile, and " -> "smile"."""
-    return _TRAILING.sub("", _LEADING.sub("", piece))
 
 
 def _add_timings(timings: dict[str, float], plan: Plan) -> None:

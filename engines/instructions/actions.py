@@ -8,20 +8,32 @@ comma) happens on that emotion's face ("smile and wink"); otherwise it starts fr
 face. "Left" and "right" are the avatar's own. The ICT model has no tongue, so "stick out
 your tongue" is not an action here.
 
-:func:`find_actions` finds them in a text; the I2FET planner turns each into an anchor
-(``engines.i2fet.planner``).
+:func:`find_actions` finds them in a text; :func:`compose_actions` plans a text around them
+with any planner (the I2FET one and the lexicon one both use it).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ACTIONS", "ActionMention", "FacialAction", "apply_action", "find_actions"]
+from engines.instructions.plan import Anchor, PlanRecord
+
+__all__ = [
+    "ACTIONS",
+    "ActionMention",
+    "ComposedActions",
+    "FacialAction",
+    "apply_action",
+    "compose_actions",
+    "find_actions",
+    "with_action",
+]
 
 
 @dataclass(frozen=True)
@@ -222,3 +234,97 @@ def apply_action(
             if f"eyeBlink_{side}" in action.shapes and f"eyeWide_{side}" in names:
                 out[names.index(f"eyeWide_{side}")] = 0.0
     return out
+
+
+def with_action(
+    anchor: Anchor, action: FacialAction, scale: float, names: tuple[str, ...]
+) -> Anchor:
+    """``anchor`` with ``action`` on its face, the action's shapes and head offset scaled by
+    ``scale``; label "<label> + <action>" (the action's name alone on a neutral anchor)."""
+    raised = apply_action(anchor.expression, action, names)
+    expression = np.clip(anchor.expression + scale * (raised - anchor.expression), 0.0, 1.0)
+    pose = anchor.pose + np.radians(np.asarray(action.pose_degrees, np.float32)) * scale
+    alone = anchor.label == "neutral"
+    label = action.name if alone else f"{anchor.label} + {action.name}"
+    intensity = float(np.clip(scale, 0.0, 1.0)) if alone else float(anchor.intensity)
+    return Anchor(label, intensity, expression.astype(np.float32), pose.astype(np.float32))
+
+
+@dataclass(frozen=True)
+class ComposedActions:
+    """What :func:`compose_actions` returns: the ``anchors`` in text order, the
+    ``unknown_words`` of all pieces and their summed ``timings_ms`` (no "total")."""
+
+    anchors: tuple[Anchor, ...]
+    unknown_words: tuple[str, ...]
+    timings_ms: dict[str, float]
+
+
+# plan_piece(text, piece number, the anchor before it or None) -> its plan, or None when the
+# piece names no emotion
+PiecePlanner = Callable[[str, int, Anchor | None], PlanRecord | None]
+
+_LINKS = r"(?:and|while|with|as|in|then|and then|but|after that|next|finally|first)"
+_LEADING = re.compile(rf"^[\s,;.!?:]*(?:{_LINKS}\b[\s,;.!?:]*)*", re.IGNORECASE)
+_TRAILING = re.compile(rf"(?:[\s,;.!?:]*\b{_LINKS})*[\s,;.!?:]*$", re.IGNORECASE)
+_LEADING_JOINERS = ("and", "while", "with", "as", "in")
+
+
+def compose_actions(
+    text: str,
+    actions: Sequence[ActionMention],
+    plan_piece: PiecePlanner,
+    neutral_expression: NDArray[np.float32],
+    neutral_pose: NDArray[np.float32],
+    names: tuple[str, ...],
+    intensity_scale: float = 1.0,
+    unknown_words: Callable[[str], Sequence[str]] = lambda piece: (),
+) -> ComposedActions:
+    """Plan ``text`` around its ``actions`` (from :func:`find_actions`).
+
+    The text between actions is cut into pieces (linking words and punctuation at their ends
+    removed: "smile and " alone would read as a compound) and each piece that names an
+    emotion is planned by ``plan_piece`` from where the previous anchor ends. Each action is
+    an anchor of its own on the neutral face, or goes on the emotion anchor next to it when
+    they are linked: "smile and wink" (the action joined to the emotion before it) and "wink
+    and smile" / "raise your eyebrows in surprise" (the piece after it begins with "and",
+    "while", "with", "as" or "in") are one anchor each. ``unknown_words(piece)`` names the
+    unknown words of a piece that names no emotion ("wink at the blorf")."""
+    anchors: list[Anchor] = []
+    unknown: list[str] = []
+    timings: dict[str, float] = {}
+    waiting: tuple[FacialAction, float] | None = None  # an action that may join what follows
+    cursor = 0
+    pieces: list[str | ActionMention] = []
+    for mention in actions:
+        pieces += [text[cursor : mention.start], mention]
+        cursor = mention.end
+    pieces.append(text[cursor:])
+    for number, piece in enumerate(pieces):
+        if isinstance(piece, ActionMention):
+            scale = intensity_scale * piece.intensity
+            if piece.joined and anchors and anchors[-1].label != "neutral":
+                anchors[-1] = with_action(anchors[-1], piece.action, scale, names)
+                waiting = None
+            else:
+                base = Anchor("neutral", 0.0, neutral_expression, neutral_pose)
+                anchors.append(with_action(base, piece.action, scale, names))
+                waiting = (piece.action, scale)
+            continue
+        words = piece.split(maxsplit=1)
+        linked = bool(words) and words[0].lower() in _LEADING_JOINERS
+        trimmed = _TRAILING.sub("", _LEADING.sub("", piece))
+        plan = plan_piece(trimmed, number, anchors[-1] if anchors else None) if trimmed else None
+        if plan is None:
+            unknown += [w for w in unknown_words(trimmed) if w not in unknown]
+            continue
+        for key, value in plan.timings_ms.items():
+            timings[key] = timings.get(key, 0.0) + value
+        unknown += [w for w in plan.unknown_words if w not in unknown]
+        new = list(plan.anchors)
+        if waiting is not None and linked and anchors:
+            anchors.pop()  # "wink and smile": the wink happens on the smile
+            new[0] = with_action(new[0], waiting[0], waiting[1], names)
+        anchors += new
+        waiting = None
+    return ComposedActions(tuple(anchors), tuple(unknown), timings)

@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engines.face_model.ict import EXPRESSION_NAMES
-from engines.instructions.analysis import analyze_text
+from engines.instructions.actions import ActionMention, compose_actions, find_actions
+from engines.instructions.analysis import TextAnalysis, analyze_text
 from engines.instructions.exceptions import NotUnderstoodError
 from engines.instructions.facs import emotion_pose_prior, emotion_prototype
 from engines.instructions.knowledge import default_knowledge
@@ -104,6 +105,9 @@ class LexiconPlanner:
             raise ValueError(f"intensity_scale must be in (0, 2], got {intensity_scale}")
         started = time.perf_counter()
         knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
+        actions = find_actions(text)
+        if actions:
+            return self._plan_with_actions(text, actions, intensity_scale, seed, started)
         analysis = analyze_text(text, include_heldout=self.include_heldout, knowledge=knowledge)
         if not analysis.emotion_mentions:
             raise NotUnderstoodError(
@@ -155,4 +159,38 @@ class LexiconPlanner:
             understood=tuple(a.label for a in anchors),
             unknown_words=tuple(analysis.unknown_words),
             timings_ms={"total": elapsed},
+        )
+
+    def _plan_with_actions(
+        self, text: str, actions: list[ActionMention], scale: float, seed: int | None,
+        started: float,
+    ) -> RulePlan:  # fmt: skip
+        """Facial actions and the emotions around them (see :func:`.actions.compose_actions`)
+        on the zero (neutral) face."""
+        knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
+
+        def read(piece: str) -> TextAnalysis:
+            return analyze_text(piece, include_heldout=self.include_heldout, knowledge=knowledge)
+
+        def plan_piece(piece: str, number: int, state: Anchor | None) -> PlanRecord | None:
+            del state  # the baseline does not adapt to the face
+            if not read(piece).emotion_mentions:
+                return None
+            return self.plan(
+                piece, intensity_scale=scale, seed=None if seed is None else seed + number
+            )
+
+        neutral = np.zeros(len(self.expression_names), np.float32)
+        composed = compose_actions(
+            text, actions, plan_piece, neutral, np.zeros(3, np.float32), self.expression_names,
+            scale, unknown_words=lambda piece: read(piece).unknown_words,
+        )  # fmt: skip
+        return RulePlan(
+            text=text,
+            anchors=composed.anchors,
+            neutral_expression=neutral,
+            neutral_pose=np.zeros(3, np.float32),
+            understood=tuple(a.label for a in composed.anchors),
+            unknown_words=composed.unknown_words,
+            timings_ms={**composed.timings_ms, "total": (time.perf_counter() - started) * 1e3},
         )
