@@ -26,7 +26,8 @@ def test_train_tiny_writes_checkpoints_and_sidecars(tmp_path: Path) -> None:
     assert {"acc1", "acc2", "gmean", "confusion"} <= set(i2fet["heldout"])
     assert i2fet["heldout_train_vocab"]["grounding_vocabulary"] == "train"  # the honest figure
     assert sidecar["config"]["encoder"] == "wordllama"  # read back by the planner / server
-    assert "--partial-grounding 0.3 --connector-noise 0.3" in sidecar["command"]
+    noise = "--partial-grounding 0.3 --connector-noise 0.3 --template-noise 0.3"
+    assert noise in sidecar["command"]
 
     from engines.i2fet import InstructionPlanner
 

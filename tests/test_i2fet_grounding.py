@@ -17,7 +17,7 @@ from engines.i2fet.grounding import (
     grounded_text,
     lexicon_mentions,
 )
-from engines.i2fet.train import ground_for_training, perturb_connectors
+from engines.i2fet.train import ground_for_training, perturb_connectors, perturb_template
 from engines.instructions.wordnet import find_wordnet_dir
 
 
@@ -69,6 +69,29 @@ def test_training_grounding_partial_and_connector_noise() -> None:
     head, _, tail = noisy.partition(GROUNDING_SEPARATOR)
     assert "then" not in head and "finally" not in head
     assert tail == "sadness then anger then happiness"
+
+
+def test_template_noise_replaces_only_template_words() -> None:
+    from engines.i2fet.train import _template_noise_words
+
+    words = _template_noise_words()
+    assert {"make", "look", "change", "expression"} <= words
+    assert not {"from", "to", "then", "and", "not", "slightly", PLACEHOLDER} & words
+    text = "make her look something, then change the expression to something || sadness then fear"
+    pool = ("zorp",)
+    noisy = {perturb_template(text, random.Random(i), pool, words) for i in range(20)}
+    assert len(noisy) > 1 and any("zorp" in out for out in noisy)
+    for out in noisy:
+        head, _, tail = out.partition(GROUNDING_SEPARATOR)
+        assert tail == "sadness then fear" and head.count(PLACEHOLDER) == 2
+        assert ", then" in head and " to something" in head  # order words kept
+    assert perturb_template(text, random.Random(0), (), words) == text
+    # off by default: the random stream and the text are as before
+    base = TrainConfig(grounding_prob=1.0)
+    assert base.template_noise_prob == 0.0
+    with_noise = TrainConfig(grounding_prob=1.0, connector_noise_prob=0.0, template_noise_prob=1.0)
+    out = ground_for_training("make her look sad", 4, with_noise, random.Random(3), pool)
+    assert out.endswith("|| sadness")
 
 
 def test_unknown_vocabulary_is_rejected() -> None:

@@ -159,6 +159,17 @@ def test_a_chain_longer_than_the_model_reads_is_planned_in_pieces(planner) -> No
         split_at_mentions(text, 0)
 
 
+def test_slots_that_contradict_the_grounding_are_planned_one_by_one(planner) -> None:
+    # I2FET reads bare four-word chains poorly (its slots 3-4 repeat slot 2); the planner
+    # notices that the slots contradict the named emotions and plans them one at a time
+    for text, expected in (
+        ("happy then sad then angry then calm", ("happiness", "sadness", "anger", "neutral")),
+        ("angry then calm then angry then calm", ("anger", "neutral", "anger", "neutral")),
+    ):
+        plan = planner.plan(text)
+        assert plan.understood == expected and len(plan.anchors) == 4
+
+
 # Hand-written chains a user might type (none copied from the corpus): the labels I2FET
 # produces must match the vocabulary's own reading for nearly all of them.
 NATURAL_CHAINS = (

@@ -181,6 +181,11 @@ class TrainConfig:
             ", after that", "and finally") are replaced by punctuation or a filler word, so
             that the count and order of anchors are read from the grounding suffix rather
             than from connector words the model has seen (unseen connectors then matter less).
+        template_noise_prob: chance that a grounded text's template words ("make her look",
+            "change the expression to", "show": words of the training templates that are not
+            linking, order or intensity words) are each, with probability 1/2, replaced by a
+            word of the unknown-word pool, so that unseen template words ("express", "let's
+            see") matter less; 0 keeps the text (and the random stream) as before.
         threads: torch threads during training (0 = leave torch's default).
         progress: show tqdm progress bars.
     """
@@ -205,6 +210,7 @@ class TrainConfig:
     grounding_prob: float = 0.7
     partial_grounding_prob: float = 0.3
     connector_noise_prob: float = 0.3
+    template_noise_prob: float = 0.0
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -221,6 +227,7 @@ class TrainConfig:
             "grounding_prob",
             "partial_grounding_prob",
             "connector_noise_prob",
+            "template_noise_prob",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

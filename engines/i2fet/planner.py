@@ -1,9 +1,10 @@
 """``InstructionPlanner``: instruction text → ordered expression anchors (the server's entry).
 
 When the vocabulary recognises 1..4 emotion phrases, the text is grounded (see
-``engines.i2fet.grounding``) and the number of anchors is the number of phrases; otherwise
-I2FET reads the raw text and its count head decides (and the text is rejected unless every
-slot is near-certain). I2FET always generates the expressions, poses and intensities.
+``engines.i2fet.grounding``) and the number of anchors is the number of phrases (when
+I2FET's slot labels then contradict the phrases, the text is planned one phrase at a time);
+otherwise I2FET reads the raw text and its count head decides (and the text is rejected
+unless every slot is near-certain). I2FET always generates the expressions, poses and intensities.
 
 Facial actions that are not emotions ("wink", "close your eyes", "raise your eyebrows"; see
 ``engines.instructions.actions``) are anchors of their own, or join the emotion they are
@@ -256,6 +257,17 @@ class InstructionPlanner:
             raise InstructionNotUnderstoodError(
                 text, understood=(), unknown_words=unknown_words, examples=self.examples
             )
+        if len(grounded_labels) > 1 and labels != tuple(grounded_labels):
+            # I2FET's slots contradict the emotions it was told (a form it reads poorly:
+            # "happy then sad then angry then calm"): plan one emotion at a time instead,
+            # each from where the previous one ends.
+            pieces = split_at_mentions(text, 1)
+            if len(pieces) == len(grounded_labels):
+                logger.info("slots %s differ from the grounding %s: planned one by one",
+                            labels, grounded_labels)  # fmt: skip
+                return self._plan_pieces(
+                    text, pieces, expression, pose, intensity_scale, seed, started
+                )
         neutral = neutral_expression[0].numpy().astype(np.float32)
         anchors = []
         for k in range(count):

@@ -18,7 +18,12 @@ from torch.nn import functional as F
 from engines.i2fet.classifier import ExpressionClassifier
 from engines.i2fet.config import ClassifierConfig, I2FETConfig, NEDConfig, TrainConfig
 from engines.i2fet.data import InstructionTensors
-from engines.i2fet.grounding import GROUNDING_SEPARATOR, ground_mentions, lexicon_mentions
+from engines.i2fet.grounding import (
+    GROUNDING_SEPARATOR,
+    PLACEHOLDER,
+    ground_mentions,
+    lexicon_mentions,
+)
 from engines.i2fet.losses import I2FETLoss
 from engines.i2fet.model import I2FET, PooledBaseline, build_model
 from engines.i2fet.ned import NED
@@ -34,6 +39,7 @@ __all__ = [
     "ground_for_training",
     "ned_pairs",
     "perturb_connectors",
+    "perturb_template",
     "seed_everything",
     "train_classifier",
     "train_i2fet",
@@ -155,7 +161,7 @@ def unknown_word_pool(size: int, seed: int) -> tuple[str, ...]:
     from engines.instructions.templates import template_words
     from engines.instructions.vocabulary import INTENSITY_NOUN_MODIFIERS, VERB_SUFFIX_ADVERBS
 
-    knowledge = default_knowledge(True)
+    knowledge = default_knowledge(True, use_similarity=False)
     if knowledge is None:
         return ()
     excluded = set(STOPWORDS) | set(template_words(True)) | set(FILLER_WORDS)
@@ -217,14 +223,59 @@ def perturb_connectors(text: str, rng: random.Random) -> str:
     return pattern.sub(replace, head) + separator + tail
 
 
+# Template words that carry order, count or negation: never replaced by ``perturb_template``.
+_KEPT_TEMPLATE_WORDS: frozenset[str] = frozenset(
+    {
+        "from", "to", "into", "then", "and", "after", "that", "first", "finally", "next",
+        "end", "up", "start", "back", "not", "no", "don't",
+    }
+)  # fmt: skip
+
+
+def _template_noise_words() -> frozenset[str]:
+    """Words of the training templates ``perturb_template`` may replace."""
+    from engines.instructions.templates import template_words
+    from engines.instructions.vocabulary import INTENSITY_ADVERBS, INTENSITY_NOUN_MODIFIERS
+
+    intensity = {w for phrase in (*INTENSITY_ADVERBS, *INTENSITY_NOUN_MODIFIERS)
+                 for w in phrase.split()}  # fmt: skip
+    return frozenset(template_words(False)) - _KEPT_TEMPLATE_WORDS - intensity - {PLACEHOLDER}
+
+
+def perturb_template(
+    text: str, rng: random.Random, pool: tuple[str, ...], words: frozenset[str]
+) -> str:
+    """Replace each template word in ``words`` of ``text``'s instruction part (before the
+    grounding suffix) by a random word of ``pool`` with probability 1/2 (see
+    ``TrainConfig.template_noise_prob``)."""
+    if not pool:
+        return text
+    head, separator, tail = text.partition(GROUNDING_SEPARATOR)
+
+    def replace(match: re.Match[str]) -> str:
+        word = match.group()
+        if word.lower() in words and rng.random() < 0.5:
+            return rng.choice(pool)
+        return word
+
+    return re.sub(r"[A-Za-z']+", replace, head) + separator + tail
+
+
 def ground_for_training(
-    text: str, max_anchors: int, config: TrainConfig, rng: random.Random
+    text: str,
+    max_anchors: int,
+    config: TrainConfig,
+    rng: random.Random,
+    pool: tuple[str, ...] = (),
 ) -> str:
     """``text`` grounded as in training: raw (1 - grounding_prob), fully or partly grounded
-    (``partial_grounding_prob``), connectors perturbed (``connector_noise_prob``)."""
+    (``partial_grounding_prob``), connectors perturbed (``connector_noise_prob``), template
+    words replaced by ``pool`` words (``template_noise_prob``)."""
     if rng.random() >= config.grounding_prob:
         return text
-    mentions = lexicon_mentions(text)
+    # WordNet only, as the corpus' own words need: the sentence-similarity fallback would read
+    # about 1 % of the inserted unknown-pool words as emotions the targets do not have
+    mentions = lexicon_mentions(text, use_similarity=False)
     if not mentions or len(mentions) > max_anchors:
         return text
     if rng.random() < config.partial_grounding_prob:
@@ -232,6 +283,8 @@ def ground_for_training(
     out = ground_mentions(text, mentions)
     if rng.random() < config.connector_noise_prob:
         out = perturb_connectors(out, rng)
+    if config.template_noise_prob and rng.random() < config.template_noise_prob:
+        out = perturb_template(out, rng, pool, _template_noise_words())
     return out
 
 
@@ -285,7 +338,7 @@ def train_i2fet(
     source_generator = torch.Generator().manual_seed(config.seed + 1)
 
     def ground(text: str) -> str:
-        return ground_for_training(text, model_config.max_anchors, config, text_rng)
+        return ground_for_training(text, model_config.max_anchors, config, text_rng, pool)
 
     def step_fn(index: torch.Tensor, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = augment_sources(data.take(index), config, source_generator)
