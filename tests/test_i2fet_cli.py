@@ -37,3 +37,23 @@ def test_train_tiny_writes_checkpoints_and_sidecars(tmp_path: Path) -> None:
 
 def test_train_bad_input_exit_code(tmp_path: Path) -> None:
     assert main(["train", "ned", "--train-size", "0", "--out", str(tmp_path)]) == 2
+
+
+def test_template_dev_split_holds_back_training_templates_only() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import json, engines.instructions.templates as T\n"
+        "single, pair = T.SINGLE_TEMPLATES, T.PAIR_TEMPLATES\n"
+        "from engines.i2fet.template_dev import hold_back_templates\n"
+        "held = hold_back_templates(123)\n"
+        "print(json.dumps([len(single), len(pair), len(T.SINGLE_TEMPLATES), len(T.PAIR_TEMPLATES),"
+        " all(t in single for t in held['HELDOUT_SINGLE_TEMPLATES']),"
+        " all(t in pair for t in held['HELDOUT_PAIR_TEMPLATES']),"
+        " not set(T.SINGLE_TEMPLATES) & set(T.HELDOUT_SINGLE_TEMPLATES)]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n_single, n_pair, kept_single, kept_pair, *checks = json.loads(out.stdout.splitlines()[-1])
+    assert kept_single == n_single - n_single // 3 and kept_pair == n_pair - n_pair // 3
+    assert all(checks)
