@@ -41,13 +41,19 @@ def test_no_action_inside_emotion_phrases_or_negations() -> None:
     assert _names("look up in surprise") == []  # a lexicon phrase of surprise
     assert _names("look down on someone") == []  # contempt
     assert _names("don't wink") == [] and _names("never close your eyes") == []
-    assert _names("stick out your tongue") == []  # the ICT model has no tongue
-    assert _names("the winkle is blinking") == []
+    assert _names("the winkle is blinky") == []
+
+
+def test_motions_the_avatar_cannot_do_are_recognised_as_such() -> None:
+    found = find_actions("shake your head, nod, then stick out your tongue")
+    assert [m.action.name for m in found] == ["shake_head", "nod", "tongue"]
+    assert all(m.action.unsupported for m in found)
+    assert not any(a.unsupported for a in ACTIONS if a.shapes or any(a.pose_degrees))
 
 
 def test_every_action_drives_real_ict_shapes() -> None:
     neutral = np.zeros(len(EXPRESSION_NAMES), np.float32)
-    for action in ACTIONS:
+    for action in (a for a in ACTIONS if not a.unsupported):
         assert set(action.shapes) <= set(EXPRESSION_NAMES), action.name
         face = apply_action(neutral, action, EXPRESSION_NAMES)
         assert face.dtype == np.float32 and face.min() >= 0.0 and face.max() <= 1.0
@@ -108,8 +114,12 @@ def test_planner_actions_keep_unknown_words_and_refusals(planner) -> None:  # ty
 
     plan = planner.plan("wink at the blorf")
     assert plan.understood == ("wink",) and "blorf" in plan.unknown_words
-    with pytest.raises(InstructionNotUnderstoodError):
-        planner.plan("stick out your tongue")
+    for text in ("stick out your tongue", "shake your head", "nod"):
+        with pytest.raises(InstructionNotUnderstoodError) as info:
+            planner.plan(text)  # "shake" alone read as excitement through WordNet before
+        assert info.value.unknown_words == (text,)
+    nodding = planner.plan("smile and nod")
+    assert nodding.understood == ("happiness",) and nodding.unknown_words == ("nod",)
 
 
 def test_an_action_animates_and_ends_held(planner) -> None:  # type: ignore[no-untyped-def]

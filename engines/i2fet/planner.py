@@ -364,6 +364,10 @@ class InstructionPlanner:
             text, actions, plan_piece, neutral, neutral_pose, EXPRESSION_NAMES, intensity_scale,
             unknown_words=lambda piece: lexicon_reading(piece)[1],
         )  # fmt: skip
+        if not composed.anchors:  # only actions the avatar cannot do ("nod")
+            raise InstructionNotUnderstoodError(
+                text, unknown_words=composed.unknown_words, examples=self.examples
+            )
         timings = dict(composed.timings_ms)
         timings["total"] = (time.perf_counter() - started) * 1e3
         return Plan(

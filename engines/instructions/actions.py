@@ -47,12 +47,16 @@ class FacialAction:
         shapes: ICT shape name -> weight in [0, 1] (the face shows at least this much).
         pose_degrees: (pitch, yaw, roll) head offset, degrees (positive pitch looks down,
             positive yaw turns to the avatar's left).
+        unsupported: why the avatar cannot do it ("" for the actions it can): such a phrase
+            is recognised, so that it is not misread ("shake your head" is not an emotion),
+            and reported as not understood.
     """
 
     name: str
     phrases: tuple[str, ...]
     shapes: MappingProxyType[str, float]
     pose_degrees: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    unsupported: str = ""
 
 
 def _action(
@@ -64,6 +68,7 @@ def _action(
     )
 
 
+_NONE: MappingProxyType[str, float] = MappingProxyType({})
 _WINK_L = {"eyeBlink_L": 1.0, "eyeSquint_L": 0.4, "cheekSquint_L": 0.5, "mouthSmile_L": 0.3}
 _WINK_R = {"eyeBlink_R": 1.0, "eyeSquint_R": 0.4, "cheekSquint_R": 0.5, "mouthSmile_R": 0.3}
 _BOTH_UP = {"browInnerUp_L": 0.9, "browInnerUp_R": 0.9, "browOuterUp_L": 1.0, "browOuterUp_R": 1.0}
@@ -132,6 +137,15 @@ ACTIONS: tuple[FacialAction, ...] = (
         (0, -12, 0),
     ),
     _action("tilt_head", "tilt {p} head, cock {p} head", {}, (0, 0, 12)),
+    *(
+        FacialAction(name, tuple(p.strip() for p in phrases.split(",")), _NONE, unsupported=why)
+        for name, phrases, why in (
+            ("nod", "nod {p} head, nod, nods, nodding", "a motion; anchors are poses"),
+            ("shake_head", "shake {p} head, shakes {p} head", "a motion; anchors are poses"),
+            ("blink", "blink, blinks, blinking", "the avatar blinks by itself"),
+            ("tongue", "stick out {p} tongue, stick {p} tongue out", "the ICT face has no tongue"),
+        )
+    ),
 )
 
 _POSSESSIVES = ("your ", "her ", "his ", "their ", "the ", "")
@@ -289,7 +303,9 @@ def compose_actions(
     they are linked: "smile and wink" (the action joined to the emotion before it) and "wink
     and smile" / "raise your eyebrows in surprise" (the piece after it begins with "and",
     "while", "with", "as" or "in") are one anchor each. ``unknown_words(piece)`` names the
-    unknown words of a piece that names no emotion ("wink at the blorf")."""
+    unknown words of a piece that names no emotion ("wink at the blorf"); an action the
+    avatar cannot do ("nod") is listed among the unknown words and planned as nothing, so
+    the anchors may be empty."""
     anchors: list[Anchor] = []
     unknown: list[str] = []
     timings: dict[str, float] = {}
@@ -301,6 +317,10 @@ def compose_actions(
         cursor = mention.end
     pieces.append(text[cursor:])
     for number, piece in enumerate(pieces):
+        if isinstance(piece, ActionMention) and piece.action.unsupported:
+            unknown += [piece.phrase] if piece.phrase not in unknown else []
+            waiting = None
+            continue
         if isinstance(piece, ActionMention):
             scale = intensity_scale * piece.intensity
             if piece.joined and anchors and anchors[-1].label != "neutral":

@@ -185,6 +185,12 @@ class LexiconPlanner:
             text, actions, plan_piece, neutral, np.zeros(3, np.float32), self.expression_names,
             scale, unknown_words=lambda piece: read(piece).unknown_words,
         )  # fmt: skip
+        if not composed.anchors:  # only actions the avatar cannot do ("nod")
+            raise NotUnderstoodError(
+                not_understood_message(text, composed.unknown_words, EXAMPLE_INSTRUCTIONS),
+                unknown_words=composed.unknown_words,
+                examples=EXAMPLE_INSTRUCTIONS,
+            )
         return RulePlan(
             text=text,
             anchors=composed.anchors,
