@@ -349,9 +349,12 @@ class InstructionPlanner:
         neutral = ned_e[0].numpy().astype(np.float32)
         neutral_pose = ned_p[0].numpy().astype(np.float32)
 
-        def plan_piece(piece: str, number: int, state: Anchor | None) -> PlanRecord | None:
-            if not lexicon_reading(piece)[0]:
-                return None
+        def plan_piece(
+            piece: str, number: int, state: Anchor | None
+        ) -> PlanRecord | tuple[str, ...]:
+            labels, unknown_words = lexicon_reading(piece)
+            if not labels:
+                return tuple(unknown_words)
             return self.plan(
                 piece,
                 current_expression=expression if state is None else state.expression,
@@ -361,9 +364,8 @@ class InstructionPlanner:
             )
 
         composed = compose_actions(
-            text, actions, plan_piece, neutral, neutral_pose, EXPRESSION_NAMES, intensity_scale,
-            unknown_words=lambda piece: lexicon_reading(piece)[1],
-        )  # fmt: skip
+            text, actions, plan_piece, neutral, neutral_pose, EXPRESSION_NAMES, intensity_scale
+        )
         if not composed.anchors:  # only actions the avatar cannot do ("nod")
             raise InstructionNotUnderstoodError(
                 text, unknown_words=composed.unknown_words, examples=self.examples

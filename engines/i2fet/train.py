@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -232,8 +233,10 @@ _KEPT_TEMPLATE_WORDS: frozenset[str] = frozenset(
 )  # fmt: skip
 
 
+@lru_cache(maxsize=1)
 def _template_noise_words() -> frozenset[str]:
-    """Words of the training templates ``perturb_template`` may replace."""
+    """Words of the training templates ``perturb_template`` may replace (read once: this is
+    called for every grounded training text)."""
     from engines.instructions.templates import template_words
     from engines.instructions.vocabulary import INTENSITY_ADVERBS, INTENSITY_NOUN_MODIFIERS
 

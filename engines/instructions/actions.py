@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from types import MappingProxyType
 
 import numpy as np
@@ -169,14 +170,16 @@ class ActionMention:
     intensity: float = 1.0
 
 
-def _patterns() -> list[tuple[re.Pattern[str], FacialAction]]:
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[re.Pattern[str], FacialAction], ...]:
+    """Every phrase of every action as a compiled pattern, longest phrase first."""
     out: list[tuple[str, FacialAction]] = []
     for action in ACTIONS:
         for phrase in action.phrases:
             for possessive in _POSSESSIVES if "{p}" in phrase else ("",):
                 out.append((phrase.replace("{p} ", possessive), action))
     out.sort(key=lambda item: -len(item[0]))  # longest first: "wink your right eye"
-    return [(re.compile(r"\b" + re.escape(text) + r"\b"), action) for text, action in out]
+    return tuple((re.compile(r"\b" + re.escape(text) + r"\b"), action) for text, action in out)
 
 
 def _emotion_spans(lowered: str) -> list[tuple[int, int]]:
@@ -185,7 +188,8 @@ def _emotion_spans(lowered: str) -> list[tuple[int, int]]:
 
     spans = [m.span() for m in _WORD.finditer(lowered)]
     out = []
-    for mention in analyze_text(lowered).emotion_mentions + analyze_text(lowered).negated_mentions:
+    analysis = analyze_text(lowered)
+    for mention in analysis.emotion_mentions + analysis.negated_mentions:
         first, last = mention.position, mention.position + mention.length - 1
         if 0 <= first <= last < len(spans):
             out.append((spans[first][0], spans[last][1]))
@@ -197,22 +201,24 @@ def find_actions(text: str) -> list[ActionMention]:
     a negation - "don't wink" - is not an action, nor one inside an emotion phrase of the
     lexicon: "look up in surprise", "look down on someone")."""
     lowered = text.lower()
-    taken: list[tuple[int, int]] = _emotion_spans(lowered)
+    matches = [(m, action) for pattern, action in _patterns() for m in pattern.finditer(lowered)]
+    if not matches:
+        return []
+    taken: list[tuple[int, int]] = _emotion_spans(lowered)  # only read when a phrase matched
     found: list[ActionMention] = []
-    for pattern, action in _patterns():
-        for match in pattern.finditer(lowered):
-            start, end = match.span()
-            if any(start < b and a < end for a, b in taken):
-                continue
-            before = _WORD.findall(lowered[max(0, start - 12) : start])
-            if before and before[-1] in ("not", "don't", "dont", "never", "no", "stop"):
-                continue
-            taken.append((start, end))
-            gap = lowered[:start].rstrip()
-            words = _WORD.findall(gap[-10:])
-            joined = bool(words) and words[-1] in _JOINERS and not gap.endswith(",")
-            intensity = _intensity_near(lowered, start, end)
-            found.append(ActionMention(action, match.group(), start, end, joined, intensity))
+    for match, action in matches:
+        start, end = match.span()
+        if any(start < b and a < end for a, b in taken):
+            continue
+        before = _WORD.findall(lowered[max(0, start - 12) : start])
+        if before and before[-1] in ("not", "don't", "dont", "never", "no", "stop"):
+            continue
+        taken.append((start, end))
+        gap = lowered[:start].rstrip()
+        words = _WORD.findall(gap[-10:])
+        joined = bool(words) and words[-1] in _JOINERS and not gap.endswith(",")
+        intensity = _intensity_near(lowered, start, end)
+        found.append(ActionMention(action, match.group(), start, end, joined, intensity))
     return sorted(found, key=lambda mention: mention.start)
 
 
@@ -274,9 +280,9 @@ class ComposedActions:
     timings_ms: dict[str, float]
 
 
-# plan_piece(text, piece number, the anchor before it or None) -> its plan, or None when the
-# piece names no emotion
-PiecePlanner = Callable[[str, int, Anchor | None], PlanRecord | None]
+# plan_piece(text, piece number, the anchor before it or None) -> its plan, or the piece's
+# unknown words when it names no emotion ("at the blorf" -> ("blorf",))
+PiecePlanner = Callable[[str, int, Anchor | None], PlanRecord | tuple[str, ...]]
 
 _LINKS = r"(?:and|while|with|as|in|then|and then|but|after that|next|finally|first)"
 _LEADING = re.compile(rf"^[\s,;.!?:]*(?:{_LINKS}\b[\s,;.!?:]*)*", re.IGNORECASE)
@@ -292,7 +298,6 @@ def compose_actions(
     neutral_pose: NDArray[np.float32],
     names: tuple[str, ...],
     intensity_scale: float = 1.0,
-    unknown_words: Callable[[str], Sequence[str]] = lambda piece: (),
 ) -> ComposedActions:
     """Plan ``text`` around its ``actions`` (from :func:`find_actions`).
 
@@ -302,8 +307,8 @@ def compose_actions(
     an anchor of its own on the neutral face, or goes on the emotion anchor next to it when
     they are linked: "smile and wink" (the action joined to the emotion before it) and "wink
     and smile" / "raise your eyebrows in surprise" (the piece after it begins with "and",
-    "while", "with", "as" or "in") are one anchor each. ``unknown_words(piece)`` names the
-    unknown words of a piece that names no emotion ("wink at the blorf"); an action the
+    "while", "with", "as" or "in") are one anchor each. The unknown words of pieces that name
+    no emotion ("wink at the blorf") are kept for the user; an action the
     avatar cannot do ("nod") is listed among the unknown words and planned as nothing, so
     the anchors may be empty."""
     anchors: list[Anchor] = []
@@ -334,9 +339,11 @@ def compose_actions(
         words = piece.split(maxsplit=1)
         linked = bool(words) and words[0].lower() in _LEADING_JOINERS
         trimmed = _TRAILING.sub("", _LEADING.sub("", piece))
-        plan = plan_piece(trimmed, number, anchors[-1] if anchors else None) if trimmed else None
-        if plan is None:
-            unknown += [w for w in unknown_words(trimmed) if w not in unknown]
+        if not trimmed:
+            continue
+        plan = plan_piece(trimmed, number, anchors[-1] if anchors else None)
+        if isinstance(plan, tuple):  # no emotion in the piece: only its unknown words
+            unknown += [w for w in plan if w not in unknown]
             continue
         for key, value in plan.timings_ms.items():
             timings[key] = timings.get(key, 0.0) + value

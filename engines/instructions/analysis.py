@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -476,25 +476,24 @@ def _similar_mention(
         return None  # a common word ("see"): see SimilarityConfig.max_senses
     emotions, intensities, speeds, known = _phrase_tables(include_heldout)
 
+    def starts(j: int, *tables: Mapping[tuple[str, ...], object]) -> bool:
+        """A phrase of one of ``tables`` begins at token ``j``."""
+        return any(
+            tokens[j : j + length] in table
+            for length in range(1, min(_MAX_PHRASE, len(tokens) - j) + 1)
+            for table in tables
+        )
+
     def free(j: int) -> bool:  # glue or unknown, and no known phrase starts here
-        for length in range(1, min(_MAX_PHRASE, len(tokens) - j) + 1):
-            phrase = tokens[j : j + length]
-            if phrase in emotions or phrase in intensities or phrase in speeds:
-                return False
+        if starts(j, emotions, intensities, speeds):
+            return False
         return tokens[j] in _SPAN_GLUE or tokens[j] not in known
 
     def joined(a: int, b: int) -> bool:  # no punctuation between tokens a and b
         return not any(c in text[spans[a][1] : spans[b][0]] for c in ",;.!?:")
 
     following = index + 1
-    if (
-        following < len(tokens)
-        and joined(index, following)
-        and any(
-            tokens[following : following + length] in emotions
-            for length in range(1, min(_MAX_PHRASE, len(tokens) - following) + 1)
-        )
-    ):
+    if following < len(tokens) and joined(index, following) and starts(following, emotions):
         return None  # a word right before an emotion modifies it: "crazy happy"
     start = index - 1 if index > 0 and tokens[index - 1] in ("like", "as") else index
     if mention_end == start and start > 0 and joined(start - 1, index):
@@ -512,14 +511,10 @@ def _similar_mention(
     candidates = [(a, b) for a in range(first, index + 1) for b in range(index + 1, last + 2)]
     phrases = [" ".join(tokens[a:b]) for a, b in candidates]
     matches = knowledge.similarity.lookup_many(phrases)
-    best: tuple[float, int, int, str, str, str] | None = None
-    for (a, b), phrase, match in zip(candidates, phrases, matches, strict=True):
-        if match is None:
-            continue
-        key = (match.score, -(b - a))
-        if best is None or key > (best[0], -(best[2] - best[1])):
-            best = (match.score, a, b, phrase, match.label, match.via)
-    if best is None:
+    found = [(match.score, a - b, a, phrase, match)  # most similar first, then shortest
+             for (a, b), phrase, match in zip(candidates, phrases, matches, strict=True)
+             if match is not None]  # fmt: skip
+    if not found:
         return None
-    _, a, _, phrase, label, via = best
-    return EmotionMention(phrase, label, a, "similar", via)
+    _, _, a, phrase, match = max(found, key=lambda item: item[:2])
+    return EmotionMention(phrase, match.label, a, "similar", match.via)

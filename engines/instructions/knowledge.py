@@ -35,6 +35,7 @@ evaluation uses the training vocabulary only (``include_heldout=False``).
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -360,6 +361,15 @@ def default_knowledge(
 
 @lru_cache(maxsize=4)
 def _default_knowledge(include_heldout: bool, use_similarity: bool) -> EmotionKnowledge | None:
+    if use_similarity:  # the WordNet part is shared with the plain one (loaded once)
+        base = _default_knowledge(include_heldout, False)
+        if base is None:
+            return None
+        from engines.instructions.similarity import default_similarity
+
+        with_similarity = copy.copy(base)
+        with_similarity.similarity = default_similarity(base.entries)
+        return with_similarity
     try:
         wordnet = WordNet()
     except WordNetUnavailableError as error:
@@ -372,12 +382,7 @@ def _default_knowledge(include_heldout: bool, use_similarity: bool) -> EmotionKn
         for word, value in table.items()
         if include_heldout or word not in HELDOUT_INTENSITY_WORDS
     }
-    similarity = None
-    if use_similarity:
-        from engines.instructions.similarity import default_similarity
-
-        similarity = default_similarity(entries)
-    return EmotionKnowledge(wordnet, entries, intensity_words=intensity, similarity=similarity)
+    return EmotionKnowledge(wordnet, entries, intensity_words=intensity)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:

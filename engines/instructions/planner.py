@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from engines.face_model.ict import EXPRESSION_NAMES
 from engines.instructions.actions import ActionMention, compose_actions, find_actions
-from engines.instructions.analysis import TextAnalysis, analyze_text
+from engines.instructions.analysis import analyze_text
 from engines.instructions.exceptions import NotUnderstoodError
 from engines.instructions.facs import emotion_pose_prior, emotion_prototype
 from engines.instructions.knowledge import default_knowledge
@@ -104,10 +104,10 @@ class LexiconPlanner:
         if not (0.0 < intensity_scale <= 2.0):
             raise ValueError(f"intensity_scale must be in (0, 2], got {intensity_scale}")
         started = time.perf_counter()
-        knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
         actions = find_actions(text)
         if actions:
             return self._plan_with_actions(text, actions, intensity_scale, seed, started)
+        knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
         analysis = analyze_text(text, include_heldout=self.include_heldout, knowledge=knowledge)
         if not analysis.emotion_mentions:
             raise NotUnderstoodError(
@@ -169,13 +169,15 @@ class LexiconPlanner:
         on the zero (neutral) face."""
         knowledge = default_knowledge(self.include_heldout) if self.use_knowledge else None
 
-        def read(piece: str) -> TextAnalysis:
-            return analyze_text(piece, include_heldout=self.include_heldout, knowledge=knowledge)
-
-        def plan_piece(piece: str, number: int, state: Anchor | None) -> PlanRecord | None:
+        def plan_piece(
+            piece: str, number: int, state: Anchor | None
+        ) -> PlanRecord | tuple[str, ...]:
             del state  # the baseline does not adapt to the face
-            if not read(piece).emotion_mentions:
-                return None
+            analysis = analyze_text(
+                piece, include_heldout=self.include_heldout, knowledge=knowledge
+            )
+            if not analysis.emotion_mentions:
+                return tuple(analysis.unknown_words)
             return self.plan(
                 piece, intensity_scale=scale, seed=None if seed is None else seed + number
             )
@@ -183,7 +185,7 @@ class LexiconPlanner:
         neutral = np.zeros(len(self.expression_names), np.float32)
         composed = compose_actions(
             text, actions, plan_piece, neutral, np.zeros(3, np.float32), self.expression_names,
-            scale, unknown_words=lambda piece: read(piece).unknown_words,
+            scale,
         )  # fmt: skip
         if not composed.anchors:  # only actions the avatar cannot do ("nod")
             raise NotUnderstoodError(

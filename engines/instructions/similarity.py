@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from engines.instructions.knowledge import _entry_lemma
 from engines.instructions.vocabulary import LexicalEntry
 
 __all__ = [
@@ -118,14 +119,6 @@ def _spelled_alike(phrase: str, vocabulary_phrase: str) -> bool:
     return any(v != w and v.startswith(w) for w in words for v in vocabulary_phrase.split())
 
 
-def _lemma(entry: LexicalEntry) -> str:
-    text = entry.text
-    for article in ("a ", "an "):
-        if entry.form == "noun" and text.startswith(article):
-            return text[len(article) :]
-    return text
-
-
 class PhraseSimilarity:
     """Nearest-vocabulary-phrase grounding in a sentence-embedding space.
 
@@ -146,26 +139,19 @@ class PhraseSimilarity:
     ) -> None:
         self.config = config or SimilarityConfig()
         self._embed = embed
-        pairs = sorted({(_lemma(e), e.label) for e in entries})
+        pairs = sorted({(_entry_lemma(e), e.label) for e in entries})
         self._phrases = [phrase for phrase, _ in pairs]
         self._labels = [label for _, label in pairs]
         self._matrix: np.ndarray | None = None  # (P, D), built on first use
         self._cache: dict[str, SimilarMatch | None] = {}
-
-    @property
-    def vocabulary_size(self) -> int:
-        """Number of (phrase, label) pairs anchoring the labels."""
-        return len(self._phrases)
 
     def _vectors(self, phrases: Sequence[str]) -> np.ndarray:
         texts = [self.config.template.format(p) for p in phrases]
         return np.asarray(self._embed(texts), dtype=np.float32).reshape(len(texts), -1)
 
     def prepare(self) -> None:
-        """Embed the vocabulary now rather than on the first lookup, and run the model once
-        on a lookup-sized batch: torch's first small batch costs about 2 s more on a CPU."""
+        """Embed the vocabulary now rather than on the first lookup."""
         self._vocabulary()
-        self._vectors(["a", "a b", "a b c", "a b c d"])
 
     def _vocabulary(self) -> np.ndarray:
         if self._matrix is None:

@@ -13,7 +13,7 @@ split is printed too. The Table V ablation (``facecast train ablation``) is incl
 held-out synonyms, intensity words and template words, and unknown words are grounded through
 WordNet 3.0 (third-party knowledge; see ``engines.instructions.knowledge``) when it is
 installed, and what WordNet cannot place by sentence similarity
-(``engines.instructions.similarity``, when all-MiniLM-L6-v2 is installed).
+(``engines.instructions.similarity``: all-mpnet-base-v2, else all-MiniLM-L6-v2, when installed).
 ``train_vocab_wordnet_only`` gives the same without the similarity fallback,
 ``train_vocab_no_wordnet`` without either, and
 ``heldout.train_vocab_by_kind`` splits the held-out phrasings by what is held out in them
