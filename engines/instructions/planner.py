@@ -22,7 +22,7 @@ from engines.face_model.ict import EXPRESSION_NAMES
 from engines.instructions.actions import ActionMention, compose_actions, find_actions
 from engines.instructions.analysis import analyze_text
 from engines.instructions.exceptions import NotUnderstoodError
-from engines.instructions.facs import emotion_pose_prior, emotion_prototype
+from engines.instructions.facs import apex_scale, emotion_pose_prior, emotion_prototype
 from engines.instructions.knowledge import default_knowledge
 from engines.instructions.plan import Anchor, PlanRecord
 from engines.instructions.vocabulary import LEXICON
@@ -146,7 +146,7 @@ class LexiconPlanner:
                 RuleAnchor(
                     mention.label,
                     intensity,
-                    np.clip(neutral + proto * intensity, 0.0, 1.0).astype(np.float32),
+                    np.clip(neutral + proto * apex_scale(intensity), 0.0, 1.0).astype(np.float32),
                     pose.astype(np.float32),
                 )
             )

@@ -40,9 +40,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion)")
     parser.add_argument(
         "target",
-        choices=["i2fet", "grounding"],
+        choices=["i2fet", "grounding", "fidelity"],
         help="i2fet: the model; grounding: WordNet grounding on development sets drawn from the "
-        "training vocabulary only (leave-one-out recall, random and made-up words, typos)",
+        "training vocabulary only (leave-one-out recall, random and made-up words, typos); "
+        "fidelity: animate instructions on photos and let an independent image-level judge "
+        "(FER2013 mini-Xception) read the frames",
     )
     parser.add_argument("--json", action="store_true", help="print the full JSON result")
     parser.add_argument("--checkpoint-dir", default=None, help="default: the committed ones")
@@ -72,6 +74,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("-o", "--output", default=None, help="write the JSON here too")
     parser.add_argument("--plot", default=None, help="write the confusion matrices as a PNG")
+    from server.cli.cmd_eval_fidelity import add_fidelity_arguments
+
+    add_fidelity_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -254,6 +259,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.target == "grounding":
         return _run_grounding(args)
+    if args.target == "fidelity":
+        from server.cli.cmd_eval_fidelity import run_fidelity
+
+        return run_fidelity(args)
     if args.eval_size < 1:
         logger.error("--eval-size must be >= 1")
         return 2
