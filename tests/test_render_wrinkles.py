@@ -102,7 +102,7 @@ def test_own_expression_and_below_add_nothing(on, off, astronaut_avatar, ict):
     )
     # Nothing in the per-frame map at all.
     on.render(own * 0.5, np.zeros(3))
-    assert not on.wrinkles.combined.any()
+    assert not on.wrinkles.combined.any() and not on.wrinkles.folded.any()
 
 
 def test_neutral_target_from_a_neutral_photo_adds_nothing(astronaut_avatar, ict):

@@ -316,10 +316,17 @@ class AvatarRenderer:
                 self.crop_image,
                 mesh.source_position,
                 mesh.photo_weight,
+                mesh.triangle_uv,
+                mesh.labels == LABEL_SKIN,
             )
             if cfg.wrinkles and cfg.wrinkle_strength > 0.0
             else None
         )
+        if self.wrinkles is not None:
+            self._wrinkle_map, self._folded = self.wrinkles.combined, self.wrinkles.folded
+        else:
+            self._wrinkle_map = np.zeros((2, 2), np.float32)
+            self._folded = np.zeros(mesh.faces.shape[0], np.bool_)
         self.last_fragments: Fragments | None = None
 
     @property
@@ -480,7 +487,8 @@ class AvatarRenderer:
             self._field,
             self._coverage,
             self._exact,
-            None if self.wrinkles is None else self.wrinkles.combined,
+            self._wrinkle_map,
+            self._folded,
         )
         if self._mouth_group > 0:
             feather_mouth(

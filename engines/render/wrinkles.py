@@ -25,9 +25,10 @@ photo's skin has (smooth young skin or a soft photo gets shallower folds, textur
 deeper ones). The gain is grey (one value for the three channels), so a grey photo stays grey
 and each person's folds take their own skin colour: a dark face gets dark-face folds.
 
-Per frame: the driver weights (J, E) times the ramped expression difference, then a sum of
-the active maps' boxes into one (T, T) map (a few hundredths of a millisecond); the shader
-samples it bilinearly on skin pixels and multiplies the gain (``shader._shade_kernel``).
+Per frame (one numba call): the driver weights (J, E) times the ramped expression difference,
+a sum of the active maps' boxes into one (T, T) map and a flag per triangle meeting an active
+map; the shader samples the map bilinearly on those triangles' skin pixels only and multiplies
+their gain (``shader._shade_kernel``): a frame with no fold costs ~nothing.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from engines.face_model.ict import FaceModelData
 from engines.render.mesh import vertex_normals
 from engines.render.rasterizer import RasterBuffers, rasterize
 
-__all__ = ["WRINKLE_MAP_SIZE", "WrinkleField", "WrinkleSpec", "build_wrinkles", "wrinkle_specs"]
+__all__ = ["GAIN_RANGE", "WRINKLE_MAP_SIZE", "WrinkleField", "WrinkleSpec", "build_wrinkles", "wrinkle_specs"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,10 @@ WRINKLE_MAP_SIZE = 384  # texels per side of the UV maps (ICT: 1 UV unit ~ 24 cm
 _DEPTH_MM = 0.9
 # Cavity darkening per mm of depth (a valley sees less of the light).
 _CAVITY_PER_MM = 0.18
-# Limits of the summed gain offset (deepest valley / brightest bulge).
-_GAIN_RANGE = (-0.42, 0.22)
+# Limits of the summed gain offset (deepest valley / brightest bulge), applied by the shader.
+GAIN_RANGE = (-0.42, 0.22)
+# Texels whose gain offset is below this are left out of a map (half a level at 255).
+_NEGLIGIBLE_GAIN = 0.002
 # Fine skin detail (median |L - blur(L)| / blur(L) on the visible skin, photo at 512 px) that
 # gets folds of unit depth; the photo's own detail scales them by sqrt(detail / this), kept in
 # _DETAIL_LIMITS. The astronaut (a scanned print, smooth skin) measures 0.0154: her folds are the reference.
@@ -307,24 +310,43 @@ def wrinkle_specs() -> tuple[WrinkleSpec, ...]:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _accumulate_kernel(
+def _update_kernel(
+    expression: NDArray[np.float32],
+    source: NDArray[np.float32],
+    drivers: NDArray[np.float32],
+    strength: float,
     values: NDArray[np.float32],
     offsets: NDArray[np.int64],
     boxes: NDArray[np.int32],
+    triangle_indptr: NDArray[np.int64],
+    triangle_index: NDArray[np.int32],
     activation: NDArray[np.float32],
-    low: float,
-    high: float,
-    last_box: NDArray[np.int32],
+    last_activation: NDArray[np.float32],
     out: NDArray[np.float32],
+    folded: NDArray[np.bool_],
 ) -> None:
-    """``out`` (T, T) = clip(Σ_j activation[j] · map_j) over the active maps' boxes; the
-    previous frame's box (``last_box``: row0, col0, row1, col1) is cleared first."""
-    for r in range(last_box[0], last_box[2]):
-        for c in range(last_box[1], last_box[3]):
-            out[r, c] = 0.0
-    r0, c0, r1, c1 = out.shape[0], out.shape[1], 0, 0
+    """One frame: activations (J,) from the expression's increase over the source's, then
+    ``out`` (T, T) = Σ_j activation[j] · map_j over the active maps' boxes (the previous
+    frame's active boxes, ``last_activation`` > 0, cleared first; the shader clips the sum to
+    :data:`GAIN_RANGE`) and ``folded`` (F,) = the triangles meeting an active map."""
+    for j in range(drivers.shape[0]):
+        total = np.float32(0.0)
+        for k in range(drivers.shape[1]):
+            weight = drivers[j, k]
+            if weight != 0.0:
+                d = min(max(expression[k] - source[k], np.float32(0.0)), np.float32(1.0))
+                total += weight * d * d * (np.float32(3.0) - np.float32(2.0) * d)
+        activation[j] = min(total, np.float32(1.0)) * np.float32(strength)
+    for j in range(boxes.shape[0]):  # clear what the previous frame's active maps wrote
+        if last_activation[j] > 0.0:
+            row0, col0, rows, cols = boxes[j, 0], boxes[j, 1], boxes[j, 2], boxes[j, 3]
+            for r in range(row0, row0 + rows):
+                for c in range(col0, col0 + cols):
+                    out[r, c] = 0.0
+    folded[:] = False
     for j in range(boxes.shape[0]):
         a = activation[j]
+        last_activation[j] = a
         if a <= 0.0:
             continue
         row0, col0, rows, cols = boxes[j, 0], boxes[j, 1], boxes[j, 2], boxes[j, 3]
@@ -332,16 +354,8 @@ def _accumulate_kernel(
         for r in range(rows):
             for c in range(cols):
                 out[row0 + r, col0 + c] += a * values[base + r * cols + c]
-        r0 = min(r0, row0)
-        c0 = min(c0, col0)
-        r1 = max(r1, row0 + rows)
-        c1 = max(c1, col0 + cols)
-    lo = np.float32(low)
-    hi = np.float32(high)
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            out[r, c] = min(max(out[r, c], lo), hi)
-    last_box[0], last_box[1], last_box[2], last_box[3] = r0, c0, max(r1, r0), max(c1, c0)
+        for t in range(triangle_indptr[j], triangle_indptr[j + 1]):
+            folded[triangle_index[t]] = True
 
 
 class WrinkleField:
@@ -352,8 +366,11 @@ class WrinkleField:
         drivers: (J, E) float32 weight of each shape's ramped increase in each map.
         values, offsets, boxes: the maps' texels (flat float32), their starts (J + 1,) int64
             and boxes (J, 4) int32 (row0, col0, rows, cols) in the (T, T) map.
+        triangle_indptr, triangle_index: (J + 1,) int64 / (n,) int32 CSR of the rendered
+            triangles whose UV box meets each map's box.
         detail_scale: the photo's skin-detail factor the maps were scaled by.
         combined: (T, T) float32 gain offset of the last frame (0 where no fold).
+        folded: (F,) bool, the triangles meeting one of the last frame's active maps.
     """
 
     def __init__(
@@ -363,6 +380,8 @@ class WrinkleField:
         maps: list[tuple[int, int, NDArray[np.float32]]],
         size: int,
         detail_scale: float,
+        triangle_uv: NDArray[np.float32],
+        skin_triangles: NDArray[np.bool_],
     ) -> None:
         self.names = names
         self.drivers = np.ascontiguousarray(drivers, np.float32)
@@ -376,29 +395,40 @@ class WrinkleField:
             if maps
             else np.zeros(0, np.float32)
         )
+        # Triangles (texel boxes, one texel of margin for the bilinear sample) per map.
+        cols = triangle_uv[..., 0] * size - 0.5
+        rows = (1.0 - triangle_uv[..., 1]) * size - 0.5
+        t_r0, t_r1 = rows.min(1) - 1.0, rows.max(1) + 1.0
+        t_c0, t_c1 = cols.min(1) - 1.0, cols.max(1) + 1.0
+        lists = []
+        for r, c, m in maps:
+            meets = (
+                skin_triangles
+                & (t_r1 >= r) & (t_r0 <= r + m.shape[0]) & (t_c1 >= c) & (t_c0 <= c + m.shape[1])
+            )  # fmt: skip
+            lists.append(np.nonzero(meets)[0].astype(np.int32))
+        self.triangle_indptr = np.concatenate([[0], np.cumsum([len(x) for x in lists])]).astype(
+            np.int64
+        )
+        self.triangle_index = (
+            np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, np.int32)
+        )
         self.detail_scale = float(detail_scale)
         self.combined = np.zeros((size, size), np.float32)
-        self._last_box = np.zeros(4, np.int32)
-        self._activation = np.zeros(len(names), np.float32)
-
-    def activation(
-        self, expression: NDArray[np.float32], source: NDArray[np.float32], strength: float
-    ) -> NDArray[np.float32]:
-        """(J,) map weights for an expression (E,) given the photo's own (E,)."""
-        delta = np.clip(expression - source, 0.0, 1.0)
-        ramp = delta * delta * (3.0 - 2.0 * delta)
-        np.minimum(self.drivers @ ramp, 1.0, out=self._activation)
-        self._activation *= np.float32(strength)
-        return self._activation
+        self.folded = np.zeros(len(skin_triangles), np.bool_)
+        self.activation = np.zeros(len(names), np.float32)
+        self._last_activation = np.zeros(len(names), np.float32)
 
     def update(
         self, expression: NDArray[np.float32], source: NDArray[np.float32], strength: float
     ) -> NDArray[np.float32]:
-        """Fill and return :attr:`combined` for this frame's expression (E,)."""
-        activation = self.activation(expression, source, strength)
-        _accumulate_kernel(
-            self.values, self.offsets, self.boxes, activation, _GAIN_RANGE[0], _GAIN_RANGE[1],
-            self._last_box, self.combined,
+        """Fill :attr:`combined`, :attr:`folded` and :attr:`activation` (J,) for this frame's
+        expression (E,) given the photo's own (E,); returns :attr:`combined`."""
+        _update_kernel(
+            np.ascontiguousarray(expression, np.float32), source, self.drivers,
+            float(strength), self.values, self.offsets, self.boxes, self.triangle_indptr,
+            self.triangle_index, self.activation, self._last_activation, self.combined,
+            self.folded,
         )  # fmt: skip
         return self.combined
 
@@ -466,6 +496,8 @@ def build_wrinkles(
     crop_image: NDArray[np.uint8],
     source_position: NDArray[np.float32],
     photo_weight: NDArray[np.float32],
+    triangle_uv: NDArray[np.float32],
+    skin_triangles: NDArray[np.bool_],
     specs: tuple[WrinkleSpec, ...] | None = None,
     size: int = WRINKLE_MAP_SIZE,
 ) -> WrinkleField:
@@ -477,6 +509,8 @@ def build_wrinkles(
         sh_lighting: (9, 3) the photo's fitted SH light; source_rotation: (3,) Euler angles.
         crop_image: (S, S, 3) uint8 the renderer's crop; source_position (Vr, 2) and
             photo_weight (Vr,) of the render mesh (where the skin's fine detail is measured).
+        triangle_uv: (F, 3, 2) UVs of the rendered triangles and skin_triangles (F,) bool
+            those that carry folds (``RenderMesh.triangle_uv``, label ``LABEL_SKIN``).
         specs: the fold maps (default :func:`wrinkle_specs`).
         size: texels per side of the maps.
     """
@@ -525,6 +559,8 @@ def build_wrinkles(
     detail = _skin_detail(crop_image, source_position[seen], skin)
     detail_scale = float(np.clip(np.sqrt(detail / _DETAIL_REFERENCE), *_DETAIL_LIMITS))
     depth_mm = _DEPTH_MM * detail_scale
+    # Only the skin facing forwards: not the inner lips, nostrils or ears that share (x, y).
+    facing = _step(normal[:, 2], 0.15, 0.45)
     x, y = position[:, 0], position[:, 1]
     rows, cols = np.nonzero(covered)
     eps = 0.25  # mm, finite differences of the height
@@ -546,7 +582,12 @@ def build_wrinkles(
         ratio = np.where(
             lit[idx], _sh_grey(tilted @ rotation.T, grey) / np.maximum(shade0[idx], 1e-6), 1.0
         )
-        gain = ((ratio - 1.0) + _CAVITY_PER_MM * h[idx]) * texel_skin[idx]
+        gain = ((ratio - 1.0) + _CAVITY_PER_MM * h[idx]) * texel_skin[idx] * facing[idx]
+        keep = np.abs(gain) > _NEGLIGIBLE_GAIN
+        if not keep.any():
+            maps.append((0, 0, np.zeros((1, 1), np.float32)))
+            continue
+        idx, gain = idx[keep], gain[keep]
         texel = np.zeros((size, size), np.float32)
         texel[rows[idx], cols[idx]] = gain
         r0, r1 = int(rows[idx].min()), int(rows[idx].max()) + 1
@@ -555,4 +596,7 @@ def build_wrinkles(
         box = texel[max(r0 - 1, 0) : r1 + 1, max(c0 - 1, 0) : c1 + 1]
         maps.append((max(r0 - 1, 0), max(c0 - 1, 0), np.ascontiguousarray(box)))
     logger.info("wrinkles: %d maps, skin detail %.4f (scale %.2f)", len(maps), detail, detail_scale)
-    return WrinkleField(tuple(s.name for s in specs), drivers, maps, size, detail_scale)
+    return WrinkleField(
+        tuple(s.name for s in specs), drivers, maps, size, detail_scale,
+        np.asarray(triangle_uv, np.float32), np.asarray(skin_triangles, np.bool_),
+    )  # fmt: skip
