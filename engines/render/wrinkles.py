@@ -65,7 +65,7 @@ _NEGLIGIBLE_GAIN = 0.002
 # gets folds of unit depth; the photo's own detail scales them by sqrt(detail / this), kept in
 # _DETAIL_LIMITS. The astronaut (a scanned print, smooth skin) measures 0.0154: her folds are the reference.
 _DETAIL_REFERENCE = 0.015
-_DETAIL_LIMITS = (0.75, 1.35)
+_DETAIL_LIMITS = (0.75, 1.3)
 
 Anchors = dict[str, NDArray[np.float64]]
 HeightFunction = Callable[[NDArray[np.float64], NDArray[np.float64], Anchors, int], NDArray]
@@ -185,7 +185,7 @@ def _nasolabial(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
     offset, along = _curve_distance(xs, y, start, control, end)
     span = _step(y, end[1] - 3.0, end[1] + 4.0) * (1.0 - _step(y, start[1] - 2.0, start[1] + 3.0))
     depth = 0.75 + 0.25 * np.sin(np.pi * along)
-    h = -depth * _gauss(offset, 1.6) + 0.75 * _gauss(offset - 6.5, 4.5) * _step(offset, 0.0, 3.0)
+    h = -0.8 * depth * _gauss(offset, 2.0) + 0.75 * _gauss(offset - 7.0, 4.5) * _step(offset, 0, 3)
     return h * span * (xs > 0)
 
 
@@ -214,12 +214,14 @@ def _crows_feet(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
     r = np.hypot(dx, dy)
     theta = np.arctan2(dy, dx)
     h = np.zeros_like(x)
-    for angle, depth, reach in ((-40.0, 0.8, 15.0), (-18.0, 1.0, 19.0), (4.0, 0.9, 18.0),
-                                (26.0, 0.6, 14.0)):  # fmt: skip
+    for angle, depth, reach in ((-40.0, 0.5, 15.0), (-18.0, 0.65, 19.0), (4.0, 0.6, 18.0),
+                                (26.0, 0.4, 14.0)):  # fmt: skip
         across = r * np.sin(theta - np.radians(angle))
         aligned = np.cos(theta - np.radians(angle)) > 0.5
-        h -= depth * _gauss(across, 0.75) * aligned * (1.0 - _step(r, reach - 5.0, reach))
-    return h * _step(r, 4.0, 7.0)
+        # Each line fades in from the corner and out towards its end (no drawn strokes).
+        fade = _step(r, 4.0, 8.0) * (1.0 - _step(r, reach - 7.0, reach))
+        h -= depth * _gauss(across, 0.95) * aligned * fade
+    return h
 
 
 def _nose(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
@@ -231,9 +233,9 @@ def _nose(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
     angle = np.radians(35.0)
     across = xs * np.sin(angle) + (y - top) * np.cos(angle)
     h = np.zeros_like(x)
-    for k, depth in enumerate((0.8, 0.65, 0.45)):
+    for k, depth in enumerate((0.65, 0.55, 0.4)):
         h -= depth * _gauss(across + 3.4 * k, 1.0)
-    h *= _step(xs, 1.0, 3.0) * (1.0 - _step(xs, 11.0, 15.0))
+    h *= _step(xs, 3.5, 6.0) * (1.0 - _step(xs, 11.0, 15.0))  # the side walls, not the ridge
     h *= _step(y, top - 12.0, top - 7.0) * (1.0 - _step(y, top + 2.0, top + 5.0))
     for k, depth in enumerate((0.6, 0.4)):
         h -= depth * _gauss(y - root[1] + 1.0 - 3.0 * k, 1.0) * (1.0 - _step(xs, 5.0, 9.0))
