@@ -97,9 +97,7 @@ def test_own_expression_and_below_add_nothing(on, off, astronaut_avatar, ict):
     np.testing.assert_array_equal(on.render(own, np.zeros(3)), off.render(own, np.zeros(3)))
     # Less of every shape than the photo (her smile removed): no fold is drawn either.
     neutral = np.zeros_like(own)
-    np.testing.assert_array_equal(
-        on.render(neutral, np.zeros(3)), off.render(neutral, np.zeros(3))
-    )
+    np.testing.assert_array_equal(on.render(neutral, np.zeros(3)), off.render(neutral, np.zeros(3)))
     # Nothing in the per-frame map at all.
     on.render(own * 0.5, np.zeros(3))
     assert not on.wrinkles.combined.any() and not on.wrinkles.folded.any()
@@ -160,7 +158,10 @@ def test_folds_on_a_grey_photo_stay_grey(astronaut_avatar, ict):
 
 def test_switch_and_strength(astronaut_avatar, ict):
     assert RenderConfig().wrinkles and RenderConfig().wrinkle_strength == 1.0
-    assert AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=64, wrinkles=False)).wrinkles is None
+    assert (
+        AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=64, wrinkles=False)).wrinkles
+        is None
+    )
     with pytest.raises(ValueError, match="wrinkle_strength"):
         RenderConfig(wrinkle_strength=-1.0)
     strong = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=64, wrinkle_strength=2.0))

@@ -47,7 +47,14 @@ from engines.face_model.ict import FaceModelData
 from engines.render.mesh import vertex_normals
 from engines.render.rasterizer import RasterBuffers, rasterize
 
-__all__ = ["GAIN_RANGE", "WRINKLE_MAP_SIZE", "WrinkleField", "WrinkleSpec", "build_wrinkles", "wrinkle_specs"]
+__all__ = [
+    "GAIN_RANGE",
+    "WRINKLE_MAP_SIZE",
+    "WrinkleField",
+    "WrinkleSpec",
+    "build_wrinkles",
+    "wrinkle_specs",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +70,8 @@ GAIN_RANGE = (-0.42, 0.22)
 _NEGLIGIBLE_GAIN = 0.002
 # Fine skin detail (median |L - blur(L)| / blur(L) on the visible skin, photo at 512 px) that
 # gets folds of unit depth; the photo's own detail scales them by sqrt(detail / this), kept in
-# _DETAIL_LIMITS. The astronaut (a scanned print, smooth skin) measures 0.0154: her folds are the reference.
+# _DETAIL_LIMITS. The astronaut (a scanned print, smooth young skin) measures 0.012 (x0.91);
+# the value is a round figure for a sharp 512 px portrait of adult skin, not fitted to anyone.
 _DETAIL_REFERENCE = 0.015
 _DETAIL_LIMITS = (0.75, 1.3)
 
@@ -113,7 +121,7 @@ def _side_blend(xs: NDArray) -> NDArray:
     return _step(xs, -5.0, 5.0)
 
 
-def _forehead(inner: bool) -> HeightFunction:
+def _forehead(inner: int) -> HeightFunction:
     """Horizontal frontalis lines: four, ~8.5 mm apart from 10 mm above the brow, arched
     half as much as the brow, their depth and height varying along them (no ruled lines)."""
 
@@ -288,8 +296,8 @@ def wrinkle_specs() -> tuple[WrinkleSpec, ...]:
     specs: list[WrinkleSpec] = []
     for side, tag in ((1, "L"), (-1, "R")):
         specs += [
-            WrinkleSpec(f"forehead_inner_{tag}", side, {f"browInnerUp_{tag}": 1.0}, _forehead(True)),
-            WrinkleSpec(f"forehead_outer_{tag}", side, {f"browOuterUp_{tag}": 1.0}, _forehead(False)),
+            WrinkleSpec(f"forehead_inner_{tag}", side, {f"browInnerUp_{tag}": 1.0}, _forehead(1)),
+            WrinkleSpec(f"forehead_outer_{tag}", side, {f"browOuterUp_{tag}": 1.0}, _forehead(0)),
             WrinkleSpec(f"glabella_{tag}", side, {f"browDown_{tag}": 1.0}, _glabella),
             WrinkleSpec(
                 f"nasolabial_{tag}", side,
@@ -456,7 +464,7 @@ def _skin_likelihood(
     # Lightness varies with the shading across a face; hue and chroma much less.
     distance = np.sqrt(diff[..., 1] ** 2 + diff[..., 2] ** 2 + (0.12 * diff[..., 0]) ** 2)
     likelihood = 1.0 - _step(distance, 6.0, 14.0)
-    return cv2.GaussianBlur(likelihood.astype(np.float32), (0, 0), 1.5)
+    return np.asarray(cv2.GaussianBlur(likelihood.astype(np.float32), (0, 0), 1.5), np.float32)
 
 
 def _skin_detail(
@@ -469,9 +477,9 @@ def _skin_detail(
     crop taken to 512 px so the measure does not depend on the render size."""
     size = crop_image.shape[0]
     factor = 512.0 / size
-    grey = cv2.cvtColor(crop_image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    grey: NDArray[np.float32] = cv2.cvtColor(crop_image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     if size != 512:
-        grey = cv2.resize(grey, (512, 512), interpolation=cv2.INTER_LINEAR)
+        grey = np.asarray(cv2.resize(grey, (512, 512), interpolation=cv2.INTER_LINEAR), np.float32)
     blur = cv2.GaussianBlur(grey, (0, 0), 1.5)
     detail = np.abs(grey - blur) / np.maximum(blur, 8.0)
     detail = cv2.GaussianBlur(detail, (0, 0), 2.0)  # a local mean, not one pixel's noise
