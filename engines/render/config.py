@@ -37,6 +37,10 @@ class RenderConfig:
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
+        wrinkles: animated wrinkles (``engines.render.wrinkles``): skin folds the new
+            expression adds to the photo's own (forehead lines, brow furrows, nasolabial
+            folds, crow's feet, ...), baked once per avatar, a gain on the skin per frame.
+        wrinkle_strength: multiplies the folds' depth (1 = as designed; 0 = none).
     """
 
     size: int = 512
@@ -51,6 +55,8 @@ class RenderConfig:
     shading_strength: float = 1.5
     pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
+    wrinkles: bool = True
+    wrinkle_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:
@@ -80,6 +86,8 @@ class RenderConfig:
             raise ValueError(
                 f"pose_shading_strength must be in [0, 4], got {self.pose_shading_strength}"
             )
+        if not 0.0 <= self.wrinkle_strength <= 3.0:
+            raise ValueError(f"wrinkle_strength must be in [0, 3], got {self.wrinkle_strength}")
         if not 0.0 < self.texture_below_visibility <= 1.0:
             raise ValueError("texture_below_visibility must be in (0, 1]")
 

@@ -22,10 +22,13 @@ from numpy.typing import NDArray
 
 from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
 from engines.render.rasterizer import Fragments
+from engines.render.wrinkles import GAIN_RANGE
 
 __all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
+_NO_WRINKLES = np.zeros((2, 2), np.float32)
+_FOLD_LOW, _FOLD_HIGH = GAIN_RANGE
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -40,6 +43,22 @@ def _sample_texture(texture: NDArray[np.float32], u: float, v: float, c: int) ->
     top = texture[y0, x0, c] * (1.0 - fx) + texture[y0, x0 + 1, c] * fx
     bottom = texture[y0 + 1, x0, c] * (1.0 - fx) + texture[y0 + 1, x0 + 1, c] * fx
     return top * (1.0 - fy) + bottom * fy
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float) -> float:
+    """Bilinear sample of the (T, T) wrinkle gain offset at texture coordinates (u, v),
+    limited to ``wrinkles.GAIN_RANGE`` (where folds overlap)."""
+    size = wrinkles.shape[0]
+    x = min(max(u * size - 0.5, 0.0), size - 1.001)
+    y = min(max((1.0 - v) * size - 0.5, 0.0), size - 1.001)
+    x0 = int(x)
+    y0 = int(y)
+    fx = x - x0
+    fy = y - y0
+    top = wrinkles[y0, x0] * (1.0 - fx) + wrinkles[y0, x0 + 1] * fx
+    bottom = wrinkles[y0 + 1, x0] * (1.0 - fx) + wrinkles[y0 + 1, x0 + 1] * fx
+    return min(max(top * (1.0 - fy) + bottom * fy, _FOLD_LOW), _FOLD_HIGH)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -72,6 +91,8 @@ def _shade_kernel(
     texture: NDArray[np.float32],
     up: float,
     warp_exact: NDArray[np.float32],
+    wrinkles: NDArray[np.float32],
+    folded: NDArray[np.bool_],
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
@@ -128,7 +149,20 @@ def _shade_kernel(
             if i0 < num_skin and i1 < num_skin and i2 < num_skin:
                 uu = 0.0
                 vv = 0.0
-                if label == LABEL_SKIN and pw < 0.999:
+                fold = 1.0  # animated wrinkles: a gain on the skin (1 where there is no fold)
+                if label == LABEL_SKIN and folded[f]:
+                    uu = (
+                        b0 * triangle_uv[f, 0, 0]
+                        + b1 * triangle_uv[f, 1, 0]
+                        + b2 * triangle_uv[f, 2, 0]
+                    )
+                    vv = (
+                        b0 * triangle_uv[f, 0, 1]
+                        + b1 * triangle_uv[f, 1, 1]
+                        + b2 * triangle_uv[f, 2, 1]
+                    )
+                    fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv)
+                elif label == LABEL_SKIN and pw < 0.999:
                     uu = (
                         b0 * triangle_uv[f, 0, 0]
                         + b1 * triangle_uv[f, 1, 0]
@@ -140,7 +174,7 @@ def _shade_kernel(
                         + b2 * triangle_uv[f, 2, 1]
                     )
                 for c in range(3):
-                    r = b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]
+                    r = (b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]) * fold
                     field[row, col, 2 + c] = pw * r
                     if label == LABEL_SKIN and pw < 0.999:
                         field[row, col, 5 + c] = (
@@ -174,6 +208,8 @@ def shade_fragments(
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
+    wrinkles: NDArray[np.float32] | None = None,
+    folded: NDArray[np.bool_] | None = None,
 ) -> None:
     """Fill ``field`` (H, W, 8), ``coverage`` and ``exact`` (H, W) from the fragments (see
     module doc).
@@ -187,7 +223,14 @@ def shade_fragments(
         texture: (T, T, 3) float32 UV texture.
         upscale: output pixels per raster pixel.
         warp_exact: (Vr,) share of the mesh's own warp per vertex (``RenderMesh.warp_exact``).
+        wrinkles: (T, T) float32 gain offset of the skin in UV space (``WrinkleField.combined``;
+            the skin's gain is multiplied by ``1 + wrinkles(uv)``); None = no folds.
+        folded: (F,) bool, the triangles that meet an active fold this frame
+            (``WrinkleField.folded``): only their pixels sample ``wrinkles``.
     """
+    if wrinkles is None or folded is None:
+        wrinkles = _NO_WRINKLES
+        folded = np.zeros(faces.shape[0], np.bool_)
     _shade_kernel(
         fragments.triangle,
         fragments.barycentric,
@@ -202,6 +245,8 @@ def shade_fragments(
         texture,
         float(upscale),
         warp_exact,
+        wrinkles,
+        folded,
         field,
         coverage,
         exact,

@@ -57,6 +57,7 @@ class FidelityConfig:
         seed: planner seed (the sampled CVAE latent), the same for every photo.
         fps: timeline frame rate (only the judged moments are rendered).
         sheet_cell: px of one cell of the contact sheets.
+        wrinkles: render the animated wrinkles (``RenderConfig.wrinkles``; off to measure them).
     """
 
     classes: tuple[str, ...] = tuple(JUDGE_TO_EMOTION)
@@ -66,6 +67,7 @@ class FidelityConfig:
     seed: int = 0
     fps: float = 30.0
     sheet_cell: int = 192
+    wrinkles: bool = True
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.classes if c not in JUDGE_TO_EMOTION]

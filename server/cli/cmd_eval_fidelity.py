@@ -48,6 +48,10 @@ def add_fidelity_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-pairs", action="store_true", help="skip the transition pairs (no Acc2)"
     )
     group.add_argument("--seed", type=int, default=0, help="planner seed")
+    group.add_argument(
+        "--no-wrinkles", action="store_true",
+        help="render without the animated wrinkles (to measure what they add)",
+    )  # fmt: skip
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
@@ -102,6 +106,7 @@ def _config(args: argparse.Namespace) -> Any:
         pairs=() if args.no_pairs else DEFAULT_PAIRS,
         intensity=args.intensity,
         seed=args.seed,
+        wrinkles=not getattr(args, "no_wrinkles", False),
     )
 
 
@@ -165,6 +170,7 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
             "intensity": config.intensity,
             "seed": config.seed,
             "size": config.size,
+            "wrinkles": config.wrinkles,
         },
         "judge": judge.describe() if hasattr(judge, "describe") else type(judge).__name__,
         "per_photo": [r.to_json() for r in results],
