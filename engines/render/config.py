@@ -37,6 +37,12 @@ class RenderConfig:
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
+        mouth_cavity: draw the synthetic mouth interior from the photo's own colour
+            statistics (a grey photo gets a grey mouth) as a dark cavity shaded by the lips'
+            opening (darker away from the lips, and as a whole the narrower the gap), with
+            the teeth lit per tooth and the gums behind the teeth in shadow. False: the flat
+            fixed palette of the previous renderer (socket red-brown, gums pink, off-white
+            teeth), kept for A/B evaluation.
     """
 
     size: int = 512
@@ -51,6 +57,7 @@ class RenderConfig:
     shading_strength: float = 1.5
     pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
+    mouth_cavity: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:
