@@ -85,6 +85,9 @@ _TEETH_CHROMA_MAX = 0.12  # teeth stay near-neutral (never pink, mauve or strong
 _MOUTH_LIGHT = np.array([0.0, 0.35, 1.0], np.float32) / np.float32(np.hypot(0.35, 1.0))
 _LOWER_TEETH_SHADE = 0.8  # the lower row sits in the upper lip's and teeth's shadow
 _GUM_NEAR_TEETH_CM = 0.4  # a gums_tongue vertex nearer a tooth than this is gum
+_PAPILLA_HEIGHT = 0.75  # labial gum below this share of the crowns' height is a papilla
+_PAPILLA_SHADE = 0.62  # a papilla takes the teeth's colour at this brightness
+_TEETH_CAVITY_STRENGTH = 0.35
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,10 @@ class RenderMesh:
         group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
         opening_index: (N,) int32 vertices of the skin's openings (mouth, eyes), grouped by
             ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
+        cavity_strength: (F,) float32 how strongly a triangle's synthetic pixels take the
+            per-frame cavity shading (``shader._shade_cavity``): 1 socket, tongue and the gums
+            behind the teeth, ``_TEETH_CAVITY_STRENGTH`` teeth and papillae (they sit at the
+            lips, lit from the front), 0 elsewhere and with ``mouth_cavity`` off.
         warp_exact: (Vr,) float32 how much a vertex's pixels keep the mesh's own warp (1: the
             face proper, the mouth and the eyes) rather than the smooth warp field spread
             around the face (0: skull, ears, neck: hair and skin there follow the field, so
@@ -159,6 +166,7 @@ class RenderMesh:
     opening_index: NDArray[np.int32]
     opening_indptr: NDArray[np.int64]
     warp_exact: NDArray[np.float32]
+    cavity_strength: NDArray[np.float32]
 
 
 def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -580,7 +588,7 @@ def _mouth_palette(
         teeth_luma = _luma(design_teeth)
         teeth_chroma = colourfulness * _chroma(design_teeth)
     else:
-        teeth_luma = float(np.clip(_luma(own) * (1.05 if teeth is not None else 0.95), 125, 225))
+        teeth_luma = float(np.clip(_luma(own) * (1.05 if teeth is not None else 0.95), 150, 225))
         # Only the person's own teeth lend their tint (a sclera's median is often pinkish
         # from lids and lashes: it gave mauve teeth); otherwise the design's, per photo.
         teeth_chroma = colourfulness * _chroma(design_teeth)
@@ -612,13 +620,14 @@ def _part_normals(
 
 def _gum_classes(
     model: FaceModelData, base: NDArray[np.float32], jaw_delta: NDArray[np.float32]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """(labial gums, tongue) masks over the gums_tongue vertices (Vg,) each.
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+    """(labial gums, papillae, tongue) masks over the gums_tongue vertices (Vg,) each.
 
     Gum = nearer a tooth than ``_GUM_NEAR_TEETH_CM``; labial = outside the middle of its
-    row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle), so
-    that the gums behind the teeth, which show between them, can be drawn in shadow; tongue =
-    the rest of the part on the jaw.
+    row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle) and
+    above ``_PAPILLA_HEIGHT`` of the crowns' height (below it: a papilla, reaching down
+    between two crowns), so that what shows between the teeth is drawn in their shadow;
+    tongue = the rest of the part on the jaw.
     """
     from scipy.spatial import cKDTree
 
@@ -631,6 +640,7 @@ def _gum_classes(
     is_gum = near < _GUM_NEAR_TEETH_CM
     centre_z = float(teeth[:, 2].min())
     labial = np.zeros(len(gums), bool)
+    papilla = np.zeros(len(gums), bool)
     bins = np.deg2rad(np.arange(0.0, 184.0, 4.0))
     for row in (False, True):
         row_teeth = teeth[teeth_on_jaw == row]
@@ -645,11 +655,23 @@ def _gum_classes(
         t_bin = np.digitize(t_angle, bins)
         g_bin = np.digitize(g_angle, bins)
         middle = np.full(len(bins) + 1, np.inf)
+        # Height of the crowns per bin: from the biting edge (0) to the row's far end (1).
+        edge = np.zeros(len(bins) + 1)
+        span = np.ones(len(bins) + 1)
+        sign = 1.0 if row else -1.0  # the lower row's crowns point up, the upper row's down
         for b in np.unique(t_bin):
             radii = t_radius[t_bin == b]
             middle[b] = 0.5 * (radii.min() + radii.max())
-        labial[row_gums] = g_radius >= middle[g_bin]
-    return labial, gums_on_jaw & ~is_gum
+            heights = sign * row_teeth[t_bin == b, 1]
+            edge[b] = heights.max()
+            span[b] = max(heights.max() - heights.min(), 1e-3)
+        height = (edge[g_bin] - sign * g[:, 1]) / span[g_bin]
+        # The papillae reach down between the crowns: they are drawn in the teeth's shadow
+        # like the gums behind (pink triangles between the front teeth read as blood).
+        front = g_radius >= middle[g_bin]
+        labial[row_gums] = front & (height > _PAPILLA_HEIGHT)
+        papilla[row_gums] = front & (height <= _PAPILLA_HEIGHT)
+    return labial, papilla, gums_on_jaw & ~is_gum
 
 
 def _cavity_colours(
@@ -658,20 +680,23 @@ def _cavity_colours(
     jaw_delta: NDArray[np.float32],
     palette: _MouthPalette,
     colour: NDArray[np.float32],
-) -> None:
+) -> NDArray[np.bool_]:
     """Write the synthetic colours (``colour`` (Vr, 3), in place) of the mouth socket, gums,
     tongue and teeth from ``palette``: darker towards the back of the mouth, the teeth and
-    tongue lit by their own normals, the gums behind the teeth in shadow."""
+    tongue lit by their own normals, the gums behind the teeth in shadow. Returns the
+    papillae mask (Vg,) over the gums_tongue vertices."""
     z = base[:, 2]
     s0, s1 = model.vertex_ranges["mouth_socket"]
     depth = np.clip((z[s0:s1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
     colour[s0:s1] = palette.cavity * (0.3 + 0.7 * depth**2)
 
     g0, g1 = model.vertex_ranges["gums_tongue"]
-    labial, tongue = _gum_classes(model, base, jaw_delta)
+    labial, papilla, tongue = _gum_classes(model, base, jaw_delta)
     depth = np.clip((z[g0:g1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "gums_tongue") @ _MOUTH_LIGHT, 0.0)[:, None]
     gums = np.where(labial[:, None], palette.gums_front, palette.gums_back)
+    # Between two crowns: the teeth's own sides in shadow (neither a pink gum nor a hole).
+    gums = np.where(papilla[:, None], _PAPILLA_SHADE * palette.teeth, gums)
     rgb = np.where(tongue[:, None], palette.tongue * (0.55 + 0.45 * lambert), gums)
     colour[g0:g1] = rgb * (0.15 + 0.85 * depth**2)
 
@@ -679,9 +704,10 @@ def _cavity_colours(
     depth = np.clip((z[t0:t1] - 5.0) / 5.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "teeth") @ _MOUTH_LIGHT, 0.0)[:, None]
     on_jaw = (np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM)[:, None]
-    lit = (0.1 + 0.9 * depth**2.5) * (0.45 + 0.55 * lambert)
+    lit = (0.1 + 0.9 * depth**2.5) * (0.6 + 0.4 * lambert)
     lit = np.where(on_jaw, _LOWER_TEETH_SHADE * lit, lit)
     colour[t0:t1] = palette.teeth * lit + palette.cavity * (1.0 - lit)
+    return papilla
 
 
 def _lip_vertices(
@@ -809,6 +835,7 @@ def build_render_mesh(
     z = model.neutral[:num_vertices, 2]
     seen_teeth: NDArray[np.float32] | None = None
     seen_sclera: list[NDArray[np.float32]] = []
+    cavity_strength = np.zeros(len(faces), np.float32)
     threshold = config.texture_below_visibility
     for name, label, _ in RENDERED_PARTS:
         start, stop = model.vertex_ranges[name]
@@ -864,7 +891,15 @@ def build_render_mesh(
         )  # fmt: skip
         logger.debug("mouth palette: %s", palette)
         jaw_delta = basis[model.expression_names.index("jawOpen")]
-        _cavity_colours(model, base, jaw_delta, palette, colour)
+        papilla = _cavity_colours(model, base, jaw_delta, palette, colour)
+        g0 = model.vertex_ranges["gums_tongue"][0]
+        is_papilla = np.zeros(num_vertices, bool)
+        is_papilla[g0 : g0 + len(papilla)] = papilla
+        cavity_strength[np.isin(labels, (LABEL_SOCKET, LABEL_GUMS))] = 1.0
+        cavity_strength[labels == LABEL_TEETH] = _TEETH_CAVITY_STRENGTH
+        cavity_strength[(labels == LABEL_GUMS) & (is_papilla[faces].sum(1) >= 2)] = (
+            _TEETH_CAVITY_STRENGTH
+        )
 
     lighting = np.asarray(
         avatar.extra.get("sh_lighting", np.zeros((9, 3), np.float32)), np.float32
@@ -904,4 +939,5 @@ def build_render_mesh(
         opening_index=opening_index,
         opening_indptr=opening_indptr,
         warp_exact=_warp_exact(model, num_vertices),
+        cavity_strength=cavity_strength,
     )
