@@ -80,7 +80,7 @@ def grey_renderer(astronaut_avatar, ict):
 def test_opened_mouth_is_a_dark_cavity(renderer, ict):
     """Surprise, fear, jawOpen 1: a large share of the opening is dark and its darkest part
     near black (the old interior was a flat mauve tongue: dark share 0.00 / 0.00 / 0.16 and
-    p5 53 / 70 / 40 levels; now 0.48 / 0.23 / 0.77, p5 17 / 20 / 16)."""
+    p5 53 / 70 / 40 levels; now 0.45 / 0.20 / 0.75, p5 17 / 20 / 16)."""
     shares = []
     for values, limit in ((SURPRISE, 0.35), (FEAR, 0.15), ({"jawOpen": 1.0}, 0.4)):
         frame, label = _render(renderer, ict, values)
@@ -98,7 +98,7 @@ def test_opened_mouth_is_a_dark_cavity(renderer, ict):
 
 def test_cavity_is_darkest_away_from_the_lips(renderer, ict):
     """The cavity is shaded by the lips' opening: the middle of an opened mouth is darker
-    than the interior next to the lips (the old flat colour: 0.99; now 0.68)."""
+    than the interior next to the lips (the old flat colour: 0.99; now 0.62)."""
     frame, label = _render(renderer, ict, {"jawOpen": 1.0})
     inside = np.isin(label, (LABEL_SOCKET, LABEL_GUMS, LABEL_TEETH)).astype(np.uint8)
     distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
@@ -115,7 +115,7 @@ def test_cavity_is_darkest_away_from_the_lips(renderer, ict):
 def test_no_pink_gum_between_the_front_teeth(renderer, ict):
     """In a grin, pixels between two teeth on the same row (teeth within 6 px to the left
     and to the right) are not pink or red: ICT's gums behind the teeth used to show there
-    as pink triangles (before: 144 of 144 pixels, now 0)."""
+    as pink triangles (before: 144 of 144 pixels, now 1)."""
     frame, label = _render(renderer, ict, HAPPINESS)
     teeth = (label == LABEL_TEETH).astype(np.uint8)
     left = cv2.dilate(teeth, np.ones((1, 7), np.uint8), anchor=(6, 0)) > 0

@@ -86,8 +86,12 @@ _MOUTH_LIGHT = np.array([0.0, 0.35, 1.0], np.float32) / np.float32(np.hypot(0.35
 _LOWER_TEETH_SHADE = 0.8  # the lower row sits in the upper lip's and teeth's shadow
 _GUM_NEAR_TEETH_CM = 0.4  # a gums_tongue vertex nearer a tooth than this is gum
 _PAPILLA_HEIGHT = 0.75  # labial gum below this share of the crowns' height is a papilla
-_PAPILLA_SHADE = 0.62  # a papilla takes the teeth's colour at this brightness
-_TEETH_CAVITY_STRENGTH = 0.35
+_PAPILLA_SHADE = 0.7  # a papilla takes the teeth's colour at this brightness
+# How much of the per-frame cavity shading the teeth and papillae take: the upper row sits
+# at the lips in the light (a grin's teeth are the brightest part of the mouth), the lower
+# row behind the lower lip and under the upper teeth.
+_UPPER_TEETH_CAVITY_STRENGTH = 0.1
+_LOWER_TEETH_CAVITY_STRENGTH = 0.35
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,8 @@ class RenderMesh:
             ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
         cavity_strength: (F,) float32 how strongly a triangle's synthetic pixels take the
             per-frame cavity shading (``shader._shade_cavity``): 1 socket, tongue and the gums
-            behind the teeth, ``_TEETH_CAVITY_STRENGTH`` teeth and papillae (they sit at the
-            lips, lit from the front), 0 elsewhere and with ``mouth_cavity`` off.
+            behind the teeth, 0.1 / 0.35 the upper / lower teeth and papillae (they sit at
+            the lips, lit from the front), 0 elsewhere and with ``mouth_cavity`` off.
         warp_exact: (Vr,) float32 how much a vertex's pixels keep the mesh's own warp (1: the
             face proper, the mouth and the eyes) rather than the smooth warp field spread
             around the face (0: skull, ears, neck: hair and skin there follow the field, so
@@ -517,14 +521,19 @@ def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[n
 
 
 def _mean_colour(
-    crop: NDArray[np.uint8], positions: NDArray[np.float32], weight: NDArray[np.float32]
+    crop: NDArray[np.uint8],
+    positions: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    percentile: float = 50.0,
 ) -> NDArray[np.float32] | None:
+    """(3,) per-channel percentile (default the median) of the crop's colour at the
+    positions (N, 2) whose weight (N,) is above 0.8; None if fewer than 12."""
     keep = weight > 0.8
     if keep.sum() < 12:
         return None
     cols = np.clip(np.rint(positions[keep, 0]), 0, crop.shape[1] - 1).astype(int)
     rows = np.clip(np.rint(positions[keep, 1]), 0, crop.shape[0] - 1).astype(int)
-    return np.median(crop[rows, cols].astype(np.float32), axis=0)
+    return np.percentile(crop[rows, cols].astype(np.float32), percentile, axis=0).astype(np.float32)
 
 
 def _luma(rgb: NDArray[np.float32]) -> float:
@@ -542,8 +551,8 @@ class _MouthPalette:
     """The synthetic mouth's colours in this photo's own colour statistics (sRGB, (3,) each).
 
     ``colourfulness`` (0 grey photo .. 1 a typical colour photo) scales every designed
-    chroma, ``mucosa_luma`` scales the cavity, tongue and gums with the brightness of the
-    photo's lips, and the teeth take the person's own teeth (or sclera) colour, kept
+    chroma, the brightness of the photo's lips scales the cavity, tongue and gums, and the
+    teeth take the person's own teeth colour where the photo showed them, kept
     near-neutral.
     """
 
@@ -567,10 +576,11 @@ def _mouth_palette(
     skin: NDArray[np.float32] | None,
     lips: NDArray[np.float32] | None,
     teeth: NDArray[np.float32] | None,
-    sclera: NDArray[np.float32] | None,
 ) -> _MouthPalette:
-    """Palette from the photo's median skin, lip, own-teeth and sclera colours ((3,) each,
-    None where the photo did not show them)."""
+    """Palette from the photo's median skin and lip colours and the upper quartile of its
+    own teeth ((3,) each, None where the photo did not show them). The sclera is no guide
+    for unseen teeth: its median mixes in iris, lids and lashes (34-107 levels on three
+    portraits), so the design's brightness stands in."""
     chroma = 0.0
     if skin is not None:
         chroma = max(chroma, float(np.linalg.norm(_chroma(skin))) / _REF_SKIN_CHROMA)
@@ -582,18 +592,12 @@ def _mouth_palette(
     luma_scale = 1.0
     if lips is not None:
         luma_scale = float(np.clip(_luma(lips) / _REF_LIP_LUMA, 0.6, 1.1))
-    own = teeth if teeth is not None else sclera
     design_teeth = np.array(_TEETH_DESIGN_RGB, np.float32)
-    if own is None:
-        teeth_luma = _luma(design_teeth)
-        teeth_chroma = colourfulness * _chroma(design_teeth)
-    else:
-        teeth_luma = float(np.clip(_luma(own) * (1.05 if teeth is not None else 0.95), 150, 225))
-        # Only the person's own teeth lend their tint (a sclera's median is often pinkish
-        # from lids and lashes: it gave mauve teeth); otherwise the design's, per photo.
-        teeth_chroma = colourfulness * _chroma(design_teeth)
-        if teeth is not None:
-            teeth_chroma = 0.6 * _chroma(teeth) + 0.4 * teeth_chroma
+    teeth_luma = _luma(design_teeth)
+    teeth_chroma = colourfulness * _chroma(design_teeth)
+    if teeth is not None:  # the person's own teeth: their brightness and most of their tint
+        teeth_luma = float(np.clip(_luma(teeth) * 1.05, 150.0, 230.0))
+        teeth_chroma = 0.6 * _chroma(teeth) + 0.4 * teeth_chroma
     norm = float(np.linalg.norm(teeth_chroma))
     if norm > _TEETH_CHROMA_MAX:
         teeth_chroma = teeth_chroma * (_TEETH_CHROMA_MAX / norm)
@@ -620,14 +624,16 @@ def _part_normals(
 
 def _gum_classes(
     model: FaceModelData, base: NDArray[np.float32], jaw_delta: NDArray[np.float32]
-) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
-    """(labial gums, papillae, tongue) masks over the gums_tongue vertices (Vg,) each.
+) -> tuple[NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]]:
+    """(labial gums, height, tongue) over the gums_tongue vertices (Vg,) each: ``height``
+    is a labial gum vertex's height above its row's biting edge as a share of the crowns'
+    height (0 at the edge, 1 at the crowns' far end; inf for the other vertices).
 
     Gum = nearer a tooth than ``_GUM_NEAR_TEETH_CM``; labial = outside the middle of its
-    row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle) and
-    above ``_PAPILLA_HEIGHT`` of the crowns' height (below it: a papilla, reaching down
-    between two crowns), so that what shows between the teeth is drawn in their shadow;
-    tongue = the rest of the part on the jaw.
+    row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle);
+    below ``_PAPILLA_HEIGHT`` a labial gum vertex is a papilla, reaching down between two
+    crowns, so that what shows between the teeth is drawn in their shadow; tongue = the rest
+    of the part on the jaw.
     """
     from scipy.spatial import cKDTree
 
@@ -640,7 +646,7 @@ def _gum_classes(
     is_gum = near < _GUM_NEAR_TEETH_CM
     centre_z = float(teeth[:, 2].min())
     labial = np.zeros(len(gums), bool)
-    papilla = np.zeros(len(gums), bool)
+    gum_height = np.full(len(gums), np.inf, np.float32)
     bins = np.deg2rad(np.arange(0.0, 184.0, 4.0))
     for row in (False, True):
         row_teeth = teeth[teeth_on_jaw == row]
@@ -669,9 +675,9 @@ def _gum_classes(
         # The papillae reach down between the crowns: they are drawn in the teeth's shadow
         # like the gums behind (pink triangles between the front teeth read as blood).
         front = g_radius >= middle[g_bin]
-        labial[row_gums] = front & (height > _PAPILLA_HEIGHT)
-        papilla[row_gums] = front & (height <= _PAPILLA_HEIGHT)
-    return labial, papilla, gums_on_jaw & ~is_gum
+        labial[row_gums] = front
+        gum_height[row_gums[front]] = height[front]
+    return labial, gum_height, gums_on_jaw & ~is_gum
 
 
 def _cavity_colours(
@@ -691,12 +697,17 @@ def _cavity_colours(
     colour[s0:s1] = palette.cavity * (0.3 + 0.7 * depth**2)
 
     g0, g1 = model.vertex_ranges["gums_tongue"]
-    labial, papilla, tongue = _gum_classes(model, base, jaw_delta)
+    labial, height, tongue = _gum_classes(model, base, jaw_delta)
+    papilla = labial & (height <= _PAPILLA_HEIGHT)
     depth = np.clip((z[g0:g1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "gums_tongue") @ _MOUTH_LIGHT, 0.0)[:, None]
-    gums = np.where(labial[:, None], palette.gums_front, palette.gums_back)
-    # Between two crowns: the teeth's own sides in shadow (neither a pink gum nor a hole).
-    gums = np.where(papilla[:, None], _PAPILLA_SHADE * palette.teeth, gums)
+    # The labial gums turn from pink at the gum line into the teeth's own sides in shadow
+    # down between two crowns (neither a pink triangle nor a hole there).
+    towards_edge = 1.0 - _smoothstep(np.minimum(height, 2.0), 0.5, _PAPILLA_HEIGHT + 0.15)
+    front = palette.gums_front + towards_edge[:, None] * (
+        _PAPILLA_SHADE * palette.teeth - palette.gums_front
+    )
+    gums = np.where(labial[:, None], front, palette.gums_back)
     rgb = np.where(tongue[:, None], palette.tongue * (0.55 + 0.45 * lambert), gums)
     colour[g0:g1] = rgb * (0.15 + 0.85 * depth**2)
 
@@ -704,7 +715,7 @@ def _cavity_colours(
     depth = np.clip((z[t0:t1] - 5.0) / 5.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "teeth") @ _MOUTH_LIGHT, 0.0)[:, None]
     on_jaw = (np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM)[:, None]
-    lit = (0.1 + 0.9 * depth**2.5) * (0.6 + 0.4 * lambert)
+    lit = (0.1 + 0.9 * depth**2.5) * (0.75 + 0.25 * lambert)
     lit = np.where(on_jaw, _LOWER_TEETH_SHADE * lit, lit)
     colour[t0:t1] = palette.teeth * lit + palette.cavity * (1.0 - lit)
     return papilla
@@ -733,10 +744,9 @@ def _photo_mouth_palette(
     opening_index: NDArray[np.int32],
     opening_indptr: NDArray[np.int64],
     seen_teeth: NDArray[np.float32] | None,
-    seen_sclera: list[NDArray[np.float32]],
 ) -> _MouthPalette:
-    """The mouth palette from the photo's median skin (inner face), lips (around the mouth
-    opening), own teeth and sclera where the source saw them."""
+    """The mouth palette from the photo's median skin (inner face) and lips (around the
+    mouth opening) and its own teeth (``seen_teeth``) where the source saw them."""
     narrow = model.vertex_ranges.get("narrow_face", model.vertex_ranges["face"])
     seen = _smoothstep(visibility, 0.4, 0.8)
     n0, n1 = narrow
@@ -748,8 +758,7 @@ def _photo_mouth_palette(
         loop = opening_index[opening_indptr[g - 1] : opening_indptr[g]]
         lip = _lip_vertices(base, loop, model.vertex_ranges["face"][1])
         lips = _mean_colour(crop_image, source_position[lip], seen[lip])
-    sclera = np.median(np.stack(seen_sclera), 0).astype(np.float32) if seen_sclera else None
-    return _mouth_palette(skin, lips, seen_teeth, sclera)
+    return _mouth_palette(skin, lips, seen_teeth)
 
 
 def build_render_mesh(
@@ -834,7 +843,6 @@ def build_render_mesh(
     colour = np.zeros((num_vertices, 3), np.float32)
     z = model.neutral[:num_vertices, 2]
     seen_teeth: NDArray[np.float32] | None = None
-    seen_sclera: list[NDArray[np.float32]] = []
     cavity_strength = np.zeros(len(faces), np.float32)
     threshold = config.texture_below_visibility
     for name, label, _ in RENDERED_PARTS:
@@ -853,7 +861,9 @@ def build_render_mesh(
             weight = _smoothstep(vis, 0.3, 0.7)
             photo_weight[start:stop] = weight
             seen = _mean_colour(crop_image, source_position[start:stop], weight)
-            seen_teeth = seen
+            # The front teeth are the lit ones: the palette takes the upper quartile (the
+            # median mixes in the molars in the corners' shadow).
+            seen_teeth = _mean_colour(crop_image, source_position[start:stop], weight, 75.0)
             rgb = np.array(_TEETH_RGB, np.float32)
             if seen is not None:  # the person's own teeth colour, kept light
                 rgb = np.clip(0.7 * rgb + 0.3 * seen * 1.1, 0, 255)
@@ -877,8 +887,6 @@ def build_render_mesh(
                 seen = _mean_colour(
                     crop_image, source_position[s0:s1], weight[s0 - start : s1 - start]
                 )
-                if seen is not None and sub == "sclera":
-                    seen_sclera.append(seen)
                 if seen is None:
                     seen = np.array(
                         (205.0, 195.0, 190.0) if sub == "sclera" else (70.0, 50.0, 40.0), np.float32
@@ -887,7 +895,7 @@ def build_render_mesh(
     if config.mouth_cavity and "jawOpen" in model.expression_names:
         palette = _photo_mouth_palette(
             model, base, visibility, crop_image, source_position, group, labels,
-            opening_index, opening_indptr, seen_teeth, seen_sclera,
+            opening_index, opening_indptr, seen_teeth,
         )  # fmt: skip
         logger.debug("mouth palette: %s", palette)
         jaw_delta = basis[model.expression_names.index("jawOpen")]
@@ -895,11 +903,13 @@ def build_render_mesh(
         g0 = model.vertex_ranges["gums_tongue"][0]
         is_papilla = np.zeros(num_vertices, bool)
         is_papilla[g0 : g0 + len(papilla)] = papilla
-        cavity_strength[np.isin(labels, (LABEL_SOCKET, LABEL_GUMS))] = 1.0
-        cavity_strength[labels == LABEL_TEETH] = _TEETH_CAVITY_STRENGTH
-        cavity_strength[(labels == LABEL_GUMS) & (is_papilla[faces].sum(1) >= 2)] = (
-            _TEETH_CAVITY_STRENGTH
+        on_jaw = (np.linalg.norm(jaw_delta, axis=1) > _JAW_MOVES_CM)[faces].sum(1) >= 2
+        toothy = (labels == LABEL_TEETH) | (
+            (labels == LABEL_GUMS) & (is_papilla[faces].sum(1) >= 2)
         )
+        cavity_strength[np.isin(labels, (LABEL_SOCKET, LABEL_GUMS))] = 1.0
+        cavity_strength[toothy & ~on_jaw] = _UPPER_TEETH_CAVITY_STRENGTH
+        cavity_strength[toothy & on_jaw] = _LOWER_TEETH_CAVITY_STRENGTH
 
     lighting = np.asarray(
         avatar.extra.get("sh_lighting", np.zeros((9, 3), np.float32)), np.float32

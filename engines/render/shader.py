@@ -280,7 +280,7 @@ def _shade_cavity(
         return
     per_256 = np.float32(256.0) / np.float32(raster_width)
     light = _NARROW_FLOOR + (1.0 - _NARROW_FLOOR) * _smooth(
-        widest * per_256, _NARROW_PX[0], _NARROW_PX[1]
+        float(widest * per_256), _NARROW_PX[0], _NARROW_PX[1]
     )
     for r in range(rows):
         for c in range(cols):
