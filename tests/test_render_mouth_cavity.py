@@ -45,6 +45,7 @@ def _coeffs(ict, values: dict[str, float]) -> np.ndarray:
 def _render(renderer: AvatarRenderer, ict, values: dict[str, float]):
     """Frame (S, S, 3) and the per-pixel label of the fragments (S, S) int8 (-1 = none)."""
     frame = renderer.render(_coeffs(ict, values), np.zeros(3, np.float32)).copy()
+    assert renderer.last_fragments is not None
     tri = renderer.last_fragments.triangle
     label = np.where(tri >= 0, renderer.mesh.labels[np.maximum(tri, 0)], -1).astype(np.int8)
     size = frame.shape[0]
@@ -158,6 +159,7 @@ def test_switch_off_keeps_the_previous_palette(astronaut_avatar, ict):
     assert np.abs(frame_on.astype(int) - frame_off.astype(int)).max() > 40
     # Away from the mouth nothing changes.
     same = np.ones(frame_on.shape[:2], bool)
+    assert on.last_fragments is not None
     tri = on.last_fragments.triangle
     label = np.where(tri >= 0, on.mesh.labels[np.maximum(tri, 0)], -1).astype(np.uint8)
     mouth = cv2.resize((label >= LABEL_SOCKET).astype(np.uint8) * (label <= LABEL_TEETH),
