@@ -92,6 +92,8 @@ _PAPILLA_SHADE = 0.7  # a papilla takes the teeth's colour at this brightness
 # row behind the lower lip and under the upper teeth.
 _UPPER_TEETH_CAVITY_STRENGTH = 0.1
 _LOWER_TEETH_CAVITY_STRENGTH = 0.35
+_BEHIND_TEETH_CAVITY_STRENGTH = 0.6  # the gums just behind the crowns
+_BEHIND_TEETH_SHADE = 0.6
 
 
 @dataclass(frozen=True)
@@ -624,12 +626,14 @@ def _part_normals(
 
 def _gum_classes(
     model: FaceModelData, base: NDArray[np.float32], jaw_delta: NDArray[np.float32]
-) -> tuple[NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_]]:
-    """(labial gums, height, tongue) over the gums_tongue vertices (Vg,) each: ``height``
+) -> tuple[NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """(labial gums, height, tongue, lingual gums) over the gums_tongue vertices (Vg,) each:
+    ``height``
     is a labial gum vertex's height above its row's biting edge as a share of the crowns'
     height (0 at the edge, 1 at the crowns' far end; inf for the other vertices).
 
-    Gum = nearer a tooth than ``_GUM_NEAR_TEETH_CM``; labial = outside the middle of its
+    Gum = nearer a tooth than ``_GUM_NEAR_TEETH_CM`` (or, upper row, anywhere outside the
+    arch); labial = outside the middle of its
     row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle);
     below ``_PAPILLA_HEIGHT`` a labial gum vertex is a papilla, reaching down between two
     crowns, so that what shows between the teeth is drawn in their shadow; tongue = the rest
@@ -650,7 +654,9 @@ def _gum_classes(
     bins = np.deg2rad(np.arange(0.0, 184.0, 4.0))
     for row in (False, True):
         row_teeth = teeth[teeth_on_jaw == row]
-        row_gums = np.flatnonzero(is_gum & (gums_on_jaw == row))
+        # The upper row's whole part outside the arch is gum (the vestibule high above the
+        # crowns shows when the upper lip rises); on the jaw, far from the teeth is tongue.
+        row_gums = np.flatnonzero((is_gum | (not row)) & (gums_on_jaw == row))
         if len(row_teeth) == 0 or len(row_gums) == 0:
             continue
         t_angle = np.arctan2(np.abs(row_teeth[:, 0]), row_teeth[:, 2] - centre_z)
@@ -677,7 +683,7 @@ def _gum_classes(
         front = g_radius >= middle[g_bin]
         labial[row_gums] = front
         gum_height[row_gums[front]] = height[front]
-    return labial, gum_height, gums_on_jaw & ~is_gum
+    return labial, gum_height, gums_on_jaw & ~is_gum, is_gum & ~labial
 
 
 def _cavity_colours(
@@ -686,18 +692,18 @@ def _cavity_colours(
     jaw_delta: NDArray[np.float32],
     palette: _MouthPalette,
     colour: NDArray[np.float32],
-) -> NDArray[np.bool_]:
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Write the synthetic colours (``colour`` (Vr, 3), in place) of the mouth socket, gums,
     tongue and teeth from ``palette``: darker towards the back of the mouth, the teeth and
     tongue lit by their own normals, the gums behind the teeth in shadow. Returns the
-    papillae mask (Vg,) over the gums_tongue vertices."""
+    papillae and lingual-gum masks (Vg,) over the gums_tongue vertices."""
     z = base[:, 2]
     s0, s1 = model.vertex_ranges["mouth_socket"]
     depth = np.clip((z[s0:s1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
     colour[s0:s1] = palette.cavity * (0.3 + 0.7 * depth**2)
 
     g0, g1 = model.vertex_ranges["gums_tongue"]
-    labial, height, tongue = _gum_classes(model, base, jaw_delta)
+    labial, height, tongue, lingual = _gum_classes(model, base, jaw_delta)
     papilla = labial & (height <= _PAPILLA_HEIGHT)
     depth = np.clip((z[g0:g1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "gums_tongue") @ _MOUTH_LIGHT, 0.0)[:, None]
@@ -708,6 +714,10 @@ def _cavity_colours(
         _PAPILLA_SHADE * palette.teeth - palette.gums_front
     )
     gums = np.where(labial[:, None], front, palette.gums_back)
+    # The gums just behind the teeth show through the gaps between the crowns: half the
+    # teeth's shaded sides, so a gap reads as shadow between teeth rather than a hole.
+    behind = 0.5 * (palette.gums_back + _PAPILLA_SHADE * _BEHIND_TEETH_SHADE * palette.teeth)
+    gums = np.where(lingual[:, None], behind, gums)
     rgb = np.where(tongue[:, None], palette.tongue * (0.55 + 0.45 * lambert), gums)
     colour[g0:g1] = rgb * (0.15 + 0.85 * depth**2)
 
@@ -718,7 +728,7 @@ def _cavity_colours(
     lit = (0.1 + 0.9 * depth**2.5) * (0.75 + 0.25 * lambert)
     lit = np.where(on_jaw, _LOWER_TEETH_SHADE * lit, lit)
     colour[t0:t1] = palette.teeth * lit + palette.cavity * (1.0 - lit)
-    return papilla
+    return papilla, lingual
 
 
 def _lip_vertices(
@@ -899,15 +909,20 @@ def build_render_mesh(
         )  # fmt: skip
         logger.debug("mouth palette: %s", palette)
         jaw_delta = basis[model.expression_names.index("jawOpen")]
-        papilla = _cavity_colours(model, base, jaw_delta, palette, colour)
+        papilla, lingual = _cavity_colours(model, base, jaw_delta, palette, colour)
         g0 = model.vertex_ranges["gums_tongue"][0]
         is_papilla = np.zeros(num_vertices, bool)
         is_papilla[g0 : g0 + len(papilla)] = papilla
+        is_lingual = np.zeros(num_vertices, bool)
+        is_lingual[g0 : g0 + len(lingual)] = lingual
         on_jaw = (np.linalg.norm(jaw_delta, axis=1) > _JAW_MOVES_CM)[faces].sum(1) >= 2
         toothy = (labels == LABEL_TEETH) | (
             (labels == LABEL_GUMS) & (is_papilla[faces].sum(1) >= 2)
         )
         cavity_strength[np.isin(labels, (LABEL_SOCKET, LABEL_GUMS))] = 1.0
+        cavity_strength[(labels == LABEL_GUMS) & (is_lingual[faces].sum(1) >= 2)] = (
+            _BEHIND_TEETH_CAVITY_STRENGTH
+        )
         cavity_strength[toothy & ~on_jaw] = _UPPER_TEETH_CAVITY_STRENGTH
         cavity_strength[toothy & on_jaw] = _LOWER_TEETH_CAVITY_STRENGTH
 
