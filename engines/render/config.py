@@ -41,6 +41,12 @@ class RenderConfig:
             expression adds to the photo's own (forehead lines, brow furrows, nasolabial
             folds, crow's feet, ...), baked once per avatar, a gain on the skin per frame.
         wrinkle_strength: multiplies the folds' depth (1 = as designed; 0 = none).
+        mouth_cavity: draw the synthetic mouth interior from the photo's own colour
+            statistics (a grey photo gets a grey mouth) as a dark cavity shaded by the lips'
+            opening (darker away from the lips, and as a whole the narrower the gap), with
+            the teeth lit per tooth and the gums behind the teeth in shadow. False: the flat
+            fixed palette of the previous renderer (socket red-brown, gums pink, off-white
+            teeth), kept for A/B evaluation.
     """
 
     size: int = 512
@@ -57,6 +63,7 @@ class RenderConfig:
     texture_below_visibility: float = 0.15
     wrinkles: bool = True
     wrinkle_strength: float = 1.0
+    mouth_cavity: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:

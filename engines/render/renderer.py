@@ -493,7 +493,7 @@ class AvatarRenderer:
         if self._mouth_group > 0:
             feather_mouth(
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
-                self._field,
+                self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
             )  # fmt: skip
 
     def _extend(self) -> tuple[int, int, int, int]:
