@@ -49,8 +49,9 @@ def add_fidelity_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--seed", type=int, default=0, help="planner seed")
     group.add_argument(
-        "--no-wrinkles", action="store_true",
-        help="render without the animated wrinkles (to measure what they add)",
+        "--render-off", default="",
+        help="comma-separated renderer parts to switch off, to measure what each adds: "
+        "wrinkles, mouth_cavity, eye_fill, shading_transfer",
     )  # fmt: skip
 
 
@@ -106,7 +107,7 @@ def _config(args: argparse.Namespace) -> Any:
         pairs=() if args.no_pairs else DEFAULT_PAIRS,
         intensity=args.intensity,
         seed=args.seed,
-        wrinkles=not getattr(args, "no_wrinkles", False),
+        render_off=tuple(p.strip() for p in args.render_off.split(",") if p.strip()),
     )
 
 
@@ -170,7 +171,7 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
             "intensity": config.intensity,
             "seed": config.seed,
             "size": config.size,
-            "wrinkles": config.wrinkles,
+            "render_off": list(config.render_off),
         },
         "judge": judge.describe() if hasattr(judge, "describe") else type(judge).__name__,
         "per_photo": [r.to_json() for r in results],
