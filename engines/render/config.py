@@ -37,6 +37,11 @@ class RenderConfig:
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
+        eye_fill: where a lid opens wider than in the photo (eyeWide, surprise, fear), show
+            more of her eye (the photo's sclera tone and iris colour, the iris completed as a
+            disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
+            photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
+            plain warp of the photo there.
     """
 
     size: int = 512
@@ -51,6 +56,7 @@ class RenderConfig:
     shading_strength: float = 1.5
     pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
+    eye_fill: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:

@@ -27,6 +27,7 @@ from engines.render.compositor import (
 )
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError, RenderInputError
+from engines.render.eyeball import EyeFill, apply_eye_fill, build_eye_fill
 from engines.render.eyelids import (
     apply_eyelids,
     apply_shut_eyes,
@@ -266,7 +267,18 @@ class AvatarRenderer:
         )
         self._texture = self._eyelids.texture
         self._photo_weight = mesh.photo_weight.copy()  # lids: lowered per frame by the blink
-        self._colour = mesh.colour.copy()  # eyeballs: lash-dark per frame as the lids shut
+        # Eyeball the photo saw under a lid: her eye's own colours where a lid opens wider.
+        self._eye_fill = (
+            build_eye_fill(
+                model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
+                mesh.source_position, self.crop_image,
+            )  # fmt: skip
+            if cfg.eye_fill
+            else EyeFill.empty()
+        )
+        self._static_colour = mesh.colour.copy()
+        self._static_colour[self._eye_fill.index] = self._eye_fill.colour
+        self._colour = self._static_colour.copy()  # eyeballs: per frame (lids shut / open wide)
         raster = cfg.raster_size
         self._raster_scale = raster / cfg.size
         count = self.mesh.base.shape[0]
@@ -365,7 +377,7 @@ class AvatarRenderer:
             lids.lash,
             coeffs,
             mesh.photo_weight,
-            mesh.colour,
+            self._static_colour,
             self._photo_weight,
             self._colour,
         )
@@ -389,6 +401,12 @@ class AvatarRenderer:
             self._points,
             self._depth,
         )
+        fill = self._eye_fill
+        apply_eye_fill(
+            fill.index, fill.seen, fill.upper, fill.upper_t, fill.lower, fill.lower_t,
+            fill.below_upper, fill.above_lower, fill.shadow_width, fill.colour, self._points,
+            1.0 / self._raster_scale, self._photo_weight, self._colour,
+        )  # fmt: skip
         if self.config.shading_transfer:
             vertex_normals(self._vertices, mesh.skin_faces, self._normals)
             low, high = self.config.ratio_clip
