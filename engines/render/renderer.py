@@ -32,6 +32,7 @@ from engines.render.eyelids import (
     apply_eyelids,
     apply_shut_eyes,
     build_eyelids,
+    draw_lash_lines,
     soften_lid_shading,
 )
 from engines.render.mesh import (
@@ -318,6 +319,7 @@ class AvatarRenderer:
             np.float32,
         )
         self.last_fragments: Fragments | None = None
+        self._coeffs = np.zeros(self.num_expressions, np.float32)
 
     @property
     def size(self) -> int:
@@ -365,6 +367,7 @@ class AvatarRenderer:
         coeffs, angles = self._check(expression, pose)
         coeffs = np.where(np.abs(coeffs) * self._shape_reach < _NEGLIGIBLE_CM, 0.0, coeffs)
         coeffs = coeffs.astype(np.float32)
+        self._coeffs = coeffs  # this frame's (for the shader's lash lines)
         mesh = self.mesh
         lids = self._eyelids
         apply_eyelids(
@@ -482,6 +485,11 @@ class AvatarRenderer:
             self._coverage,
             self._exact,
         )
+        lids = self._eyelids
+        draw_lash_lines(
+            lids.lash_line, lids.lash_count, lids.blink, lids.lash, self._coeffs, self._points,
+            self._field, self._coverage,
+        )  # fmt: skip
         if self._mouth_group > 0:
             feather_mouth(
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
