@@ -53,8 +53,10 @@ class EyeFill:
         upper: (M, 2) int32 and upper_t (M,) float32: the two upper-margin vertices whose
             interpolation is the margin above each eyeball vertex (by the photo's x).
         lower: (M, 2) int32 and lower_t (M,) float32: the same for the lower margin.
-        below_upper: (M,) float32 output px the vertex lies below the upper margin in the photo
-            (negative: above it, hidden); above_lower (M,) above the lower margin.
+        below_upper: (M,) float32 output px the vertex lies below the photo's visible upper
+            lid edge (negative: above it, hidden); above_lower (M,) above its lower lid edge.
+        rim_upper: (M,) float32 px between the opening's upper rim (the lid's inner edge, which
+            the per-frame pass follows) and that visible edge; rim_lower (M,) the same below.
         shadow_width: (M,) float32 output px, width of the lid's shadow for each vertex's eye.
         colour: (M, 3) float32 the colour of the eyeball where the photo did not see it
             (sRGB 0-255).
@@ -70,6 +72,8 @@ class EyeFill:
     lower_t: NDArray[np.float32]
     below_upper: NDArray[np.float32]
     above_lower: NDArray[np.float32]
+    rim_upper: NDArray[np.float32]
+    rim_lower: NDArray[np.float32]
     shadow_width: NDArray[np.float32]
     colour: NDArray[np.float32]
     iris: NDArray[np.float32]
@@ -81,7 +85,7 @@ class EyeFill:
         zf = np.zeros(0, np.float32)
         return EyeFill(
             zi, zf, np.zeros((0, 2), np.int32), zf, np.zeros((0, 2), np.int32), zf, zf, zf, zf,
-            np.zeros((0, 3), np.float32), np.zeros((2, 3), np.float32),
+            zf, zf, np.zeros((0, 3), np.float32), np.zeros((2, 3), np.float32),
         )  # fmt: skip
 
 
@@ -196,33 +200,57 @@ class _Eye:
     """One eyeball placed against the photo's eye opening (output pixels)."""
 
     index: NDArray[np.int32]  # (M,) eyeball vertices
-    position: NDArray[np.float32]  # (M, 2) their photo positions
-    upper: NDArray[np.int32]  # (M, 2) upper-margin vertex pair above each, and its weight
+    position: NDArray[np.float32]  # (M, 2) where they are in the photo
+    upper: NDArray[np.int32]  # (M, 2) the upper rim's vertex pair above each, and its weight
     upper_t: NDArray[np.float32]
-    upper_y: NDArray[np.float32]  # (M,) the upper margin's y in the photo there
     lower: NDArray[np.int32]
     lower_t: NDArray[np.float32]
-    lower_y: NDArray[np.float32]
+    below_upper: NDArray[np.float32]  # (M,) px below the photo's visible upper lid edge
+    above_lower: NDArray[np.float32]  # (M,) px above its lower lid edge
+    rim_upper: NDArray[np.float32]  # (M,) the upper rim's offset: rim distance - edge distance
+    rim_lower: NDArray[np.float32]
     opening: NDArray[np.bool_]  # (S, S) the photo's visible eye, less a pixel of lashes
-    width: float  # px, corner to corner
+    height: float  # px, the opening's median height
 
 
 def _place_eye(
     index: NDArray[np.int32],
     loop: NDArray[np.int32],
-    source_position: NDArray[np.float32],
-    shape: tuple[int, int],
+    projected: NDArray[np.float32],
+    visible: NDArray[np.bool_],
 ) -> _Eye:
-    upper, lower = _split_margin(loop, source_position)
-    position = source_position[index]
-    up_pair, up_t, up_y = _bracket(position[:, 0], upper, source_position)
-    lo_pair, lo_t, lo_y = _bracket(position[:, 0], lower, source_position)
-    polygon = np.concatenate([source_position[upper], source_position[lower][::-1]])
-    mask = np.zeros(shape, np.uint8)
-    cv2.fillPoly(mask, [np.rint(polygon * 4).astype(np.int32)], 1, cv2.LINE_8, 2)
-    opening = cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0
-    width = float(np.ptp(source_position[loop, 0]))
-    return _Eye(index, position, up_pair, up_t, up_y, lo_pair, lo_t, lo_y, opening, width)
+    """Place one eyeball's vertices against the eye as the renderer shows it at the photo's
+    own expression: ``visible`` (S, S) its eyeball pixels, ``projected`` (Vr, 2) the vertices
+    there (output px), ``loop`` the opening's rim. The distances to the visible lid edges are
+    per column of ``visible``; the rim (the lids' inner edge, tucked behind their front)
+    follows the lids per frame, so its offset from the visible edge is kept."""
+    size = visible.shape[1]
+    upper, lower = _split_margin(loop, projected)
+    position = projected[index]
+    up_pair, up_t, up_y = _bracket(position[:, 0], upper, projected)
+    lo_pair, lo_t, lo_y = _bracket(position[:, 0], lower, projected)
+    any_row = visible.any(0)
+    top = np.where(any_row, np.argmax(visible, 0), size).astype(np.float32) - 0.5
+    bottom = np.where(any_row, size - 1 - np.argmax(visible[::-1], 0), -1).astype(np.float32) + 0.5
+    col = np.clip(np.rint(position[:, 0]).astype(np.int64), 0, size - 1)
+    seen_col = any_row[col]
+    far = np.float32(1e3)
+    below_upper = np.where(seen_col, position[:, 1] - top[col], -far).astype(np.float32)
+    above_lower = np.where(seen_col, bottom[col] - position[:, 1], -far).astype(np.float32)
+    # A column the photo's eye does not reach: hidden under the upper lid above the rim's
+    # middle, under the lower lid below it.
+    under_lower = position[:, 1] > 0.5 * (up_y + lo_y)
+    below_upper[~seen_col & under_lower] = far
+    above_lower[~seen_col & ~under_lower] = far
+    rim_upper = np.where(seen_col, (position[:, 1] - up_y) - below_upper, 0.0).astype(np.float32)
+    rim_lower = np.where(seen_col, (lo_y - position[:, 1]) - above_lower, 0.0).astype(np.float32)
+    opening = cv2.erode(visible.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    heights = (bottom - top)[any_row]
+    height = float(np.median(heights)) if heights.size else 0.0
+    return _Eye(
+        index, position, up_pair, up_t, lo_pair, lo_t, below_upper, above_lower, rim_upper,
+        rim_lower, opening, height,
+    )  # fmt: skip
 
 
 def _eye_colours(
@@ -272,7 +300,8 @@ def build_eye_fill(
     opening_indptr: NDArray[np.int64],
     faces: NDArray[np.int32],
     group: NDArray[np.int8],
-    source_position: NDArray[np.float32],
+    projected: NDArray[np.float32],
+    triangle: NDArray[np.int32],
     image: NDArray[np.uint8],
 ) -> EyeFill:
     """Place the eyeball vertices against the photo's eye openings and colour the unseen ones.
@@ -282,9 +311,13 @@ def build_eye_fill(
         opening_index: (N,) int32 vertices of the skin's openings, grouped by
             ``opening_indptr`` (G,) (``RenderMesh``); faces (F, 3) and group (F,) int8 tell
             which opening each eyeball is seen through.
-        source_position: (Vr, 2) where each vertex is in ``image`` (output pixels).
+        projected: (Vr, 2) the vertices at the photo's own expression and pose, in the
+            crop's output pixels (index coordinates).
+        triangle: (R, R) int32 the raster's triangle ids at that expression (-1 empty): the
+            eyeball pixels it shows are the photo's visible eye.
         image: (S, S, 3) uint8 the source crop.
     """
+    size = image.shape[0]
     photo = np.asarray(image, np.float32)
     lum = photo.mean(2)
     irises = np.zeros((2, 3), np.float32)
@@ -292,20 +325,23 @@ def build_eye_fill(
     eyes: dict[int, _Eye] = {}
     for side, name in enumerate(("left", "right")):
         start, stop = model.vertex_ranges[f"eyeball_{name}"]
-        groups = group[(faces[:, 0] >= start) & (faces[:, 0] < stop)]
+        on_eye = (faces[:, 0] >= start) & (faces[:, 0] < stop)
+        groups = group[on_eye]
         if groups.size == 0 or groups[0] <= 0:
             continue
         g = int(groups[0])
         loop = opening_index[opening_indptr[g - 1] : opening_indptr[g]]
         if len(loop) < 6:
             continue
-        eye = _place_eye(
-            np.arange(start, stop, dtype=np.int32), loop, source_position, image.shape[:2]
-        )
+        shown = on_eye[np.maximum(triangle, 0)] & (triangle >= 0)
+        visible = cv2.resize(
+            shown.astype(np.uint8), (size, size), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
+        eye = _place_eye(np.arange(start, stop, dtype=np.int32), loop, projected, visible)
         eyes[side] = eye
         i0, i1 = model.vertex_ranges[f"iris_{name}"]
         shell = model.neutral[i0:i1, 2]
-        cap = source_position[i0:i1][shell >= shell.max() - _IRIS_CAP_CM]
+        cap = projected[i0:i1][shell >= shell.max() - _IRIS_CAP_CM]
         prior = (
             float(cap[:, 0].mean()),
             float(cap[:, 1].mean()),
@@ -320,29 +356,29 @@ def build_eye_fill(
         irises[:, 2] = irises[found, 2].mean()
     parts = []
     for side, eye in eyes.items():
-        below_upper = (eye.position[:, 1] - eye.upper_y).astype(np.float32)
-        above_lower = (eye.lower_y - eye.position[:, 1]).astype(np.float32)
-        seen = _smoothstep(below_upper, 0.0, _BAND_PX) * _smoothstep(
-            above_lower, 0.0, _LOWER_BAND_PX
+        seen = _smoothstep(eye.below_upper, 0.0, _BAND_PX) * _smoothstep(
+            eye.above_lower, 0.0, _LOWER_BAND_PX
         )
-        inside = seen > 0.5
-        height = float(np.median(above_lower[inside] + below_upper[inside])) if inside.any() else (
-            0.3 * eye.width
-        )
-        shadow = np.full(len(eye.index), _SHADOW[1] * max(height, 2.0), np.float32)
+        shadow = np.full(len(eye.index), _SHADOW[1] * max(eye.height, 4.0), np.float32)
         colour = _eye_colours(eye, photo, lum, irises[side])
-        parts.append((eye, seen, below_upper, above_lower, shadow, colour))
+        parts.append((eye, seen, shadow, colour))
+
+    def joined(name: str) -> NDArray[np.float32]:
+        return np.ascontiguousarray(np.concatenate([getattr(p[0], name) for p in parts]))
+
     return EyeFill(
-        index=np.concatenate([p[0].index for p in parts]),
+        index=joined("index"),
         seen=np.concatenate([p[1] for p in parts]),
-        upper=np.ascontiguousarray(np.concatenate([p[0].upper for p in parts])),
-        upper_t=np.concatenate([p[0].upper_t for p in parts]),
-        lower=np.ascontiguousarray(np.concatenate([p[0].lower for p in parts])),
-        lower_t=np.concatenate([p[0].lower_t for p in parts]),
-        below_upper=np.concatenate([p[2] for p in parts]),
-        above_lower=np.concatenate([p[3] for p in parts]),
-        shadow_width=np.concatenate([p[4] for p in parts]),
-        colour=np.ascontiguousarray(np.concatenate([p[5] for p in parts])),
+        upper=joined("upper"),
+        upper_t=joined("upper_t"),
+        lower=joined("lower"),
+        lower_t=joined("lower_t"),
+        below_upper=joined("below_upper"),
+        above_lower=joined("above_lower"),
+        rim_upper=joined("rim_upper"),
+        rim_lower=joined("rim_lower"),
+        shadow_width=np.concatenate([p[2] for p in parts]),
+        colour=np.ascontiguousarray(np.concatenate([p[3] for p in parts])),
         iris=irises,
     )
 
@@ -357,6 +393,8 @@ def apply_eye_fill(
     lower_t: NDArray[np.float32],
     below_upper: NDArray[np.float32],
     above_lower: NDArray[np.float32],
+    rim_upper: NDArray[np.float32],
+    rim_lower: NDArray[np.float32],
     shadow_width: NDArray[np.float32],
     fill_colour: NDArray[np.float32],
     points: NDArray[np.float32],
@@ -365,8 +403,8 @@ def apply_eye_fill(
     out_colour: NDArray[np.float32],
 ) -> None:
     """Per frame, after ``apply_shut_eyes``: the photo weight of every eyeball vertex is scaled
-    by ``1 - (1 - seen) · k`` (k = 1 under the photo's lids, else a ramp of how far a lid has
-    moved away from the vertex), and its colour becomes the fill colour darkened by the current
+    by ``1 - (1 - seen) · k`` (k = 1 under the photo's upper lid, else a ramp of how far a lid
+    has moved away from the vertex: the lower lid's rim keeps the photo while it stays), and its colour becomes the fill colour darkened by the current
     upper lid's shadow, mixed with whatever ``apply_shut_eyes`` left (the lash colour of a
     nearly shut eye) in proportion to that weight.
 
@@ -385,14 +423,14 @@ def apply_eye_fill(
         a, b = upper[j, 0], upper[j, 1]
         t = upper_t[j]
         margin_y = points[a, 1] * (one - t) + points[b, 1] * t
-        below_now = (points[v, 1] - margin_y) * scale
+        below_now = (points[v, 1] - margin_y) * scale - rim_upper[j]
         a, b = lower[j, 0], lower[j, 1]
         t = lower_t[j]
         lower_y = points[a, 1] * (one - t) + points[b, 1] * t
-        above_now = (lower_y - points[v, 1]) * scale
-        if below_upper[j] <= zero or above_lower[j] <= zero:
+        above_now = (lower_y - points[v, 1]) * scale - rim_lower[j]
+        if below_upper[j] <= zero:  # under the upper lid in the photo: never the photo
             k = one
-        else:
+        else:  # near a margin or under the lower lid: the photo until that lid moves away
             moved = max(below_now - below_upper[j], above_now - above_lower[j])
             x = min(max(moved / band, zero), one)
             k = x * x * (np.float32(3.0) - np.float32(2.0) * x)

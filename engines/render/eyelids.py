@@ -49,7 +49,7 @@ _LASH_LINE = (0.6, 1.1, 0.9)  # lash line (raster px): sigma above / below (lash
 # down), strength
 _LEADING_EDGE = 0.6  # relative blink move from which an upper-lid vertex is its leading edge
 _LASH_DARK = 15  # percentile of brightness of the photo's upper margin: the lash colour
-_CREASE_LINE = (0.2, 1.8, 0.22)  # crease: height over the lash line (share of the eye's
+_CREASE_LINE = (0.2, 1.8, 0.18)  # crease: height over the lash line (share of the eye's
 # width), sigma, darkening
 _LID_BULGE = 0.05  # the lid's convex middle, between lash line and crease, catches light
 
@@ -72,6 +72,8 @@ class EyelidSkin:
         lash_line: (2, K) int32 the leading edge of each upper lid (the vertices its blink
             moves furthest; -1 pads), lash_count (2,) int32 how many: the lash line of a shut
             eye is drawn along the lowest of them in each column.
+        lash_dark: (2, 3) float32 that line's colour: the darkest of the photo's margin (its
+            15th percentile of brightness), darker than ``lash``, the margin band's.
     """
 
     index: NDArray[np.int32]
@@ -85,6 +87,7 @@ class EyelidSkin:
     eyeball_side: NDArray[np.int32]
     lash_line: NDArray[np.int32]
     lash_count: NDArray[np.int32]
+    lash_dark: NDArray[np.float32]
 
 
 def build_eyelids(
@@ -127,6 +130,7 @@ def build_eyelids(
     eyeball_index = np.concatenate(eyeballs).astype(np.int32)
     eyeball_side = np.repeat([0, 1], [len(e) for e in eyeballs]).astype(np.int32)
     lash = np.zeros((2, 3), np.float32)
+    lash_dark = np.zeros((2, 3), np.float32)
     if len(index) == 0:
         return EyelidSkin(
             index,
@@ -140,6 +144,7 @@ def build_eyelids(
             eyeball_side,
             np.full((2, 1), -1, np.int32),
             np.zeros(2, np.int32),
+            lash_dark,
         )
     shape = shapes[side[index]]
     for s in range(2):
@@ -172,11 +177,16 @@ def build_eyelids(
         samples = colours(band)
         tone[s] = np.median(samples, axis=0) if len(samples) else np.float32(180.0)
         edge = colours(mine & on_margin)
-        if len(edge):  # the dark lash line of the open eye, not the skin beside it
+        if len(edge):
             brightness = edge.sum(1)
-            lash[s] = np.median(edge[brightness <= np.percentile(brightness, _LASH_DARK)], axis=0)
+            lash[s] = np.median(edge[brightness <= np.median(brightness)], axis=0)
+            # The drawn lash line: the dark line of the open eye, not the skin beside it.
+            lash_dark[s] = np.median(
+                edge[brightness <= np.percentile(brightness, _LASH_DARK)], axis=0
+            )
         else:
             lash[s] = 0.5 * tone[s]
+            lash_dark[s] = 0.35 * tone[s]
     # Paint the lid triangles' texels with skin that looks like hers: a smooth colour field
     # that continues the photo's skin around the eye (no step at the lid's upper boundary),
     # a soft crease, the photo's own fine skin detail, and a lash line along the margins.
@@ -245,6 +255,7 @@ def build_eyelids(
         eyeball_index,
         eyeball_side,
         *_lash_lines(model, index, shape, side[index], relative),
+        lash_dark,
     )
 
 

@@ -269,16 +269,8 @@ class AvatarRenderer:
         self._texture = self._eyelids.texture
         self._photo_weight = mesh.photo_weight.copy()  # lids: lowered per frame by the blink
         # Eyeball the photo saw under a lid: her eye's own colours where a lid opens wider.
-        self._eye_fill = (
-            build_eye_fill(
-                model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
-                mesh.source_position, self.crop_image,
-            )  # fmt: skip
-            if cfg.eye_fill
-            else EyeFill.empty()
-        )
+        self._eye_fill = EyeFill.empty()
         self._static_colour = mesh.colour.copy()
-        self._static_colour[self._eye_fill.index] = self._eye_fill.colour
         self._colour = self._static_colour.copy()  # eyeballs: per frame (lids shut / open wide)
         raster = cfg.raster_size
         self._raster_scale = raster / cfg.size
@@ -320,6 +312,24 @@ class AvatarRenderer:
         )
         self.last_fragments: Fragments | None = None
         self._coeffs = np.zeros(self.num_expressions, np.float32)
+        if cfg.eye_fill:
+            self._eye_fill = self._build_eye_fill(model)
+            self._static_colour[self._eye_fill.index] = self._eye_fill.colour
+
+    def _build_eye_fill(self, model: FaceModelData) -> EyeFill:
+        """The eyeball placed against the eye as this renderer shows it at the photo's own
+        expression and pose (its raster and projected vertices there)."""
+        _, points, _ = self.geometry(self.source_expression, np.zeros(3))
+        fragments = self._rasterize()
+        mesh = self.mesh
+        projected = points * np.float32(1.0 / self._raster_scale) - np.float32(0.5)
+        fill = build_eye_fill(
+            model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
+            np.ascontiguousarray(projected, np.float32), fragments.triangle.copy(),
+            self.crop_image,
+        )  # fmt: skip
+        self.last_fragments = None
+        return fill
 
     @property
     def size(self) -> int:
@@ -407,7 +417,8 @@ class AvatarRenderer:
         fill = self._eye_fill
         apply_eye_fill(
             fill.index, fill.seen, fill.upper, fill.upper_t, fill.lower, fill.lower_t,
-            fill.below_upper, fill.above_lower, fill.shadow_width, fill.colour, self._points,
+            fill.below_upper, fill.above_lower, fill.rim_upper, fill.rim_lower, fill.shadow_width,
+            fill.colour, self._points,
             1.0 / self._raster_scale, self._photo_weight, self._colour,
         )  # fmt: skip
         if self.config.shading_transfer:
@@ -487,7 +498,7 @@ class AvatarRenderer:
         )
         lids = self._eyelids
         draw_lash_lines(
-            lids.lash_line, lids.lash_count, lids.blink, lids.lash, self._coeffs, self._points,
+            lids.lash_line, lids.lash_count, lids.blink, lids.lash_dark, self._coeffs, self._points,
             self._field, self._coverage,
         )  # fmt: skip
         if self._mouth_group > 0:
