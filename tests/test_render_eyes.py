@@ -87,7 +87,7 @@ def test_wide_eyes_uncover_sclera_not_stretched_lid(renderer, ict):
     lum = frame.astype(np.float32).mean(2)
     sclera_like = (lum > sclera_lum - 30.0) & (_saturation(frame) < 0.35)
     share = float(sclera_like[band].mean())
-    print(f"uncovered band {int(band.sum())} px, sclera-like {share:.2f} (sclera lum {sclera_lum:.0f})")
+    print(f"uncovered {int(band.sum())} px, sclera-like {share:.2f} (sclera {sclera_lum:.0f})")
     assert share > 0.45, f"the uncovered eyeball is not sclera: {share:.2f} sclera-like"
 
 
@@ -173,7 +173,9 @@ def _leading_edge(renderer: AvatarRenderer, ict, coeffs: np.ndarray) -> list[np.
         delta = ict.expression_basis[ict.expression_index(name), :num_skin]
         move = np.linalg.norm(delta, axis=1)
         lid = move > 0.05
-        edge = np.flatnonzero(lid & (move >= 0.6 * np.percentile(move[lid], 95)) & (delta[:, 1] < 0))
+        edge = np.flatnonzero(
+            lid & (move >= 0.6 * np.percentile(move[lid], 95)) & (delta[:, 1] < 0)
+        )
         pts = points[edge] * up
         cols = np.rint(pts[:, 0]).astype(int)
         line = [(c, pts[cols == c, 1].max()) for c in np.unique(cols)]
@@ -199,7 +201,7 @@ def test_shut_lid_on_a_grey_photo_has_a_lash_line(grey_renderer, ict):
         left, right = np.percentile(xs, 25), np.percentile(xs, 75)
         contrast, thickness = [], []
         for col, row in line[(line[:, 0] >= left) & (line[:, 0] <= right)]:
-            r, c = int(round(row)), int(col)
+            r, c = round(row), int(col)
             profile = lum[r - 9 : r + 10, c]
             core = profile[9 - 2 : 9 + 3].min()
             lid = np.median(np.r_[profile[:5], profile[-5:]])
@@ -242,7 +244,7 @@ def test_shut_lid_on_a_grey_photo_is_textured_grey_skin(grey_renderer, ict):
     near_line = np.zeros_like(lid)
     for line in _leading_edge(grey_renderer, ict, coeffs):
         for col, row in line:
-            r, c = int(round(row)), int(col)
+            r, c = round(row), int(col)
             near_line[max(r - 4, 0) : r + 5, max(c - 1, 0) : c + 2] = True
     lid &= ~near_line
     assert lid.sum() > 150 and ring.sum() > 1000

@@ -18,6 +18,7 @@ shadow). Lids that close or squint leave the eye as it was (the photo, covered b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numba
@@ -162,7 +163,9 @@ def _iris_circle(
         cv2.THRESH_BINARY + cv2.THRESH_OTSU,
     )  # fmt: skip
     dark = opening & (lum < threshold)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), 8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        dark.astype(np.uint8), connectivity=8
+    )
     if count < 2:
         return prior
     biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -229,7 +232,7 @@ def _place_eye(
     position = projected[index]
     up_pair, up_t, up_y = _bracket(position[:, 0], upper, projected)
     lo_pair, lo_t, lo_y = _bracket(position[:, 0], lower, projected)
-    any_row = visible.any(0)
+    any_row = np.asarray(visible.any(axis=0), bool)
     top = np.where(any_row, np.argmax(visible, 0), size).astype(np.float32) - 0.5
     bottom = np.where(any_row, size - 1 - np.argmax(visible[::-1], 0), -1).astype(np.float32) + 0.5
     col = np.clip(np.rint(position[:, 0]).astype(np.int64), 0, size - 1)
@@ -363,7 +366,7 @@ def build_eye_fill(
         colour = _eye_colours(eye, photo, lum, irises[side])
         parts.append((eye, seen, shadow, colour))
 
-    def joined(name: str) -> NDArray[np.float32]:
+    def joined(name: str) -> NDArray[Any]:
         return np.ascontiguousarray(np.concatenate([getattr(p[0], name) for p in parts]))
 
     return EyeFill(
@@ -404,9 +407,10 @@ def apply_eye_fill(
 ) -> None:
     """Per frame, after ``apply_shut_eyes``: the photo weight of every eyeball vertex is scaled
     by ``1 - (1 - seen) · k`` (k = 1 under the photo's upper lid, else a ramp of how far a lid
-    has moved away from the vertex: the lower lid's rim keeps the photo while it stays), and its colour becomes the fill colour darkened by the current
-    upper lid's shadow, mixed with whatever ``apply_shut_eyes`` left (the lash colour of a
-    nearly shut eye) in proportion to that weight.
+    has moved away from the vertex: the lower lid's rim keeps the photo while it stays), and
+    its colour becomes the fill colour darkened by the current upper lid's shadow, mixed with
+    whatever ``apply_shut_eyes`` left (the lash colour of a nearly shut eye) in proportion to
+    the weight the photo gave up.
 
     Args:
         points: (Vr, 2) this frame's projected vertices (raster px); pixels_per_point: output

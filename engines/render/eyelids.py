@@ -550,6 +550,7 @@ def draw_lash_lines(
     below = np.float32(_LASH_LINE[1])
     strength = np.float32(_LASH_LINE[2])
     one = np.float32(1.0)
+    zero = np.float32(0.0)
     for e in range(lash_line.shape[0]):
         s = _ramp(coeffs[blink[e]], low, span)
         n = lash_count[e]
@@ -584,8 +585,8 @@ def draw_lash_lines(
             basis = (1.0, u, u * u)
             for i in range(3):
                 r[i] += basis[i] * lowest[c]
-                for k in range(3):
-                    m[i, k] += basis[i] * basis[k]
+                for i2 in range(3):
+                    m[i, i2] += basis[i] * basis[i2]
         for i in range(3):
             m[i, i] += 1e-6
         m[2, 2] += 1e-2 * m[0, 0]  # a little pull towards a straight line
@@ -600,13 +601,13 @@ def draw_lash_lines(
             col = c0 + c
             y = smooth[c]
             across = abs(np.float32(col) + np.float32(0.5) - centre) / half
-            k = s * strength * min(max((np.float32(1.1) - across) / np.float32(0.35), 0), one)
+            k = s * strength * min(max((np.float32(1.1) - across) / np.float32(0.35), zero), one)
             for row in range(max(int(y - 3.0), 0), min(int(y + 4.0) + 1, height)):
                 if coverage[row, col] <= np.float32(0.0):
                     continue
                 dy = np.float32(row) + np.float32(0.5) - y
                 sigma = above if dy < 0 else below
-                w = k * np.exp(-(dy / sigma) ** 2)
+                w = k * np.exp(-((dy / sigma) ** 2))
                 for ch in range(3):
                     field[row, col, 2 + ch] *= one - w
                     field[row, col, 5 + ch] = field[row, col, 5 + ch] * (one - w) + w * lash[e, ch]
