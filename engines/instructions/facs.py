@@ -14,8 +14,8 @@ at the same strengths), secondary AUs at B-C.
 
 A plain emotion word ("surprised", "show anger") has the lexicon's default intensity
 :data:`POSED_INTENSITY` (0.75) and gets exactly the posed apex; an intensity word scales the
-apex by ``intensity / POSED_INTENSITY`` (:func:`apex_expression`): "slightly" (0.3) gives 40 %
-of it, "extremely" (1.0) 133 % (the D shapes reach E; each weight is clipped to [0, 1]).
+apex by :func:`apex_scale` (:func:`apex_expression`): "slightly" gives 44 % of it, "a bit"
+55 %, "very" 122 %, "extremely" 154 % (the D shapes reach E; each weight is clipped to [0, 1]).
 
 The AU -> shape table is the one in the ICT-FaceKit README ("Our expression shapes closest
 relation to FACS units"), with these additions, none of which has a direct ICT shape:
@@ -76,6 +76,7 @@ __all__ = [
     "AU_TO_SHAPES",
     "EMOTION_AUS",
     "EMOTION_POSE_DEGREES",
+    "APEX_EXPONENT",
     "FACS_INTENSITY",
     "POSED_INTENSITY",
     "SECONDARY_WEIGHT",
@@ -93,6 +94,10 @@ FACS_INTENSITY: MappingProxyType[str, float] = MappingProxyType(
 )
 # The lexicon's default intensity of a plain emotion word: it gets the posed apex exactly.
 POSED_INTENSITY = 0.75
+# The lexicon blends an intensity word with the emotion word's own intensity (0.7 / 0.3),
+# which squeezes "slightly" (0.3) to 0.435; the exponent spreads it back so that "slightly"
+# is about B against the posed apex's D-E (0.44 of it) and "a bit" about C (0.55).
+APEX_EXPONENT = 1.5
 # Du et al.'s "variant" AUs of a compound emotion: B.
 SECONDARY_WEIGHT = FACS_INTENSITY["B"]
 
@@ -247,9 +252,12 @@ def emotion_prototype(
 
 
 def apex_scale(intensity: float | NDArray[np.floating]) -> NDArray[np.float32]:
-    """Factor on the posed apex for an anchor ``intensity`` in [0, 1]: 1 at the plain word's
-    :data:`POSED_INTENSITY`, linear in between (0 at 0, 4/3 at 1)."""
-    return np.asarray(np.clip(intensity, 0.0, 1.0) / POSED_INTENSITY, np.float32)
+    """Factor on the posed apex for an anchor ``intensity`` in [0, 1]:
+    ``(intensity / POSED_INTENSITY) ** APEX_EXPONENT`` — 1 at the plain word, 0.44 for
+    "slightly" (0.435 after the lexicon's blend of word and base intensity: FACS B against
+    the posed D-E), 1.54 for "extremely" (1.0; the D shapes reach E)."""
+    ratio = np.clip(intensity, 0.0, 1.0) / POSED_INTENSITY
+    return np.asarray(ratio**APEX_EXPONENT, np.float32)
 
 
 def apex_expression(

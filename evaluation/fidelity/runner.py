@@ -118,10 +118,15 @@ class PhotoResult:
             "understood": {k: list(v) for k, v in self.understood.items()},
             "apex_coefficients": self.apex_coefficients,
             "pairs": [
-                {"first": p.first, "second": p.second, "understood": list(p.understood),
-                 "first_reading": p.first_reading.label, "second_reading": p.second_reading.label}
+                {
+                    "first": p.first,
+                    "second": p.second,
+                    "understood": list(p.understood),
+                    "first_reading": p.first_reading.label,
+                    "second_reading": p.second_reading.label,
+                }
                 for p in self.pairs
-            ],  # fmt: skip
+            ],
             "seconds": round(self.seconds, 2),
         }
 
@@ -247,11 +252,12 @@ def _top_coefficients(expression: NDArray[np.float32]) -> dict[str, float]:
     from engines.face_model.ict import EXPRESSION_NAMES
 
     order = np.argsort(-expression)[:_TOP_COEFFICIENTS]
-    return {EXPRESSION_NAMES[i]: round(float(expression[i]), 3) for i in order if expression[i] > 0.02}
+    return {
+        EXPRESSION_NAMES[i]: round(float(expression[i]), 3) for i in order if expression[i] > 0.02
+    }
 
 
 def _as_dict(probabilities: Any) -> dict[str, float]:
     if isinstance(probabilities, dict):
         return {str(k): round(float(v), 4) for k, v in probabilities.items()}
     raise TypeError("the judge's probabilities must be a {label: probability} mapping")
-

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
 
 from evaluation.fidelity.report import NO_FACE, FidelitySummary
 from evaluation.fidelity.runner import PhotoResult, Reading
@@ -22,8 +23,6 @@ def save_contact_sheet(result: PhotoResult, path: Path, cell: int = 192) -> Path
     """One row: the photo crop, its re-render, then each asked class; every cell labelled
     with what was asked (top) and the judge's reading with its probability (bottom; green
     when it is what was asked)."""
-    from PIL import Image
-
     cells = [
         _cell(result.frames["photo"], "photo", result.photo, None, cell),
         _cell(result.frames["rerender"], "re-render", result.rerender, result.photo.label, cell),
@@ -42,8 +41,8 @@ def save_contact_sheet(result: PhotoResult, path: Path, cell: int = 192) -> Path
 
 def _cell(
     frame: NDArray[np.uint8], title: str, reading: Reading, expected: str | None, size: int
-) -> object:
-    from PIL import Image, ImageDraw
+) -> Image.Image:
+    from PIL import ImageDraw
 
     image = Image.fromarray(frame).resize((size, size), Image.Resampling.LANCZOS)
     draw = ImageDraw.Draw(image)
@@ -58,7 +57,7 @@ def _cell(
 
 def stack_sheets(paths: Sequence[Path], labels: Sequence[str], out: Path) -> Path:
     """Sheets stacked vertically, each with a label strip on its left (before / after)."""
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     images = [Image.open(p).convert("RGB") for p in paths]
     strip = 70
@@ -97,7 +96,8 @@ def save_confusion_plot(summary: FidelitySummary, path: Path, title: str = "") -
     axes.set_xlabel("judge's reading of the final frame")
     axes.set_ylabel("asked for")
     axes.set_title(
-        title or f"fidelity: Acc1 {summary.acc1:.2f}, G-mean {summary.gmean:.2f}, "
+        title
+        or f"fidelity: Acc1 {summary.acc1:.2f}, G-mean {summary.gmean:.2f}, "
         f"Acc2 {summary.acc2 if summary.acc2 is not None else '-'} ({summary.photos} photos)"
     )
     figure.tight_layout()

@@ -1,0 +1,1 @@
+"""Research code: evaluation instruments; the server never imports it."""
