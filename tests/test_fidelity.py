@@ -69,6 +69,9 @@ def test_instructions_and_config_checks() -> None:
         FidelityConfig(classes=("contempt",))
     with pytest.raises(ValueError, match="two different emotions"):
         FidelityConfig(pairs=(("anger", "anger"),))
+    with pytest.raises(ValueError, match="unknown renderer parts"):
+        FidelityConfig(render_off=("size",))
+    assert FidelityConfig(render_off=("wrinkles", "mouth_cavity")).render_off
 
 
 def test_list_photos(tmp_path: Path) -> None:

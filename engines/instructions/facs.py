@@ -23,9 +23,9 @@ relation to FACS units"), with these additions, none of which has a direct ICT s
 - AU23 lip tightener -> ``mouthPress_L/R`` at 0.7. AU24 (lip pressor) is the only ICT shape
   that narrows and tenses the lip red; tightening without pressing is not representable, so
   a weaker press is the nearest visible result.
-- AU25 lips part -> ``mouthLowerDown_L/R`` 0.4 + ``mouthUpperUp_L/R`` 0.3 + ``jawOpen`` 0.1:
-  the lips separate mostly by moving themselves (the upper lip rising uncovers the upper
-  teeth, the lower lip dropping the lower ones), with a hint of jaw.
+- AU25 lips part -> ``mouthLowerDown_L/R`` 0.4 + ``mouthUpperUp_L/R`` 0.2 + ``jawOpen`` 0.1:
+  the lips separate mostly by moving themselves, the lower lip more than the upper (a
+  raised upper lip is AU10's job: at 0.3 it read as a snarl in surprise), with a hint of jaw.
 - AU26 jaw drop -> ``jawOpen`` at 0.6. ICT's ``jawOpen`` is AU27 (mouth stretch: the jaw
   pulled open as far as it goes); AU26 at E is the relaxed jaw fallen open, which FACS
   scores as an opening short of AU27 (the Manual draws the line where the stretching of the
@@ -40,21 +40,29 @@ Basic emotions (the posed apex of the EMFACS prototypes, FACS Investigator's Gui
 
 - happiness 6D + 12E + 25D + 26A: the Duchenne smile with the lips parted over the upper
   teeth (the posed "big smile"; Du et al.'s happy is 12+25 with 6).
-- sadness 1E + 4C + 15D + 17C + 43A + 64B: inner brows up and drawn together, lip corners
-  down, chin raised, lids drooping a little, gaze down (EMFACS 1+4+15 / 1+4+15+17, variants 11, 54,
-  64).
-- surprise 1E + 2E + 5D + 25D + 26E: brows high, upper lids raised, jaw dropped open.
+- sadness 1E + 4C + 15D + 17C + 43A: inner brows up and drawn together, lip corners down,
+  chin raised, lids drooping a little (EMFACS 1+4+15 / 1+4+15+17; its variant 54+64, head and
+  eyes down, is left to the head pose prior: with the lids following the gaze the eyes looked
+  shut).
+- surprise 1E + 2E + 5D + 26E: brows high, upper lids raised, jaw dropped open (EMFACS
+  1+2+5B+26/27: the lips part with the jaw, no AU25 of their own, so the upper lip stays over
+  the teeth and the mouth is a dark O).
 - fear 1E + 2C + 4C + 5E + 7B + 20D + 25D + 26C: brows raised and drawn together, upper lids
   high, lips stretched sideways, jaw dropped (EMFACS 1+2+4+5+7+20+26).
-- anger 4E + 5C + 7D + 17C + 23D + 24C: brows lowered and drawn together, a glare (upper lid
-  raised against the tightened lower lid), lips pressed, chin raised (the closed-mouth
-  EMFACS prototype 4+5+7+17+23/24).
+- anger 4E + 5C + 7D + 10C + 16B + 23C + 25D + 26B: brows lowered and drawn together, a glare
+  (upper lid raised against the tightened lower lid), the tense squared mouth with the teeth
+  bared (the open-mouth EMFACS prototype 4+5+7+10+22+23+25/26, the intense posed display; the
+  closed-mouth 4+5+7+17+23/24 is the milder one, and on a photo without fold cues it read as
+  stern or sad to a person).
 - disgust 4C + 6B + 9E + 10D + 15B + 17C: nose wrinkled, upper lip raised, corners down,
   chin raised, brows lowered (EMFACS 9 / 10 prototypes with 15 and 17; Du et al. 9+10+17).
 - contempt R12C + R14D: the one-sided tightened lip corner (EMFACS R12A + R14A; posed at C-D).
 
-Compound emotions use the prototypical AUs of Du, Tao & Martinez (2014, PNAS, Table 1) at D
-and their "variant" AUs at B (:data:`SECONDARY_WEIGHT`). The AU lists are quoted from
+Compound emotions use the prototypical AUs of Du, Tao & Martinez (2014, PNAS, Table 1) at E
+(their photos are posed too, and a compound is told from its parents by its prototypical set
+at full strength: at D, "hatred" 4+7+10 and "angrily disgusted" 4+10+17 came too close to
+the posed disgust 4+9+10+17 — validation acc2 0.997 -> 0.991) and their "variant" AUs at B
+(:data:`SECONDARY_WEIGHT`). The AU lists are quoted from
 memory of that table: the prototypical sets are the well-known ones (happily surprised
 1+2+12+25, sadly angry 4+15, appalled 4+9+10, hatred 4+7+10, awed 1+2+5+25); the secondary
 sets are less certain and only contribute at low weight.
@@ -123,8 +131,8 @@ AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
         "22": {"mouthFunnel": 1.0},
         "23": {"mouthPress_L": 0.7, "mouthPress_R": 0.7},
         "24": {"mouthPress_L": 1.0, "mouthPress_R": 1.0},
-        "25": {"mouthLowerDown_L": 0.4, "mouthLowerDown_R": 0.4, "mouthUpperUp_L": 0.3,
-               "mouthUpperUp_R": 0.3, "jawOpen": 0.1},
+        "25": {"mouthLowerDown_L": 0.4, "mouthLowerDown_R": 0.4, "mouthUpperUp_L": 0.2,
+               "mouthUpperUp_R": 0.2, "jawOpen": 0.1},
         "26": {"jawOpen": 0.6},
         "27": {"jawOpen": 1.0},
         "28": {"mouthRollLower": 1.0, "mouthRollUpper": 1.0},
@@ -141,12 +149,12 @@ AU_TO_SHAPES: MappingProxyType[str, dict[str, float]] = MappingProxyType(
 
 
 def _aus(primary: str, secondary: str = "", **weights: float) -> dict[str, float]:
-    """``"1+2+12"`` -> {AU: weight}; primary AUs at D, secondary at B; ``w<AU>=x`` overrides."""
+    """``"1+2+12"`` -> {AU: weight}; primary AUs at E, secondary at B; ``w<AU>=x`` overrides."""
     out: dict[str, float] = {}
     for au in filter(None, secondary.split("+")):
         out[au] = SECONDARY_WEIGHT
     for au in filter(None, primary.split("+")):
-        out[au] = FACS_INTENSITY["D"]
+        out[au] = FACS_INTENSITY["E"]
     for key, value in weights.items():
         out[key.removeprefix("w")] = value
     return out
@@ -168,10 +176,10 @@ EMOTION_AUS: MappingProxyType[str, dict[str, float]] = MappingProxyType(
     {
         "neutral": {},
         "happiness": _coded("6D+12E+25D+26A"),
-        "sadness": _coded("1E+4C+15D+17C+43A+64B"),
-        "surprise": _coded("1E+2E+5D+25D+26E"),
+        "sadness": _coded("1E+4C+15D+17C+43A"),
+        "surprise": _coded("1E+2E+5D+26E"),
         "fear": _coded("1E+2C+4C+5E+7B+20D+25D+26C"),
-        "anger": _coded("4E+5C+7D+17C+23D+24C"),
+        "anger": _coded("4E+5C+7D+10C+16B+23C+25D+26B"),
         "disgust": _coded("4C+6B+9E+10D+15B+17C"),
         "contempt": _coded("R12C+R14D"),
         "happily_surprised": _aus("1+2+12+25", "5+26"),

@@ -37,6 +37,16 @@ class RenderConfig:
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
+        wrinkles: animated wrinkles (``engines.render.wrinkles``): skin folds the new
+            expression adds to the photo's own (forehead lines, brow furrows, nasolabial
+            folds, crow's feet, ...), baked once per avatar, a gain on the skin per frame.
+        wrinkle_strength: multiplies the folds' depth (1 = as designed; 0 = none).
+        mouth_cavity: draw the synthetic mouth interior from the photo's own colour
+            statistics (a grey photo gets a grey mouth) as a dark cavity shaded by the lips'
+            opening (darker away from the lips, and as a whole the narrower the gap), with
+            the teeth lit per tooth and the gums behind the teeth in shadow. False: the flat
+            fixed palette of the previous renderer (socket red-brown, gums pink, off-white
+            teeth), kept for A/B evaluation.
         eye_fill: where a lid opens wider than in the photo (eyeWide, surprise, fear), show
             more of her eye (the photo's sclera tone and iris colour, the iris completed as a
             disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
@@ -56,6 +66,9 @@ class RenderConfig:
     shading_strength: float = 1.5
     pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
+    wrinkles: bool = True
+    wrinkle_strength: float = 1.0
+    mouth_cavity: bool = True
     eye_fill: bool = True
 
     def __post_init__(self) -> None:
@@ -86,6 +99,8 @@ class RenderConfig:
             raise ValueError(
                 f"pose_shading_strength must be in [0, 4], got {self.pose_shading_strength}"
             )
+        if not 0.0 <= self.wrinkle_strength <= 3.0:
+            raise ValueError(f"wrinkle_strength must be in [0, 3], got {self.wrinkle_strength}")
         if not 0.0 < self.texture_below_visibility <= 1.0:
             raise ValueError("texture_below_visibility must be in (0, 1]")
 

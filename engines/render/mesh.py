@@ -62,10 +62,38 @@ RENDERED_PARTS: tuple[tuple[str, int, bool], ...] = (
 )
 _SKIN_VERTEX_PARTS = ("face", "head_neck")
 
-# Synthetic colours (sRGB 0-255) of the mouth interior at the front of the mouth.
+# Synthetic colours (sRGB 0-255) of the mouth interior at the front of the mouth
+# (``RenderConfig.mouth_cavity`` False: the previous fixed palette).
 _SOCKET_RGB = (70.0, 26.0, 30.0)
 _GUMS_RGB = (165.0, 78.0, 84.0)
 _TEETH_RGB = (228.0, 222.0, 208.0)
+
+# ``mouth_cavity``: the interior as it looks in a typical colour photo (sRGB at the front of
+# the mouth); each photo's own statistics scale the chroma and brightness (``_MouthPalette``).
+_CAVITY_RGB = (50.0, 20.0, 22.0)  # socket walls, palate, throat
+_TONGUE_RGB = (140.0, 62.0, 66.0)
+_GUMS_FRONT_RGB = (168.0, 86.0, 90.0)  # the labial gums above / below the front teeth
+_GUMS_BACK_RGB = (58.0, 24.0, 26.0)  # gums behind the teeth (seen between them): shadowed
+_TEETH_DESIGN_RGB = (226.0, 218.0, 200.0)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_REF_SKIN_CHROMA = 0.25  # |rgb / luma - 1| of a typical skin tone in a colour photo
+_REF_LIP_CHROMA = 0.35
+_REF_LIP_LUMA = 130.0
+_TEETH_CHROMA_MAX = 0.12  # teeth stay near-neutral (never pink, mauve or strongly yellow)
+# Light on the teeth and tongue (model space, from the front and a little above): each tooth
+# is lit by its own normal, so the row reads as separate teeth, not a pale band.
+_MOUTH_LIGHT = np.array([0.0, 0.35, 1.0], np.float32) / np.float32(np.hypot(0.35, 1.0))
+_LOWER_TEETH_SHADE = 0.8  # the lower row sits in the upper lip's and teeth's shadow
+_GUM_NEAR_TEETH_CM = 0.4  # a gums_tongue vertex nearer a tooth than this is gum
+_PAPILLA_HEIGHT = 0.75  # labial gum below this share of the crowns' height is a papilla
+_PAPILLA_SHADE = 0.7  # a papilla takes the teeth's colour at this brightness
+# How much of the per-frame cavity shading the teeth and papillae take: the upper row sits
+# at the lips in the light (a grin's teeth are the brightest part of the mouth), the lower
+# row behind the lower lip and under the upper teeth.
+_UPPER_TEETH_CAVITY_STRENGTH = 0.1
+_LOWER_TEETH_CAVITY_STRENGTH = 0.35
+_BEHIND_TEETH_CAVITY_STRENGTH = 0.6  # the gums just behind the crowns
+_BEHIND_TEETH_SHADE = 0.6
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,10 @@ class RenderMesh:
         group: (F,) int8 0 = always rasterized, g > 0 = seen only through opening g - 1.
         opening_index: (N,) int32 vertices of the skin's openings (mouth, eyes), grouped by
             ``opening_indptr`` (G,) int64 (CSR; opening g - 1 is the box of group g).
+        cavity_strength: (F,) float32 how strongly a triangle's synthetic pixels take the
+            per-frame cavity shading (``shader._shade_cavity``): 1 socket, tongue and the gums
+            behind the teeth, 0.1 / 0.35 the upper / lower teeth and papillae (they sit at
+            the lips, lit from the front), 0 elsewhere and with ``mouth_cavity`` off.
         warp_exact: (Vr,) float32 how much a vertex's pixels keep the mesh's own warp (1: the
             face proper, the mouth and the eyes) rather than the smooth warp field spread
             around the face (0: skull, ears, neck: hair and skin there follow the field, so
@@ -140,6 +172,7 @@ class RenderMesh:
     opening_index: NDArray[np.int32]
     opening_indptr: NDArray[np.int64]
     warp_exact: NDArray[np.float32]
+    cavity_strength: NDArray[np.float32]
 
 
 def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -490,14 +523,252 @@ def _texture_trust(avatar: Avatar, model: FaceModelData, part: str) -> NDArray[n
 
 
 def _mean_colour(
-    crop: NDArray[np.uint8], positions: NDArray[np.float32], weight: NDArray[np.float32]
+    crop: NDArray[np.uint8],
+    positions: NDArray[np.float32],
+    weight: NDArray[np.float32],
+    percentile: float = 50.0,
 ) -> NDArray[np.float32] | None:
+    """(3,) per-channel percentile (default the median) of the crop's colour at the
+    positions (N, 2) whose weight (N,) is above 0.8; None if fewer than 12."""
     keep = weight > 0.8
     if keep.sum() < 12:
         return None
     cols = np.clip(np.rint(positions[keep, 0]), 0, crop.shape[1] - 1).astype(int)
     rows = np.clip(np.rint(positions[keep, 1]), 0, crop.shape[0] - 1).astype(int)
-    return np.median(crop[rows, cols].astype(np.float32), axis=0)
+    return np.percentile(crop[rows, cols].astype(np.float32), percentile, axis=0).astype(np.float32)
+
+
+def _luma(rgb: NDArray[np.float32]) -> float:
+    return float(np.asarray(rgb, np.float32) @ _LUMA)
+
+
+def _chroma(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """(3,) ``rgb / luma - 1``: the colour's departure from grey, brightness-free."""
+    rgb = np.asarray(rgb, np.float32)
+    return (rgb / max(_luma(rgb), 1.0) - 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _MouthPalette:
+    """The synthetic mouth's colours in this photo's own colour statistics (sRGB, (3,) each).
+
+    ``colourfulness`` (0 grey photo .. 1 a typical colour photo) scales every designed
+    chroma, the brightness of the photo's lips scales the cavity, tongue and gums, and the
+    teeth take the person's own teeth colour where the photo showed them, kept
+    near-neutral.
+    """
+
+    colourfulness: float
+    cavity: NDArray[np.float32]
+    tongue: NDArray[np.float32]
+    gums_front: NDArray[np.float32]
+    gums_back: NDArray[np.float32]
+    teeth: NDArray[np.float32]
+
+
+def _in_photo_statistics(
+    design: tuple[float, float, float], colourfulness: float, luma_scale: float
+) -> NDArray[np.float32]:
+    rgb = np.array(design, np.float32)
+    luma = _luma(rgb) * luma_scale
+    return np.clip(luma * (1.0 + colourfulness * _chroma(rgb)), 0.0, 255.0).astype(np.float32)
+
+
+def _mouth_palette(
+    skin: NDArray[np.float32] | None,
+    lips: NDArray[np.float32] | None,
+    teeth: NDArray[np.float32] | None,
+) -> _MouthPalette:
+    """Palette from the photo's median skin and lip colours and the upper quartile of its
+    own teeth ((3,) each, None where the photo did not show them). The sclera is no guide
+    for unseen teeth: its median mixes in iris, lids and lashes (34-107 levels on three
+    portraits), so the design's brightness stands in."""
+    chroma = 0.0
+    if skin is not None:
+        chroma = max(chroma, float(np.linalg.norm(_chroma(skin))) / _REF_SKIN_CHROMA)
+    if lips is not None:
+        chroma = max(chroma, float(np.linalg.norm(_chroma(lips))) / _REF_LIP_CHROMA)
+    if skin is None and lips is None:
+        chroma = 1.0
+    colourfulness = float(np.clip(chroma, 0.0, 1.0))
+    luma_scale = 1.0
+    if lips is not None:
+        luma_scale = float(np.clip(_luma(lips) / _REF_LIP_LUMA, 0.6, 1.1))
+    design_teeth = np.array(_TEETH_DESIGN_RGB, np.float32)
+    teeth_luma = _luma(design_teeth)
+    teeth_chroma = colourfulness * _chroma(design_teeth)
+    if teeth is not None:  # the person's own teeth: their brightness and most of their tint
+        teeth_luma = float(np.clip(_luma(teeth) * 1.05, 150.0, 230.0))
+        teeth_chroma = 0.6 * _chroma(teeth) + 0.4 * teeth_chroma
+    norm = float(np.linalg.norm(teeth_chroma))
+    if norm > _TEETH_CHROMA_MAX:
+        teeth_chroma = teeth_chroma * (_TEETH_CHROMA_MAX / norm)
+    return _MouthPalette(
+        colourfulness=colourfulness,
+        cavity=_in_photo_statistics(_CAVITY_RGB, colourfulness, luma_scale),
+        tongue=_in_photo_statistics(_TONGUE_RGB, colourfulness, luma_scale),
+        gums_front=_in_photo_statistics(_GUMS_FRONT_RGB, colourfulness, luma_scale),
+        gums_back=_in_photo_statistics(_GUMS_BACK_RGB, colourfulness, luma_scale),
+        teeth=np.clip(teeth_luma * (1.0 + teeth_chroma), 0.0, 255.0).astype(np.float32),
+    )
+
+
+def _part_normals(
+    model: FaceModelData, vertices: NDArray[np.float32], part: str
+) -> NDArray[np.float32]:
+    """(Vp, 3) unit vertex normals of ``part`` from its own triangles (``vertices`` (V, 3))."""
+    start, stop = model.vertex_ranges[part]
+    f0, f1 = model.face_ranges[part]
+    local = np.ascontiguousarray(model.faces[f0:f1] - start, np.int32)
+    out = np.zeros((stop - start, 3), np.float32)
+    return vertex_normals(np.ascontiguousarray(vertices[start:stop], np.float32), local, out)
+
+
+def _gum_classes(
+    model: FaceModelData, base: NDArray[np.float32], jaw_delta: NDArray[np.float32]
+) -> tuple[NDArray[np.bool_], NDArray[np.float32], NDArray[np.bool_], NDArray[np.bool_]]:
+    """(labial gums, height, tongue, lingual gums) over the gums_tongue vertices (Vg,) each:
+    ``height``
+    is a labial gum vertex's height above its row's biting edge as a share of the crowns'
+    height (0 at the edge, 1 at the crowns' far end; inf for the other vertices).
+
+    Gum = nearer a tooth than ``_GUM_NEAR_TEETH_CM`` (or, upper row, anywhere outside the
+    arch); labial = outside the middle of its
+    row's dental arch (radius from the arch's centre, per 4-degree bin of the arch angle);
+    below ``_PAPILLA_HEIGHT`` a labial gum vertex is a papilla, reaching down between two
+    crowns, so that what shows between the teeth is drawn in their shadow; tongue = the rest
+    of the part on the jaw.
+    """
+    from scipy.spatial import cKDTree
+
+    g0, g1 = model.vertex_ranges["gums_tongue"]
+    t0, t1 = model.vertex_ranges["teeth"]
+    gums, teeth = base[g0:g1], base[t0:t1]
+    gums_on_jaw = np.linalg.norm(jaw_delta[g0:g1], axis=1) > _JAW_MOVES_CM
+    teeth_on_jaw = np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM
+    near, _ = cKDTree(teeth).query(gums)
+    is_gum = near < _GUM_NEAR_TEETH_CM
+    centre_z = float(teeth[:, 2].min())
+    labial = np.zeros(len(gums), bool)
+    gum_height = np.full(len(gums), np.inf, np.float32)
+    bins = np.deg2rad(np.arange(0.0, 184.0, 4.0))
+    for row in (False, True):
+        row_teeth = teeth[teeth_on_jaw == row]
+        # The upper row's whole part outside the arch is gum (the vestibule high above the
+        # crowns shows when the upper lip rises); on the jaw, far from the teeth is tongue.
+        row_gums = np.flatnonzero((is_gum | (not row)) & (gums_on_jaw == row))
+        if len(row_teeth) == 0 or len(row_gums) == 0:
+            continue
+        t_angle = np.arctan2(np.abs(row_teeth[:, 0]), row_teeth[:, 2] - centre_z)
+        t_radius = np.hypot(row_teeth[:, 0], row_teeth[:, 2] - centre_z)
+        g = gums[row_gums]
+        g_angle = np.arctan2(np.abs(g[:, 0]), g[:, 2] - centre_z)
+        g_radius = np.hypot(g[:, 0], g[:, 2] - centre_z)
+        t_bin = np.digitize(t_angle, bins)
+        g_bin = np.digitize(g_angle, bins)
+        middle = np.full(len(bins) + 1, np.inf)
+        # Height of the crowns per bin: from the biting edge (0) to the row's far end (1).
+        edge = np.zeros(len(bins) + 1)
+        span = np.ones(len(bins) + 1)
+        sign = 1.0 if row else -1.0  # the lower row's crowns point up, the upper row's down
+        for b in np.unique(t_bin):
+            radii = t_radius[t_bin == b]
+            middle[b] = 0.5 * (radii.min() + radii.max())
+            heights = sign * row_teeth[t_bin == b, 1]
+            edge[b] = heights.max()
+            span[b] = max(heights.max() - heights.min(), 1e-3)
+        height = (edge[g_bin] - sign * g[:, 1]) / span[g_bin]
+        # The papillae reach down between the crowns: they are drawn in the teeth's shadow
+        # like the gums behind (pink triangles between the front teeth read as blood).
+        front = g_radius >= middle[g_bin]
+        labial[row_gums] = front
+        gum_height[row_gums[front]] = height[front]
+    return labial, gum_height, gums_on_jaw & ~is_gum, is_gum & ~labial
+
+
+def _cavity_colours(
+    model: FaceModelData,
+    base: NDArray[np.float32],
+    jaw_delta: NDArray[np.float32],
+    palette: _MouthPalette,
+    colour: NDArray[np.float32],
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Write the synthetic colours (``colour`` (Vr, 3), in place) of the mouth socket, gums,
+    tongue and teeth from ``palette``: darker towards the back of the mouth, the teeth and
+    tongue lit by their own normals, the gums behind the teeth in shadow. Returns the
+    papillae and lingual-gum masks (Vg,) over the gums_tongue vertices."""
+    z = base[:, 2]
+    s0, s1 = model.vertex_ranges["mouth_socket"]
+    depth = np.clip((z[s0:s1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
+    colour[s0:s1] = palette.cavity * (0.3 + 0.7 * depth**2)
+
+    g0, g1 = model.vertex_ranges["gums_tongue"]
+    labial, height, tongue, lingual = _gum_classes(model, base, jaw_delta)
+    papilla = labial & (height <= _PAPILLA_HEIGHT)
+    depth = np.clip((z[g0:g1] - 3.0) / 7.8, 0.0, 1.0)[:, None]
+    lambert = np.maximum(_part_normals(model, base, "gums_tongue") @ _MOUTH_LIGHT, 0.0)[:, None]
+    # The labial gums turn from pink at the gum line into the teeth's own sides in shadow
+    # down between two crowns (neither a pink triangle nor a hole there).
+    towards_edge = 1.0 - _smoothstep(np.minimum(height, 2.0), 0.5, _PAPILLA_HEIGHT + 0.15)
+    front = palette.gums_front + towards_edge[:, None] * (
+        _PAPILLA_SHADE * palette.teeth - palette.gums_front
+    )
+    gums = np.where(labial[:, None], front, palette.gums_back)
+    # The gums just behind the teeth show through the gaps between the crowns: half the
+    # teeth's shaded sides, so a gap reads as shadow between teeth rather than a hole.
+    behind = 0.5 * (palette.gums_back + _PAPILLA_SHADE * _BEHIND_TEETH_SHADE * palette.teeth)
+    gums = np.where(lingual[:, None], behind, gums)
+    rgb = np.where(tongue[:, None], palette.tongue * (0.55 + 0.45 * lambert), gums)
+    colour[g0:g1] = rgb * (0.15 + 0.85 * depth**2)
+
+    t0, t1 = model.vertex_ranges["teeth"]
+    depth = np.clip((z[t0:t1] - 5.0) / 5.8, 0.0, 1.0)[:, None]
+    lambert = np.maximum(_part_normals(model, base, "teeth") @ _MOUTH_LIGHT, 0.0)[:, None]
+    on_jaw = (np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM)[:, None]
+    lit = (0.1 + 0.9 * depth**2.5) * (0.75 + 0.25 * lambert)
+    lit = np.where(on_jaw, _LOWER_TEETH_SHADE * lit, lit)
+    colour[t0:t1] = palette.teeth * lit + palette.cavity * (1.0 - lit)
+    return papilla, lingual
+
+
+def _lip_vertices(
+    base: NDArray[np.float32], mouth_loop: NDArray[np.int32], num_face: int
+) -> NDArray[np.int64]:
+    """Face vertices 0.15-0.7 cm from the mouth opening's boundary (the lips' red part)."""
+    from scipy.spatial import cKDTree
+
+    if len(mouth_loop) == 0:
+        return np.zeros(0, np.int64)
+    distance, _ = cKDTree(base[mouth_loop]).query(base[:num_face])
+    return np.flatnonzero((distance > 0.15) & (distance < 0.7))
+
+
+def _photo_mouth_palette(
+    model: FaceModelData,
+    base: NDArray[np.float32],
+    visibility: NDArray[np.float32],
+    crop_image: NDArray[np.uint8],
+    source_position: NDArray[np.float32],
+    group: NDArray[np.int8],
+    labels: NDArray[np.int8],
+    opening_index: NDArray[np.int32],
+    opening_indptr: NDArray[np.int64],
+    seen_teeth: NDArray[np.float32] | None,
+) -> _MouthPalette:
+    """The mouth palette from the photo's median skin (inner face) and lips (around the
+    mouth opening) and its own teeth (``seen_teeth``) where the source saw them."""
+    narrow = model.vertex_ranges.get("narrow_face", model.vertex_ranges["face"])
+    seen = _smoothstep(visibility, 0.4, 0.8)
+    n0, n1 = narrow
+    skin = _mean_colour(crop_image, source_position[n0:n1], seen[n0:n1])
+    lips = None
+    teeth_groups = group[labels == LABEL_TEETH]
+    g = int(teeth_groups[0]) if teeth_groups.size else 0
+    if g > 0:
+        loop = opening_index[opening_indptr[g - 1] : opening_indptr[g]]
+        lip = _lip_vertices(base, loop, model.vertex_ranges["face"][1])
+        lips = _mean_colour(crop_image, source_position[lip], seen[lip])
+    return _mouth_palette(skin, lips, seen_teeth)
 
 
 def build_render_mesh(
@@ -581,6 +852,8 @@ def build_render_mesh(
     photo_weight = np.zeros(num_vertices, np.float32)
     colour = np.zeros((num_vertices, 3), np.float32)
     z = model.neutral[:num_vertices, 2]
+    seen_teeth: NDArray[np.float32] | None = None
+    cavity_strength = np.zeros(len(faces), np.float32)
     threshold = config.texture_below_visibility
     for name, label, _ in RENDERED_PARTS:
         start, stop = model.vertex_ranges[name]
@@ -598,6 +871,9 @@ def build_render_mesh(
             weight = _smoothstep(vis, 0.3, 0.7)
             photo_weight[start:stop] = weight
             seen = _mean_colour(crop_image, source_position[start:stop], weight)
+            # The front teeth are the lit ones: the palette takes the upper quartile (the
+            # median mixes in the molars in the corners' shadow).
+            seen_teeth = _mean_colour(crop_image, source_position[start:stop], weight, 75.0)
             rgb = np.array(_TEETH_RGB, np.float32)
             if seen is not None:  # the person's own teeth colour, kept light
                 rgb = np.clip(0.7 * rgb + 0.3 * seen * 1.1, 0, 255)
@@ -626,6 +902,29 @@ def build_render_mesh(
                         (205.0, 195.0, 190.0) if sub == "sclera" else (70.0, 50.0, 40.0), np.float32
                     )
                 colour[s0:s1] = seen
+    if config.mouth_cavity and "jawOpen" in model.expression_names:
+        palette = _photo_mouth_palette(
+            model, base, visibility, crop_image, source_position, group, labels,
+            opening_index, opening_indptr, seen_teeth,
+        )  # fmt: skip
+        logger.debug("mouth palette: %s", palette)
+        jaw_delta = basis[model.expression_names.index("jawOpen")]
+        papilla, lingual = _cavity_colours(model, base, jaw_delta, palette, colour)
+        g0 = model.vertex_ranges["gums_tongue"][0]
+        is_papilla = np.zeros(num_vertices, bool)
+        is_papilla[g0 : g0 + len(papilla)] = papilla
+        is_lingual = np.zeros(num_vertices, bool)
+        is_lingual[g0 : g0 + len(lingual)] = lingual
+        on_jaw = (np.linalg.norm(jaw_delta, axis=1) > _JAW_MOVES_CM)[faces].sum(1) >= 2
+        toothy = (labels == LABEL_TEETH) | (
+            (labels == LABEL_GUMS) & (is_papilla[faces].sum(1) >= 2)
+        )
+        cavity_strength[np.isin(labels, (LABEL_SOCKET, LABEL_GUMS))] = 1.0
+        cavity_strength[(labels == LABEL_GUMS) & (is_lingual[faces].sum(1) >= 2)] = (
+            _BEHIND_TEETH_CAVITY_STRENGTH
+        )
+        cavity_strength[toothy & ~on_jaw] = _UPPER_TEETH_CAVITY_STRENGTH
+        cavity_strength[toothy & on_jaw] = _LOWER_TEETH_CAVITY_STRENGTH
 
     lighting = np.asarray(
         avatar.extra.get("sh_lighting", np.zeros((9, 3), np.float32)), np.float32
@@ -665,4 +964,5 @@ def build_render_mesh(
         opening_index=opening_index,
         opening_indptr=opening_indptr,
         warp_exact=_warp_exact(model, num_vertices),
+        cavity_strength=cavity_strength,
     )

@@ -45,6 +45,7 @@ from engines.render.mesh import (
 )
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
 from engines.render.shader import FIELD_CHANNELS, feather_mouth, shade_fragments
+from engines.render.wrinkles import WrinkleField, build_wrinkles
 
 __all__ = ["AvatarRenderer"]
 
@@ -310,6 +311,27 @@ class AvatarRenderer:
             ],
             np.float32,
         )
+        # Animated wrinkles: per-avatar fold maps in UV space, summed per frame (None: off).
+        self.wrinkles: WrinkleField | None = (
+            build_wrinkles(
+                model,
+                mesh.base,
+                mesh.sh_lighting,
+                mesh.source_rotation,
+                self.crop_image,
+                mesh.source_position,
+                mesh.photo_weight,
+                mesh.triangle_uv,
+                mesh.labels == LABEL_SKIN,
+            )
+            if cfg.wrinkles and cfg.wrinkle_strength > 0.0
+            else None
+        )
+        if self.wrinkles is not None:
+            self._wrinkle_map, self._folded = self.wrinkles.combined, self.wrinkles.folded
+        else:
+            self._wrinkle_map = np.zeros((2, 2), np.float32)
+            self._folded = np.zeros(mesh.faces.shape[0], np.bool_)
         self.last_fragments: Fragments | None = None
         self._coeffs = np.zeros(self.num_expressions, np.float32)
         if cfg.eye_fill:
@@ -397,6 +419,8 @@ class AvatarRenderer:
         _blend_kernel(
             mesh.base, mesh.basis_indptr, mesh.basis_index, mesh.basis_value, coeffs, self._vertices
         )
+        if self.wrinkles is not None:
+            self.wrinkles.update(coeffs, self.source_expression, self.config.wrinkle_strength)
         rotation = self.rotation_matrix(angles).astype(np.float32)
         crop = mesh.crop
         zoom = crop.zoom * self._raster_scale
@@ -495,6 +519,8 @@ class AvatarRenderer:
             self._field,
             self._coverage,
             self._exact,
+            self._wrinkle_map,
+            self._folded,
         )
         lids = self._eyelids
         draw_lash_lines(
@@ -504,7 +530,7 @@ class AvatarRenderer:
         if self._mouth_group > 0:
             feather_mouth(
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
-                self._field,
+                self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
             )  # fmt: skip
 
     def _extend(self) -> tuple[int, int, int, int]:

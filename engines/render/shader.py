@@ -22,10 +22,13 @@ from numpy.typing import NDArray
 
 from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
 from engines.render.rasterizer import Fragments
+from engines.render.wrinkles import GAIN_RANGE
 
 __all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
+_NO_WRINKLES = np.zeros((2, 2), np.float32)
+_FOLD_LOW, _FOLD_HIGH = GAIN_RANGE
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -40,6 +43,22 @@ def _sample_texture(texture: NDArray[np.float32], u: float, v: float, c: int) ->
     top = texture[y0, x0, c] * (1.0 - fx) + texture[y0, x0 + 1, c] * fx
     bottom = texture[y0 + 1, x0, c] * (1.0 - fx) + texture[y0 + 1, x0 + 1, c] * fx
     return top * (1.0 - fy) + bottom * fy
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float) -> float:
+    """Bilinear sample of the (T, T) wrinkle gain offset at texture coordinates (u, v),
+    limited to ``wrinkles.GAIN_RANGE`` (where folds overlap)."""
+    size = wrinkles.shape[0]
+    x = min(max(u * size - 0.5, 0.0), size - 1.001)
+    y = min(max((1.0 - v) * size - 0.5, 0.0), size - 1.001)
+    x0 = int(x)
+    y0 = int(y)
+    fx = x - x0
+    fy = y - y0
+    top = wrinkles[y0, x0] * (1.0 - fx) + wrinkles[y0, x0 + 1] * fx
+    bottom = wrinkles[y0 + 1, x0] * (1.0 - fx) + wrinkles[y0 + 1, x0 + 1] * fx
+    return min(max(top * (1.0 - fy) + bottom * fy, _FOLD_LOW), _FOLD_HIGH)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -72,6 +91,8 @@ def _shade_kernel(
     texture: NDArray[np.float32],
     up: float,
     warp_exact: NDArray[np.float32],
+    wrinkles: NDArray[np.float32],
+    folded: NDArray[np.bool_],
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
@@ -128,7 +149,20 @@ def _shade_kernel(
             if i0 < num_skin and i1 < num_skin and i2 < num_skin:
                 uu = 0.0
                 vv = 0.0
-                if label == LABEL_SKIN and pw < 0.999:
+                fold = 1.0  # animated wrinkles: a gain on the skin (1 where there is no fold)
+                if label == LABEL_SKIN and folded[f]:
+                    uu = (
+                        b0 * triangle_uv[f, 0, 0]
+                        + b1 * triangle_uv[f, 1, 0]
+                        + b2 * triangle_uv[f, 2, 0]
+                    )
+                    vv = (
+                        b0 * triangle_uv[f, 0, 1]
+                        + b1 * triangle_uv[f, 1, 1]
+                        + b2 * triangle_uv[f, 2, 1]
+                    )
+                    fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv)
+                elif label == LABEL_SKIN and pw < 0.999:
                     uu = (
                         b0 * triangle_uv[f, 0, 0]
                         + b1 * triangle_uv[f, 1, 0]
@@ -140,7 +174,7 @@ def _shade_kernel(
                         + b2 * triangle_uv[f, 2, 1]
                     )
                 for c in range(3):
-                    r = b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]
+                    r = (b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]) * fold
                     field[row, col, 2 + c] = pw * r
                     if label == LABEL_SKIN and pw < 0.999:
                         field[row, col, 5 + c] = (
@@ -174,6 +208,8 @@ def shade_fragments(
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
+    wrinkles: NDArray[np.float32] | None = None,
+    folded: NDArray[np.bool_] | None = None,
 ) -> None:
     """Fill ``field`` (H, W, 8), ``coverage`` and ``exact`` (H, W) from the fragments (see
     module doc).
@@ -187,7 +223,14 @@ def shade_fragments(
         texture: (T, T, 3) float32 UV texture.
         upscale: output pixels per raster pixel.
         warp_exact: (Vr,) share of the mesh's own warp per vertex (``RenderMesh.warp_exact``).
+        wrinkles: (T, T) float32 gain offset of the skin in UV space (``WrinkleField.combined``;
+            the skin's gain is multiplied by ``1 + wrinkles(uv)``); None = no folds.
+        folded: (F,) bool, the triangles that meet an active fold this frame
+            (``WrinkleField.folded``): only their pixels sample ``wrinkles``.
     """
+    if wrinkles is None or folded is None:
+        wrinkles = _NO_WRINKLES
+        folded = np.zeros(faces.shape[0], np.bool_)
     _shade_kernel(
         fragments.triangle,
         fragments.barycentric,
@@ -202,10 +245,97 @@ def shade_fragments(
         texture,
         float(upscale),
         warp_exact,
+        wrinkles,
+        folded,
         field,
         coverage,
         exact,
     )
+
+
+# Cavity shading (raster pixels at a 256 raster, scaled with the raster): the interior's
+# synthetic pixels darken with their distance from the lips relative to the opening's widest
+# inscribed distance D (an O darkens towards its centre, a wide laugh towards its middle
+# line), and all of them as D shrinks (little light gets through barely parted lips); each
+# triangle by its ``RenderMesh.cavity_strength`` (the teeth at the lips much less).
+_CAVITY_DARKEN = 0.7  # at the opening's deepest point
+_NARROW_PX = (1.0, 5.0)  # D over which a barely open mouth lights up to full
+_NARROW_FLOOR = 0.45  # the interior's brightness left in the narrowest gap
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _smooth(x: float, low: float, high: float) -> float:
+    t = min(max((x - low) / (high - low), 0.0), 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _shade_cavity(
+    triangle: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    row0: int,
+    col0: int,
+    synthetic: NDArray[np.bool_],
+    key: NDArray[np.int8],
+    field: NDArray[np.float32],
+    raster_width: int,
+    cavity_strength: NDArray[np.float32],
+) -> None:
+    """Darken the synthetic interior pixels of the mouth box (``synthetic``, ``key`` (h, w)
+    from ``_feather_mouth_kernel``) in ``field``'s gain and colour, in place."""
+    rows, cols = key.shape
+    big = np.float32(1e6)
+    diagonal = np.float32(1.4142135)
+    distance = np.empty((rows, cols), np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            distance[r, c] = big if key[r, c] != 0 else np.float32(0.0)
+    # Two-pass chamfer distance to the nearest non-interior pixel (the lips).
+    for r in range(rows):
+        for c in range(cols):
+            d = distance[r, c]
+            if d == 0.0:
+                continue
+            if r > 0:
+                d = min(d, distance[r - 1, c] + 1.0)
+                if c > 0:
+                    d = min(d, distance[r - 1, c - 1] + diagonal)
+                if c + 1 < cols:
+                    d = min(d, distance[r - 1, c + 1] + diagonal)
+            if c > 0:
+                d = min(d, distance[r, c - 1] + 1.0)
+            distance[r, c] = d
+    widest = np.float32(0.0)
+    for r in range(rows - 1, -1, -1):
+        for c in range(cols - 1, -1, -1):
+            d = distance[r, c]
+            if d == 0.0:
+                continue
+            if r + 1 < rows:
+                d = min(d, distance[r + 1, c] + 1.0)
+                if c > 0:
+                    d = min(d, distance[r + 1, c - 1] + diagonal)
+                if c + 1 < cols:
+                    d = min(d, distance[r + 1, c + 1] + diagonal)
+            if c + 1 < cols:
+                d = min(d, distance[r, c + 1] + 1.0)
+            distance[r, c] = d
+            widest = max(widest, d)
+    if widest <= 0.0 or widest >= big:
+        return
+    per_256 = np.float32(256.0) / np.float32(raster_width)
+    light = _NARROW_FLOOR + (1.0 - _NARROW_FLOOR) * _smooth(
+        float(widest * per_256), _NARROW_PX[0], _NARROW_PX[1]
+    )
+    for r in range(rows):
+        for c in range(cols):
+            if not synthetic[r, c]:
+                continue
+            strength = cavity_strength[triangle[row0 + r, col0 + c]]
+            full = light * (1.0 - _CAVITY_DARKEN * _smooth(distance[r, c] / widest, 0.15, 1.0))
+            shade = 1.0 - strength * (1.0 - full)
+            for k in range(2, 8):
+                field[row0 + r, col0 + c, k] *= shade
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -218,6 +348,9 @@ def _feather_mouth_kernel(
     col1: int,
     field: NDArray[np.float32],
     work: NDArray[np.float32],
+    cavity: bool,
+    raster_width: int,
+    cavity_strength: NDArray[np.float32],
 ) -> None:
     rows = row1 - row0
     cols = col1 - col0
@@ -263,6 +396,11 @@ def _feather_mouth_kernel(
             for c in range(cols):
                 if done[r, c]:
                     fill[r, c] = False
+    # 1b. The cavity is lit only through the lips' opening (``mouth_cavity``).
+    if cavity:
+        _shade_cavity(
+            triangle, labels, row0, col0, synthetic, key, field, raster_width, cavity_strength
+        )
     # 2. Gain and added colour blurred by a 1-2-1 tent where the 3x3 neighbourhood crosses an
     #    edge (lip / interior, teeth / tongue, ...): with one warp on both sides this is an
     #    alpha blend of the two over ~1.5 raster pixels (no staircase at half resolution).
@@ -295,10 +433,14 @@ def feather_mouth(
     labels: NDArray[np.int8],
     box: NDArray[np.float32],
     field: NDArray[np.float32],
+    cavity_strength: NDArray[np.float32] | None = None,
 ) -> None:
     """Soften the lip / mouth-interior edge of the shaded ``field`` (H, W, 8) in place,
     within the mouth opening's raster box ``(u_min, w_min, u_max, w_max)``: the interior's
-    synthetic pixels take the lip's warp, and gain and colour are blended across the edge."""
+    synthetic pixels take the lip's warp, and gain and colour are blended across the edge.
+    With ``cavity_strength`` ((F,) per triangle, ``RenderMesh.cavity_strength``) the
+    synthetic interior is first darkened as a cavity lit through the lips' opening
+    (``_shade_cavity``: darker away from the lips and in a narrow gap)."""
     height, width = fragments.triangle.shape
     if not np.all(np.isfinite(box)):
         return
@@ -309,4 +451,8 @@ def feather_mouth(
     if row1 - row0 < 3 or col1 - col0 < 3:
         return
     work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
-    _feather_mouth_kernel(fragments.triangle, labels, row0, row1, col0, col1, field, work)
+    cavity = cavity_strength is not None
+    strength = cavity_strength if cavity_strength is not None else np.zeros(1, np.float32)
+    _feather_mouth_kernel(
+        fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength
+    )

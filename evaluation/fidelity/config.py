@@ -57,6 +57,8 @@ class FidelityConfig:
         seed: planner seed (the sampled CVAE latent), the same for every photo.
         fps: timeline frame rate (only the judged moments are rendered).
         sheet_cell: px of one cell of the contact sheets.
+        render_off: boolean ``RenderConfig`` parts switched off, e.g. ``("wrinkles",
+            "eye_fill", "mouth_cavity")``, to measure what each adds.
     """
 
     classes: tuple[str, ...] = tuple(JUDGE_TO_EMOTION)
@@ -66,6 +68,7 @@ class FidelityConfig:
     seed: int = 0
     fps: float = 30.0
     sheet_cell: int = 192
+    render_off: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.classes if c not in JUDGE_TO_EMOTION]
@@ -77,6 +80,14 @@ class FidelityConfig:
         bad = [p for p in self.pairs if p[0] not in known or p[1] not in known or p[0] == p[1]]
         if bad:
             raise ValueError(f"pairs must name two different emotions of {sorted(known)}: {bad}")
+        from engines.render import RenderConfig
+
+        switches = {k for k, v in RenderConfig.__dataclass_fields__.items() if v.type == "bool"}
+        unknown_parts = [p for p in self.render_off if p not in switches]
+        if unknown_parts:
+            raise ValueError(
+                f"unknown renderer parts {unknown_parts}; switchable: {sorted(switches)}"
+            )
         if not (0.0 < self.intensity <= 2.0):
             raise ValueError(f"intensity must be in (0, 2], got {self.intensity}")
         if self.size % 16 or not (64 <= self.size <= 1024):

@@ -177,7 +177,8 @@ class FidelityRunner:
 
         started = time.perf_counter()
         avatar = calibrate(image).avatar
-        render_config = RenderConfig(size=self.config.size)
+        off = dict.fromkeys(self.config.render_off, False)
+        render_config = RenderConfig(size=self.config.size, **off)
         renderer = AvatarRenderer(avatar, self.face_model, render_config)
         _, crop = crop_source(avatar, render_config)
         start = np.asarray(avatar.expression, np.float32)

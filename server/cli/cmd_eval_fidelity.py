@@ -10,6 +10,8 @@ middle of its apex, Y at the end). Baselines: the judge's reading of the photo i
 its re-render with its own fitted expression (``rerender_keeps``). ``--sheets DIR`` writes a
 contact sheet per photo, ``--plot`` the confusion matrix.
 
+The planner is the committed I2FET (``--checkpoint-dir`` for another one).
+
 Exit codes: 0 ok; 2 bad input (no photos, no face in any photo, bad options); 1 the judge or
 the planner is not installed.
 """
@@ -30,8 +32,8 @@ def add_fidelity_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fidelity")
     group.add_argument(
         "--photos", nargs="+", type=Path, default=None,
-        help="photos or folders of photos (default: skimage's astronaut); the development set "
-        "is ../shared/faces",
+        help="photos or folders of photos, or 'astronaut' (skimage's; the default); the "
+        "development set is ../shared/faces",
     )  # fmt: skip
     group.add_argument("--sheets", type=Path, default=None, help="write contact sheets here")
     group.add_argument(
@@ -46,11 +48,16 @@ def add_fidelity_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-pairs", action="store_true", help="skip the transition pairs (no Acc2)"
     )
     group.add_argument("--seed", type=int, default=0, help="planner seed")
+    group.add_argument(
+        "--render-off", default="",
+        help="comma-separated renderer parts to switch off, to measure what each adds: "
+        "wrinkles, mouth_cavity, eye_fill, shading_transfer",
+    )  # fmt: skip
 
 
 def run_fidelity(args: argparse.Namespace) -> int:
     try:
-        from evaluation.fidelity import FidelityConfig, FidelityError
+        from evaluation.fidelity import FidelityError
         from evaluation.judge import JudgeError
     except ImportError as error:  # pragma: no cover - the package ships with facecast
         logger.error("the fidelity evaluation is not installed: %s", error)
@@ -100,20 +107,24 @@ def _config(args: argparse.Namespace) -> Any:
         pairs=() if args.no_pairs else DEFAULT_PAIRS,
         intensity=args.intensity,
         seed=args.seed,
+        render_off=tuple(p.strip() for p in args.render_off.split(",") if p.strip()),
     )
 
 
 def _photos(args: argparse.Namespace) -> list[tuple[str, Any]]:
     """(name, RGB image) of every photo asked for; unreadable files are reported, not fatal."""
+    from skimage import data
+
     from calibration import ImageError, load_image
     from evaluation.fidelity import NoPhotosError, list_photos
 
     if not args.photos:
-        from skimage import data
-
         return [("astronaut", data.astronaut())]
     out = []
-    for path in list_photos(args.photos):
+    paths = [p for p in args.photos if str(p) != "astronaut"]
+    if len(paths) < len(args.photos):
+        out.append(("astronaut", data.astronaut()))
+    for path in list_photos(paths) if paths else []:
         try:
             out.append((path.stem, load_image(path)))
         except (ImageError, OSError) as error:
@@ -133,9 +144,8 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     started = time.perf_counter()
     judge = ExpressionJudge()
     photos = _photos(args)
-    runner = FidelityRunner(
-        config, judge, InstructionPlanner.load(None), load_ict(progress=False)
-    )
+    planner = InstructionPlanner.load(args.checkpoint_dir)
+    runner = FidelityRunner(config, judge, planner, load_ict(progress=False))
     results, skipped = [], []
     for name, image in photos:
         try:
@@ -155,8 +165,14 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     return {
         "summary": summary.to_json(),
         "summary_object": summary,
-        "config": {"classes": list(config.classes), "pairs": len(config.pairs),
-                   "intensity": config.intensity, "seed": config.seed, "size": config.size},  # fmt: skip
+        "config": {
+            "classes": list(config.classes),
+            "pairs": len(config.pairs),
+            "intensity": config.intensity,
+            "seed": config.seed,
+            "size": config.size,
+            "render_off": list(config.render_off),
+        },
         "judge": judge.describe() if hasattr(judge, "describe") else type(judge).__name__,
         "per_photo": [r.to_json() for r in results],
         "skipped": skipped,

@@ -1,0 +1,168 @@
+"""The synthetic mouth interior (``RenderConfig.mouth_cavity``) on the astronaut: a dark
+cavity shaped by the lips when the jaw drops, no pink gum between the front teeth in a grin,
+and a grey photo gets a grey mouth (no ivory teeth, no red gums on a black-and-white face).
+
+Posed expressions are the planner's prototypes (ICT / ARKit names, both sides set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from engines.render import AvatarRenderer, RenderConfig
+from engines.render.mesh import LABEL_GUMS, LABEL_SOCKET, LABEL_TEETH
+
+SURPRISE = {
+    "browInnerUp": 1.0, "browOuterUp": 1.0, "eyeWide": 0.8, "jawOpen": 0.6,
+    "mouthLowerDown": 0.32, "mouthUpperUp": 0.24,
+}  # fmt: skip
+HAPPINESS = {
+    "mouthSmile": 1.0, "cheekSquint": 0.8, "mouthLowerDown": 0.32, "mouthUpperUp": 0.24,
+    "jawOpen": 0.12,
+}  # fmt: skip
+FEAR = {
+    "eyeWide": 1.0, "browInnerUp": 1.0, "mouthStretch": 0.8, "jawOpen": 0.36,
+    "mouthLowerDown": 0.32,
+}  # fmt: skip
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _coeffs(ict, values: dict[str, float]) -> np.ndarray:
+    """(53,) from a neutral face: a name without side sets ``_L`` and ``_R`` where they exist."""
+    coeffs = np.zeros(ict.num_expressions, np.float32)
+    names = set(ict.expression_names)
+    for name, value in values.items():
+        sided = [f"{name}_L", f"{name}_R"]
+        for target in sided if sided[0] in names else [name]:
+            coeffs[ict.expression_index(target)] = value
+    return coeffs
+
+
+def _render(renderer: AvatarRenderer, ict, values: dict[str, float]):
+    """Frame (S, S, 3) and the per-pixel label of the fragments (S, S) int8 (-1 = none)."""
+    frame = renderer.render(_coeffs(ict, values), np.zeros(3, np.float32)).copy()
+    assert renderer.last_fragments is not None
+    tri = renderer.last_fragments.triangle
+    label = np.where(tri >= 0, renderer.mesh.labels[np.maximum(tri, 0)], -1).astype(np.int8)
+    size = frame.shape[0]
+    return frame, cv2.resize(label, (size, size), interpolation=cv2.INTER_NEAREST)
+
+
+def _opening(label: np.ndarray) -> np.ndarray:
+    """The mouth interior's pixels, 2 px in from the lips (the feathered edge left out)."""
+    inside = np.isin(label, (LABEL_SOCKET, LABEL_GUMS, LABEL_TEETH)).astype(np.uint8)
+    return cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+
+
+@pytest.fixture(scope="module")
+def renderer(astronaut_avatar, ict):
+    return AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=512))
+
+
+@pytest.fixture(scope="module")
+def grey_renderer(astronaut_avatar, ict):
+    """The astronaut's avatar with its photo and texture in black and white (same fit)."""
+
+    def grey(rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+    avatar = dataclasses.replace(
+        astronaut_avatar,
+        source_image=grey(astronaut_avatar.source_image[..., :3]),
+        texture=grey(astronaut_avatar.texture[..., :3]),
+    )
+    return AvatarRenderer(avatar, ict, RenderConfig(size=512))
+
+
+def test_opened_mouth_is_a_dark_cavity(renderer, ict):
+    """Surprise, fear, jawOpen 1: a large share of the opening is dark and its darkest part
+    near black (the old interior was a flat mauve tongue: dark share 0.00 / 0.00 / 0.16 and
+    p5 53 / 70 / 40 levels; now 0.42 / 0.17 / 0.70, p5 17 / 24 / 16)."""
+    shares = []
+    for values, limit in ((SURPRISE, 0.35), (FEAR, 0.1), ({"jawOpen": 1.0}, 0.4)):
+        frame, label = _render(renderer, ict, values)
+        opening = _opening(label)
+        assert opening.sum() > 200
+        luminance = frame.astype(np.float32) @ LUMA
+        dark = float(np.mean(luminance[opening] < 45.0))
+        print(f"{values}: dark share {dark:.2f} of {int(opening.sum())} px, "
+              f"p5 {np.percentile(luminance[opening], 5):.0f}")  # fmt: skip
+        shares.append((dark, limit, float(np.percentile(luminance[opening], 5))))
+    for dark, limit, p5 in shares:
+        assert dark > limit
+        assert p5 < 32.0
+
+
+def test_cavity_is_darkest_away_from_the_lips(renderer, ict):
+    """The cavity is shaded by the lips' opening: the middle of an opened mouth is darker
+    than the interior next to the lips (the old flat colour: 0.99; now 0.50)."""
+    frame, label = _render(renderer, ict, {"jawOpen": 1.0})
+    inside = np.isin(label, (LABEL_SOCKET, LABEL_GUMS, LABEL_TEETH)).astype(np.uint8)
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)
+    luminance = frame.astype(np.float32) @ LUMA
+    synthetic = np.isin(label, (LABEL_SOCKET, LABEL_GUMS))
+    deep = synthetic & (distance > 0.6 * distance.max())
+    rim = synthetic & (distance > 3) & (distance < 0.3 * distance.max())
+    ratio = float(np.median(luminance[deep]) / max(np.median(luminance[rim]), 1.0))
+    print(f"deep / rim luminance {ratio:.2f}")
+    assert deep.sum() > 50 and rim.sum() > 50
+    assert ratio < 0.75
+
+
+def test_no_pink_gum_between_the_front_teeth(renderer, ict):
+    """In a grin, pixels between two teeth on the same row (teeth within 6 px to the left
+    and to the right) are not pink or red: ICT's gums behind the teeth used to show there
+    as pink triangles (before: 144 of 144 pixels, now 1)."""
+    frame, label = _render(renderer, ict, HAPPINESS)
+    teeth = (label == LABEL_TEETH).astype(np.uint8)
+    left = cv2.dilate(teeth, np.ones((1, 7), np.uint8), anchor=(6, 0)) > 0
+    right = cv2.dilate(teeth, np.ones((1, 7), np.uint8), anchor=(0, 0)) > 0
+    between = left & right & np.isin(label, (LABEL_SOCKET, LABEL_GUMS))
+    rgb = frame.astype(np.float32)
+    luminance = rgb @ LUMA
+    pink = (rgb[..., 0] > rgb[..., 1] + 30) & (rgb[..., 0] > rgb[..., 2] + 20) & (luminance > 60)
+    count = int((between & pink).sum())
+    print(f"pink pixels between teeth: {count} of {int(between.sum())}")
+    assert between.sum() > 20
+    assert count <= 0.05 * between.sum()
+
+
+@pytest.mark.parametrize("name", ["surprise", "happiness", "jaw_open"])
+def test_grey_photo_gets_a_grey_mouth(grey_renderer, ict, name):
+    """On a black-and-white photo the synthetic teeth, gums, tongue and cavity are grey
+    (before: ivory teeth and red gums and socket on a grey face, channel spread p99 60-63
+    levels; now 0)."""
+    values = {"surprise": SURPRISE, "happiness": HAPPINESS, "jaw_open": {"jawOpen": 1.0}}[name]
+    frame, label = _render(grey_renderer, ict, values)
+    inside = np.isin(label, (LABEL_SOCKET, LABEL_GUMS, LABEL_TEETH))
+    rgb = frame.astype(np.int16)
+    spread = rgb.max(2) - rgb.min(2)
+    print(f"{name}: channel spread p99 {np.percentile(spread[inside], 99):.1f}, "
+          f"max {int(spread[inside].max())} over {int(inside.sum())} px")  # fmt: skip
+    assert inside.sum() > 100
+    assert np.percentile(spread[inside], 99) <= 3
+    assert spread.max() <= 6  # the whole frame stays grey
+
+
+def test_switch_off_keeps_the_previous_palette(astronaut_avatar, ict):
+    """``mouth_cavity=False`` draws the previous interior (the evaluation's A/B switch)."""
+    on = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=256))
+    off = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=256, mouth_cavity=False))
+    coeffs = _coeffs(ict, SURPRISE)
+    pose = np.zeros(3, np.float32)
+    frame_on = on.render(coeffs, pose).copy()
+    frame_off = off.render(coeffs, pose).copy()
+    assert np.abs(frame_on.astype(int) - frame_off.astype(int)).max() > 40
+    # Away from the mouth nothing changes.
+    same = np.ones(frame_on.shape[:2], bool)
+    assert on.last_fragments is not None
+    tri = on.last_fragments.triangle
+    label = np.where(tri >= 0, on.mesh.labels[np.maximum(tri, 0)], -1).astype(np.uint8)
+    mouth = cv2.resize((label >= LABEL_SOCKET).astype(np.uint8) * (label <= LABEL_TEETH),
+                       (256, 256), interpolation=cv2.INTER_NEAREST)  # fmt: skip
+    same &= cv2.dilate(mouth, np.ones((9, 9), np.uint8)) == 0
+    assert np.array_equal(frame_on[same], frame_off[same])
