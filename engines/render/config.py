@@ -47,6 +47,11 @@ class RenderConfig:
             the teeth lit per tooth and the gums behind the teeth in shadow. False: the flat
             fixed palette of the previous renderer (socket red-brown, gums pink, off-white
             teeth), kept for A/B evaluation.
+        eye_fill: where a lid opens wider than in the photo (eyeWide, surprise, fear), show
+            more of her eye (the photo's sclera tone and iris colour, the iris completed as a
+            disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
+            photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
+            plain warp of the photo there.
     """
 
     size: int = 512
@@ -64,6 +69,7 @@ class RenderConfig:
     wrinkles: bool = True
     wrinkle_strength: float = 1.0
     mouth_cavity: bool = True
+    eye_fill: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:

@@ -37,11 +37,21 @@ _FIXED_BELOW = 0.1  # lid vertices moving less than this keep the photo's (blurr
 _SKIN_BRIGHTNESS = 0.9  # fixed lid colours darker than this share of the bright ones: free
 _SKIN_WARMTH = 0.75  # ... or less red-over-blue than this share of the median: free
 _COLOUR_BLUR = 2.0  # px: sigma of the photo blur the lid's colour field is taken from
-_CREASE_AT = (0.45, 0.15, 0.06)  # crease of a shut upper lid: relative move, width, darkening
 _DETAIL_GAIN = 3.0  # contrast of the photo's skin detail on the lid (the half-resolution
 # raster and its bilinear upsampling keep about half of it)
 _DETAIL_BLUR = 2.5  # px: the detail is the photo's luminance over its blur at this sigma
 _PATCH = 24  # px: side of the clean skin patch the detail is tiled from
+_DETAIL_MATCH = (1.0, 1.3)  # the patch's detail is scaled up to the typical skin around the
+# eye by at most this (the cleanest square is flatter than her skin)
+# Lines of a shut lid, laid out where the lid lies when shut (output px, dy > 0 downwards
+# from the line where the lids meet):
+_LASH_LINE = (0.6, 1.1, 0.9)  # lash line (raster px): sigma above / below (lashes hang
+# down), strength
+_LEADING_EDGE = 0.6  # relative blink move from which an upper-lid vertex is its leading edge
+_LASH_DARK = 15  # percentile of brightness of the photo's upper margin: the lash colour
+_CREASE_LINE = (0.2, 1.8, 0.18)  # crease: height over the lash line (share of the eye's
+# width), sigma, darkening
+_LID_BULGE = 0.05  # the lid's convex middle, between lash line and crease, catches light
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,11 @@ class EyelidSkin:
         blink: (2,) int32 expression index of eyeBlink_L and eyeBlink_R.
         eyeball_index: (M,) int32 eyeball vertices; eyeball_side (M,) int32 0 = left, 1 =
             right (a nearly shut eye shows its side's lash colour).
+        lash_line: (2, K) int32 the leading edge of each upper lid (the vertices its blink
+            moves furthest; -1 pads), lash_count (2,) int32 how many: the lash line of a shut
+            eye is drawn along the lowest of them in each column.
+        lash_dark: (2, 3) float32 that line's colour: the darkest of the photo's margin (its
+            15th percentile of brightness), darker than ``lash``, the margin band's.
     """
 
     index: NDArray[np.int32]
@@ -70,6 +85,9 @@ class EyelidSkin:
     blink: NDArray[np.int32]
     eyeball_index: NDArray[np.int32]
     eyeball_side: NDArray[np.int32]
+    lash_line: NDArray[np.int32]
+    lash_count: NDArray[np.int32]
+    lash_dark: NDArray[np.float32]
 
 
 def build_eyelids(
@@ -112,6 +130,7 @@ def build_eyelids(
     eyeball_index = np.concatenate(eyeballs).astype(np.int32)
     eyeball_side = np.repeat([0, 1], [len(e) for e in eyeballs]).astype(np.int32)
     lash = np.zeros((2, 3), np.float32)
+    lash_dark = np.zeros((2, 3), np.float32)
     if len(index) == 0:
         return EyelidSkin(
             index,
@@ -123,6 +142,9 @@ def build_eyelids(
             shapes,
             eyeball_index,
             eyeball_side,
+            np.full((2, 1), -1, np.int32),
+            np.zeros(2, np.int32),
+            lash_dark,
         )
     shape = shapes[side[index]]
     for s in range(2):
@@ -158,8 +180,13 @@ def build_eyelids(
         if len(edge):
             brightness = edge.sum(1)
             lash[s] = np.median(edge[brightness <= np.median(brightness)], axis=0)
+            # The drawn lash line: the dark line of the open eye, not the skin beside it.
+            lash_dark[s] = np.median(
+                edge[brightness <= np.percentile(brightness, _LASH_DARK)], axis=0
+            )
         else:
             lash[s] = 0.5 * tone[s]
+            lash_dark[s] = 0.35 * tone[s]
     # Paint the lid triangles' texels with skin that looks like hers: a smooth colour field
     # that continues the photo's skin around the eye (no step at the lid's upper boundary),
     # a soft crease, the photo's own fine skin detail, and a lash line along the margins.
@@ -179,7 +206,7 @@ def build_eyelids(
     per_vertex[index, :3] = vertex_colour
     per_vertex[index[on_margin], 3] = 1.0
     per_vertex[index, 4] = relative
-    per_vertex[index, 5] = _crease_strength(model, index, shape, side[index], source_position)
+    per_vertex[index, 5] = _upper_lid(model, index, shape)
     per_vertex[index, 6:8] = closed
     inside = (faces < num_skin).all(1)
     clipped = np.minimum(faces, num_skin - 1)
@@ -203,12 +230,15 @@ def build_eyelids(
         corners_of = faces[which]  # (P, 3)
         texel = np.einsum("pk,pkc->pc", bary, per_vertex[corners_of])  # (P, 8)
         texel_side = side_of[corners_of[:, 0]]
-        skin = texel[:, :3] * _crease(texel[:, 4], texel[:, 5])[:, None]
+        skin = texel[:, :3].copy()
         detail = np.zeros(len(texel), np.float32)
         for s in range(2):
             mine = texel_side == s
-            patch = _detail_patch(image, source_position[index[side[index] == s]])
-            detail[mine] = _tile(patch, texel[mine, 6], texel[mine, 7])
+            patch, gain = _detail_patch(image, source_position[index[side[index] == s]])
+            detail[mine] = gain * _tile(patch, texel[mine, 6], texel[mine, 7])
+            meeting = closed[(side[index] == s) & on_margin]
+            shade = _lid_lines(meeting, texel[mine, 6], texel[mine, 7], texel[mine, 5])
+            skin[mine] *= shade[:, None]
         skin = skin * (1.0 + _DETAIL_GAIN * detail[:, None])
         t = np.clip((texel[:, 3] - _LASH_BAND[0]) / (_LASH_BAND[1] - _LASH_BAND[0]), 0.0, 1.0)
         t = (t * t * (3.0 - 2.0 * t))[:, None]
@@ -224,7 +254,28 @@ def build_eyelids(
         shapes,
         eyeball_index,
         eyeball_side,
+        *_lash_lines(model, index, shape, side[index], relative),
+        lash_dark,
     )
+
+
+def _lash_lines(
+    model: FaceModelData,
+    index: NDArray[np.int32],
+    shape: NDArray[np.int32],
+    side: NDArray[np.int64],
+    relative: NDArray[np.float32],
+) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """(2, K) the leading edge of each upper lid (its vertices the blink moves furthest, -1
+    pads) and (2,) counts. (The opening's own loop is the lid's inner rim, which slides back
+    over the eyeball: at a full blink it stays ~3 raster px above where the lids meet.)"""
+    upper = _upper_lid(model, index, shape) > 0.5
+    lines = [index[(side == s) & upper & (relative >= _LEADING_EDGE)] for s in range(2)]
+    count = np.array([len(line) for line in lines], np.int32)
+    out = np.full((2, max(1, int(count.max()))), -1, np.int32)
+    for s, line in enumerate(lines):
+        out[s, : len(line)] = line
+    return out, count
 
 
 def _lid_colours(
@@ -304,38 +355,50 @@ def _closed_pixels(
     return (source_position[index] + delta @ affine[:3]).astype(np.float32)
 
 
-def _crease_strength(
-    model: FaceModelData,
-    index: NDArray[np.int32],
-    shape: NDArray[np.int32],
-    side: NDArray[np.int32],
-    source_position: NDArray[np.float32],
+def _upper_lid(
+    model: FaceModelData, index: NDArray[np.int32], shape: NDArray[np.int32]
 ) -> NDArray[np.float32]:
-    """(N,) how much of the crease a lid vertex shows: 0 on the lower lid (the blink moves
-    it up), on the upper lid 1 over the middle of the eye fading to 0 at its corners."""
+    """(N,) 1 on the upper lid (its blink moves it down), 0 on the lower lid."""
     delta = np.asarray(model.expression_basis[shape, index], np.float32)
-    strength = (delta[:, 1] < 0.0).astype(np.float32)
-    for s in range(2):
-        mine = side == s
-        if not mine.any():
-            continue
-        x = source_position[index[mine], 0]
-        centre, half = 0.5 * (x.min() + x.max()), max(0.5 * (x.max() - x.min()), 1.0)
-        strength[mine] *= np.clip(1.0 - ((x - centre) / half) ** 2, 0.0, 1.0)
-    return strength
+    return (delta[:, 1] < 0.0).astype(np.float32)
 
 
-def _crease(relative: NDArray[np.float32], upper: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Multiplier of a soft crease across the shut upper lid (a Gaussian in the lid's
-    relative move)."""
-    at, width, depth = _CREASE_AT
-    return (1.0 - depth * upper * np.exp(-(((relative - at) / width) ** 2))).astype(np.float32)
+def _lid_lines(
+    meeting: NDArray[np.float32],
+    x: NDArray[np.float32],
+    y: NDArray[np.float32],
+    upper: NDArray[np.float32],
+) -> NDArray[np.float32]:
+    """(P,) skin multiplier of one shut lid at texels placed where the lid lies when shut
+    (x, y) (P,) output px: a crease across the upper lid (``upper`` (P,) 1), arched like the
+    line where the lids meet (``meeting`` (K, 2), the margin vertices there) and fading at the
+    corners, and the lid's lighter convex middle between them. (The lash line is drawn per
+    frame on the meeting line itself: ``draw_lash_lines``.)"""
+    ones = np.ones(len(x), np.float32)
+    if len(meeting) < 3:
+        return ones
+    order = np.argsort(meeting[:, 0])
+    mx, my = meeting[order, 0], meeting[order, 1]
+    left, right = float(mx[0]), float(mx[-1])
+    width = max(right - left, 1.0)
+    dy = y - np.interp(x, mx, my)  # > 0: below the meeting line
+    across = np.clip(2.0 * (x - 0.5 * (left + right)) / width, -1.5, 1.5)
+    height, crease_sigma, depth = _CREASE_LINE
+    arch = height * width * np.clip(1.0 - 0.5 * across**2, 0.0, 1.0)  # nearer the line at corners
+    middle = np.clip(1.0 - across**2, 0.0, 1.0)
+    crease = depth * middle * upper * np.exp(-(((dy + arch) / crease_sigma) ** 2))
+    bulge = _LID_BULGE * middle * upper * np.exp(-(((dy + 0.5 * arch) / (0.3 * arch + 1.0)) ** 2))
+    return (ones - crease + bulge).astype(np.float32)
 
 
-def _detail_patch(image: NDArray[np.uint8], lid_points: NDArray[np.float32]) -> NDArray[np.float32]:
+def _detail_patch(
+    image: NDArray[np.uint8], lid_points: NDArray[np.float32]
+) -> tuple[NDArray[np.float32], float]:
     """(P, P) the photo's relative skin detail (luminance over its blur, minus 1) in the
     cleanest ``_PATCH`` square around the eye (least low-frequency variation: no brow,
-    lashes or eye inside); zeros when no square fits."""
+    lashes or eye inside), zeros when no square fits; and the gain that brings its contrast
+    (mean |detail|) to the lower quartile of the squares around the eye (the cleanest is
+    flatter than her skin)."""
     lum = np.asarray(image, np.float32).mean(2)
     low = cv2.GaussianBlur(lum, (0, 0), _DETAIL_BLUR)
     detail = lum / np.maximum(low, 1.0) - 1.0
@@ -344,20 +407,37 @@ def _detail_patch(image: NDArray[np.uint8], lid_points: NDArray[np.float32]) -> 
     pad_y, pad_x = 0.75 * (y1 - y0), 0.25 * (x1 - x0)
     top, bottom = int(max(0, y0 - pad_y)), int(min(height - _PATCH, y1 + pad_y))
     left, right = int(max(0, x0 - pad_x)), int(min(width - _PATCH, x1 + pad_x - _PATCH))
-    best, where = np.inf, None
-    for row in range(top, bottom + 1, 2):
-        for col in range(left, right + 1, 2):
-            window = low[row : row + _PATCH, col : col + _PATCH]
-            score = float(window.std() / max(window.mean(), 1.0))
-            fine = detail[row : row + _PATCH, col : col + _PATCH]
-            score += float(np.abs(fine).max())
-            if score < best:
-                best, where = score, (row, col)
-    if where is None:
-        return np.zeros((_PATCH, _PATCH), np.float32)
+    if bottom < top or right < left:
+        return np.zeros((_PATCH, _PATCH), np.float32), 1.0
+    # Every square's statistics at once (box sums, a max filter), on the 2-px grid of
+    # top-left corners: (score = relative std of the blur + the largest fine detail).
+    size = (_PATCH, _PATCH)
+    mean = cv2.boxFilter(
+        low, -1, size, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE
+    )
+    square = cv2.boxFilter(
+        low * low, -1, size, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE
+    )
+    spread = np.sqrt(np.maximum(square - mean * mean, 0.0)) / np.maximum(mean, 1.0)
+    magnitude = np.abs(detail).astype(np.float32)
+    peak = cv2.dilate(
+        magnitude, np.ones(size, np.uint8), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE
+    )
+    contrast = cv2.boxFilter(
+        magnitude, -1, size, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE
+    )
+    rows = np.arange(top, bottom + 1, 2)
+    cols = np.arange(left, right + 1, 2)
+    score = (spread + peak)[np.ix_(rows, cols)]
+    best = np.unravel_index(int(np.argmin(score)), score.shape)
+    where = (int(rows[best[0]]), int(cols[best[1]]))
     row, col = where
     patch = detail[row : row + _PATCH, col : col + _PATCH]
-    return np.clip(patch - patch.mean(), -0.15, 0.15).astype(np.float32)
+    patch = np.clip(patch - patch.mean(), -0.15, 0.15).astype(np.float32)
+    own = float(np.mean(np.abs(patch)))
+    typical = float(np.percentile(contrast[np.ix_(rows, cols)], 25))
+    gain = float(np.clip(typical / max(own, 1e-4), *_DETAIL_MATCH))
+    return patch, gain
 
 
 def _tile(
@@ -456,3 +536,91 @@ def apply_shut_eyes(
         out_weight[v] = static_weight[v] * (one - s)
         for c in range(3):
             out_colour[v, c] = static_colour[v, c] * (one - s) + lash[e, c] * s
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def draw_lash_lines(
+    lash_line: NDArray[np.int32],
+    lash_count: NDArray[np.int32],
+    blink: NDArray[np.int32],
+    lash: NDArray[np.float32],
+    coeffs: NDArray[np.float32],
+    points: NDArray[np.float32],
+    field: NDArray[np.float32],
+    coverage: NDArray[np.float32],
+) -> None:
+    """The lash line of a (nearly) shut eye, drawn into the shaded ``field`` (H, W, 8) along
+    this frame's leading edge of the upper lid (per raster column the lowest of its vertices
+    in ``points`` (Vr, 2), gaps interpolated, smoothed 1-2-1): a soft dark line (narrow above,
+    lashes hanging below), thinning towards the eye's corners, of the lid's lash colour
+    (``lash`` (2, 3)); its strength follows the blink over ``_SHUT_RAMP``. A thin line where
+    the lids meet cannot come from the lid texture (the margin triangles are a pixel thin
+    there: the texture's lash band broke into dots)."""
+    height, width = coverage.shape
+    low = np.float32(_SHUT_RAMP[0])
+    span = np.float32(_SHUT_RAMP[1] - _SHUT_RAMP[0])
+    above = np.float32(_LASH_LINE[0])
+    below = np.float32(_LASH_LINE[1])
+    strength = np.float32(_LASH_LINE[2])
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for e in range(lash_line.shape[0]):
+        s = _ramp(coeffs[blink[e]], low, span)
+        n = lash_count[e]
+        if s <= np.float32(0.0) or n < 2:
+            continue
+        left = np.float32(1e30)  # no infinities: fastmath assumes there are none
+        right = np.float32(-1e30)
+        for j in range(n):
+            x = points[lash_line[e, j], 0]
+            left = min(left, x)
+            right = max(right, x)
+        c0 = max(int(left), 0)
+        c1 = min(int(right) + 1, width)
+        if c1 - c0 < 2:
+            continue
+        lowest = np.full(c1 - c0, np.float32(-1e30), np.float32)
+        for j in range(n):
+            v = lash_line[e, j]
+            c = int(points[v, 0]) - c0
+            if 0 <= c < c1 - c0:
+                lowest[c] = max(lowest[c], points[v, 1])
+        # A closed lid's edge is a smooth arc: a parabola through the columns' lowest points
+        # (the leading-edge vertices come from more than one row of the lid).
+        mid = np.float64(0.5) * (left + right)
+        scale = max(np.float64(0.5) * (right - left), 1.0)
+        m = np.zeros((3, 3))
+        r = np.zeros(3)
+        for c in range(c1 - c0):
+            if lowest[c] < np.float32(-1e29):
+                continue
+            u = (c0 + c + 0.5 - mid) / scale
+            basis = (1.0, u, u * u)
+            for i in range(3):
+                r[i] += basis[i] * lowest[c]
+                for i2 in range(3):
+                    m[i, i2] += basis[i] * basis[i2]
+        for i in range(3):
+            m[i, i] += 1e-6
+        m[2, 2] += 1e-2 * m[0, 0]  # a little pull towards a straight line
+        coef = np.linalg.solve(m, r)
+        smooth = np.empty(c1 - c0, np.float32)
+        for c in range(c1 - c0):
+            u = (c0 + c + 0.5 - mid) / scale
+            smooth[c] = coef[0] + coef[1] * u + coef[2] * u * u
+        centre = np.float32(0.5) * (left + right)
+        half = max(np.float32(0.5) * (right - left), one)
+        for c in range(c1 - c0):
+            col = c0 + c
+            y = smooth[c]
+            across = abs(np.float32(col) + np.float32(0.5) - centre) / half
+            k = s * strength * min(max((np.float32(1.1) - across) / np.float32(0.35), zero), one)
+            for row in range(max(int(y - 3.0), 0), min(int(y + 4.0) + 1, height)):
+                if coverage[row, col] <= np.float32(0.0):
+                    continue
+                dy = np.float32(row) + np.float32(0.5) - y
+                sigma = above if dy < 0 else below
+                w = k * np.exp(-((dy / sigma) ** 2))
+                for ch in range(3):
+                    field[row, col, 2 + ch] *= one - w
+                    field[row, col, 5 + ch] = field[row, col, 5 + ch] * (one - w) + w * lash[e, ch]

@@ -27,10 +27,12 @@ from engines.render.compositor import (
 )
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError, RenderInputError
+from engines.render.eyeball import EyeFill, apply_eye_fill, build_eye_fill
 from engines.render.eyelids import (
     apply_eyelids,
     apply_shut_eyes,
     build_eyelids,
+    draw_lash_lines,
     soften_lid_shading,
 )
 from engines.render.mesh import (
@@ -267,7 +269,10 @@ class AvatarRenderer:
         )
         self._texture = self._eyelids.texture
         self._photo_weight = mesh.photo_weight.copy()  # lids: lowered per frame by the blink
-        self._colour = mesh.colour.copy()  # eyeballs: lash-dark per frame as the lids shut
+        # Eyeball the photo saw under a lid: her eye's own colours where a lid opens wider.
+        self._eye_fill = EyeFill.empty()
+        self._static_colour = mesh.colour.copy()
+        self._colour = self._static_colour.copy()  # eyeballs: per frame (lids shut / open wide)
         raster = cfg.raster_size
         self._raster_scale = raster / cfg.size
         count = self.mesh.base.shape[0]
@@ -328,6 +333,25 @@ class AvatarRenderer:
             self._wrinkle_map = np.zeros((2, 2), np.float32)
             self._folded = np.zeros(mesh.faces.shape[0], np.bool_)
         self.last_fragments: Fragments | None = None
+        self._coeffs = np.zeros(self.num_expressions, np.float32)
+        if cfg.eye_fill:
+            self._eye_fill = self._build_eye_fill(model)
+            self._static_colour[self._eye_fill.index] = self._eye_fill.colour
+
+    def _build_eye_fill(self, model: FaceModelData) -> EyeFill:
+        """The eyeball placed against the eye as this renderer shows it at the photo's own
+        expression and pose (its raster and projected vertices there)."""
+        _, points, _ = self.geometry(self.source_expression, np.zeros(3))
+        fragments = self._rasterize()
+        mesh = self.mesh
+        projected = points * np.float32(1.0 / self._raster_scale) - np.float32(0.5)
+        fill = build_eye_fill(
+            model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
+            np.ascontiguousarray(projected, np.float32), fragments.triangle.copy(),
+            self.crop_image,
+        )  # fmt: skip
+        self.last_fragments = None
+        return fill
 
     @property
     def size(self) -> int:
@@ -375,6 +399,7 @@ class AvatarRenderer:
         coeffs, angles = self._check(expression, pose)
         coeffs = np.where(np.abs(coeffs) * self._shape_reach < _NEGLIGIBLE_CM, 0.0, coeffs)
         coeffs = coeffs.astype(np.float32)
+        self._coeffs = coeffs  # this frame's (for the shader's lash lines)
         mesh = self.mesh
         lids = self._eyelids
         apply_eyelids(
@@ -387,7 +412,7 @@ class AvatarRenderer:
             lids.lash,
             coeffs,
             mesh.photo_weight,
-            mesh.colour,
+            self._static_colour,
             self._photo_weight,
             self._colour,
         )
@@ -413,6 +438,13 @@ class AvatarRenderer:
             self._points,
             self._depth,
         )
+        fill = self._eye_fill
+        apply_eye_fill(
+            fill.index, fill.seen, fill.upper, fill.upper_t, fill.lower, fill.lower_t,
+            fill.below_upper, fill.above_lower, fill.rim_upper, fill.rim_lower, fill.shadow_width,
+            fill.colour, self._points,
+            1.0 / self._raster_scale, self._photo_weight, self._colour,
+        )  # fmt: skip
         if self.config.shading_transfer:
             vertex_normals(self._vertices, mesh.skin_faces, self._normals)
             low, high = self.config.ratio_clip
@@ -490,6 +522,11 @@ class AvatarRenderer:
             self._wrinkle_map,
             self._folded,
         )
+        lids = self._eyelids
+        draw_lash_lines(
+            lids.lash_line, lids.lash_count, lids.blink, lids.lash_dark, self._coeffs, self._points,
+            self._field, self._coverage,
+        )  # fmt: skip
         if self._mouth_group > 0:
             feather_mouth(
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
