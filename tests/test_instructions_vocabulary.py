@@ -55,7 +55,7 @@ def test_emfacs_prototypes() -> None:
     assert {"mouthSmile_L", "mouthSmile_R", "cheekSquint_L"} <= active("happiness")
     assert {"browInnerUp_L", "mouthFrown_R"} <= active("sadness")
     assert {"browOuterUp_L", "eyeWide_R"} <= active("surprise")
-    assert {"browDown_L", "eyeSquint_R", "eyeWide_L"} <= active("anger")
+    assert {"browDown_L", "eyeSquint_R", "mouthShrugUpper"} <= active("anger")
     assert {"noseSneer_L", "noseSneer_R"} <= active("disgust")
     # contempt is unilateral, on either side
     right, left = active("contempt"), active("contempt", side="left")

@@ -24,7 +24,7 @@ SIGNATURE_CUES: dict[str, list[tuple[tuple[str, ...], float]]] = {
     "fear": [(("browInnerUp_L", "browInnerUp_R"), 0.8), (("browDown_L", "browDown_R"), 0.4),
              (("eyeWide_L", "eyeWide_R"), 0.8), (("mouthStretch_L", "mouthStretch_R"), 0.6)],
     "anger": [(("browDown_L", "browDown_R"), 0.8), (("eyeSquint_L", "eyeSquint_R"), 0.6),
-              (("mouthUpperUp_L", "mouthUpperUp_R"), 0.15),  # the squared mouth, teeth bared
+              (("mouthUpperUp_L", "mouthUpperUp_R"), 0.25),  # the squared mouth, teeth bared
               (("mouthLowerDown_L", "mouthLowerDown_R"), 0.3)],
     "disgust": [(("noseSneer_L", "noseSneer_R"), 0.8), (("mouthShrugUpper",), 0.6),
                 (("mouthUpperUp_L", "mouthUpperUp_R"), 0.3)],

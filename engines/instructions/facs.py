@@ -49,12 +49,11 @@ Basic emotions (the posed apex of the EMFACS prototypes, FACS Investigator's Gui
   the teeth and the mouth is a dark O).
 - fear 1E + 2C + 4C + 5E + 7B + 20D + 25D + 26C: brows raised and drawn together, upper lids
   high, lips stretched sideways, jaw dropped (EMFACS 1+2+4+5+7+20+26).
-- anger 4E + 5C + 7D + 10B + 16B + 23C + 25D + 26B: brows lowered and drawn together, a glare
+- anger 4E + 5C + 7D + 10C + 16B + 23C + 25D + 26B: brows lowered and drawn together, a glare
   (upper lid raised against the tightened lower lid), the tense squared mouth with the teeth
   bared (the open-mouth EMFACS prototype 4+5+7+10+22+23+25/26, the intense posed display; the
   closed-mouth 4+5+7+17+23/24 is the milder one, and on a photo without fold cues it read as
-  stern or sad to a person). AU10 at B as in Du et al.'s anger (a variant AU there): at C
-  anger came too close to "hatred" (4+7+10), held-out hatred recall 0.96 -> 0.86.
+  stern or sad to a person).
 - disgust 4C + 6B + 9E + 10D + 15B + 17C: nose wrinkled, upper lip raised, corners down,
   chin raised, brows lowered (EMFACS 9 / 10 prototypes with 15 and 17; Du et al. 9+10+17).
 - contempt R12C + R14D: the one-sided tightened lip corner (EMFACS R12A + R14A; posed at C-D).
@@ -180,7 +179,7 @@ EMOTION_AUS: MappingProxyType[str, dict[str, float]] = MappingProxyType(
         "sadness": _coded("1E+4C+15D+17C+43A"),
         "surprise": _coded("1E+2E+5D+26E"),
         "fear": _coded("1E+2C+4C+5E+7B+20D+25D+26C"),
-        "anger": _coded("4E+5C+7D+10B+16B+23C+25D+26B"),
+        "anger": _coded("4E+5C+7D+10C+16B+23C+25D+26B"),
         "disgust": _coded("4C+6B+9E+10D+15B+17C"),
         "contempt": _coded("R12C+R14D"),
         "happily_surprised": _aus("1+2+12+25", "5+26"),
