@@ -81,10 +81,10 @@ from numpy.typing import NDArray
 from engines.instructions.vocabulary import COMPOUND_PARENTS, EMOTIONS, validate_label
 
 __all__ = [
+    "APEX_EXPONENT",
     "AU_TO_SHAPES",
     "EMOTION_AUS",
     "EMOTION_POSE_DEGREES",
-    "APEX_EXPONENT",
     "FACS_INTENSITY",
     "POSED_INTENSITY",
     "SECONDARY_WEIGHT",

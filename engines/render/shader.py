@@ -150,7 +150,7 @@ def _shade_kernel(
                 uu = 0.0
                 vv = 0.0
                 fold = 1.0  # animated wrinkles: a gain on the skin (1 where there is no fold)
-                if label == LABEL_SKIN and folded[f]:
+                if label == LABEL_SKIN and (folded[f] or pw < 0.999):
                     uu = (
                         b0 * triangle_uv[f, 0, 0]
                         + b1 * triangle_uv[f, 1, 0]
@@ -161,18 +161,8 @@ def _shade_kernel(
                         + b1 * triangle_uv[f, 1, 1]
                         + b2 * triangle_uv[f, 2, 1]
                     )
-                    fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv)
-                elif label == LABEL_SKIN and pw < 0.999:
-                    uu = (
-                        b0 * triangle_uv[f, 0, 0]
-                        + b1 * triangle_uv[f, 1, 0]
-                        + b2 * triangle_uv[f, 2, 0]
-                    )
-                    vv = (
-                        b0 * triangle_uv[f, 0, 1]
-                        + b1 * triangle_uv[f, 1, 1]
-                        + b2 * triangle_uv[f, 2, 1]
-                    )
+                    if folded[f]:
+                        fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv)
                 for c in range(3):
                     r = (b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]) * fold
                     field[row, col, 2 + c] = pw * r

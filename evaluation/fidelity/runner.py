@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -177,8 +177,9 @@ class FidelityRunner:
 
         started = time.perf_counter()
         avatar = calibrate(image).avatar
-        off = dict.fromkeys(self.config.render_off, False)
-        render_config = RenderConfig(size=self.config.size, **off)
+        # render_off names boolean fields only (checked by FidelityConfig)
+        switches: dict[str, Any] = dict.fromkeys(self.config.render_off, False)
+        render_config = replace(RenderConfig(size=self.config.size), **switches)
         renderer = AvatarRenderer(avatar, self.face_model, render_config)
         _, crop = crop_source(avatar, render_config)
         start = np.asarray(avatar.expression, np.float32)

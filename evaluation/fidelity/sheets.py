@@ -98,7 +98,7 @@ def save_confusion_plot(summary: FidelitySummary, path: Path, title: str = "") -
     axes.set_title(
         title
         or f"fidelity: Acc1 {summary.acc1:.2f}, G-mean {summary.gmean:.2f}, "
-        f"Acc2 {summary.acc2 if summary.acc2 is not None else '-'} ({summary.photos} photos)"
+        f"Acc2 {'-' if summary.acc2 is None else f'{summary.acc2:.2f}'} ({summary.photos} photos)"
     )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
