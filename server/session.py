@@ -43,6 +43,7 @@ from server.frames import FrameSlot
 from server.motion import EaseMotion
 from server.placeholder import placeholder_frame
 from server.protocol import (
+    LIMITS,
     Cancel,
     Capture,
     Command,
@@ -257,6 +258,7 @@ class Session:
             session=self.id,
             has_avatar=self.avatar is not None,
             settings=self.settings.to_dict(),
+            limits=dict(LIMITS),
         )
 
     def _set_state(self, state: str, message: str) -> None:
