@@ -79,10 +79,18 @@ export async function connect(options) {
   await iceGathered(pc);
   const body = { sdp: pc.localDescription.sdp, type: "offer" };
   if (options.session) body.session = options.session;
-  const response = await fetch(withToken("/offer"), {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  const answer = await response.json();
+  let response, answer;
+  try {
+    response = await fetch(withToken("/offer"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    answer = await response.json();
+  } catch (error) { // the server is not there (restarting, network): free this peer
+    channel.onclose = null;
+    pc.onconnectionstatechange = null;
+    pc.close();
+    throw error;
+  }
   if (!response.ok) {
     // refused (server full, bad token): say why, not "closed"
     channel.onclose = null;
