@@ -62,7 +62,6 @@ setInterval(() => { if (view.step === "calibrating") ui.state.textContent = next
 
 // The words a person can act on, after the server's message, for each error code.
 const NEXT_STEP = {
-  too_long: () => `Shorten it to at most ${textLimit} characters.`,
   message_too_large: () => `Shorten it to at most ${textLimit} characters.`,
   busy: () => "Wait for the running instructions to finish, or press Stop.",
   rate_limited: () => "Wait a second before sending more.",
@@ -73,13 +72,16 @@ const NEXT_STEP = {
   image_too_large: () => "Use a smaller photo (at most 10 MB).",
   calibration_failed: () => "Try another photo, or capture again facing the camera.",
   render_failed: () => "Capture again or upload another photo.",
-  engine_error: () => "Something went wrong on the server: try again; if it repeats, reload the page.",
+  engine_error: () => "Try again; if it repeats, reload the page.",
   engine_unavailable: () => "The server is missing a model: ask whoever runs it to check its log.",
 };
 
 function errorText(event) {
   const hint = NEXT_STEP[event.code]?.();
-  const message = event.message || "it failed";
+  let message = event.message || "it failed";
+  // a fault of the server, not of the entry: say so in words, the details in brackets
+  if (event.code === "engine_error") message = `The server failed on this (${message}).`;
+  if (!/[.!?)]$/.test(message)) message += ".";
   return hint && !message.includes(hint) ? `${message} ${hint}` : message;
 }
 
@@ -174,7 +176,8 @@ function command(message, historyText) {
 function instruct(text) {
   view.notUnderstood = false;
   ui.progress.style.width = "0%";
-  return command({ type: "instruct", text }, text);
+  const shown = text.length > 160 ? `${text.slice(0, 140)}… (${text.length} characters)` : text;
+  return command({ type: "instruct", text }, shown);
 }
 facecast.instruct = instruct;
 

@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-from test_browser_e2e import ROOT, require_chromium, served_browser, wait_event
+from test_browser_e2e import (
+    CHROMIUM_FLAGS,
+    ROOT,
+    require_chromium,
+    served_browser,
+    wait_event,
+    write_face_y4m,
+)
 from test_server_fakes import FakeEngine
 
 from server.app import create_app
@@ -49,6 +57,26 @@ class ExamplesEngine(FakeEngine):
         return super().plan(text, current, intensity, seed)
 
 
+def docs_engine() -> Any:
+    """The product engines, for the docs screenshots (a real rendered face): calibration held
+    2 s longer so that its count shows, and "crash" a planner fault as in FakeEngine."""
+    from server.engine import FacecastEngine
+
+    class DocsEngine(FacecastEngine):
+        def calibrate(self, image: Any) -> Any:
+            time.sleep(2.0)
+            return super().calibrate(image)
+
+        def plan(
+            self, text: str, current: FaceState, intensity: float, seed: int | None = None
+        ) -> PlannedInstruction:
+            if "crash" in text:
+                raise RuntimeError("planner bug")
+            return super().plan(text, current, intensity, seed)
+
+    return DocsEngine()
+
+
 async def save_state(page: Any, name: str, shots: dict[str, Path]) -> None:
     """A screenshot of the page as it is (artifacts/; docs/images/ when asked)."""
     path = ROOT / "artifacts" / f"client_state_{name}.png"
@@ -57,7 +85,7 @@ async def save_state(page: Any, name: str, shots: dict[str, Path]) -> None:
     shots[name] = path
 
 
-def small_copy(shot: Path, target: Path, height: int = 560) -> None:
+def small_copy(shot: Path, target: Path, height: int = 844) -> None:
     from PIL import Image
 
     image = cv2.imread(str(shot))
@@ -72,11 +100,19 @@ STEP_TEXT = "() => [document.body.dataset.step, document.getElementById('state')
 
 
 async def page_scenario(photo: np.ndarray) -> dict[str, Any]:
-    engine = ExamplesEngine(segment_seconds=2.0, calibrate_delay=2.2, plan_delay=0.2)
-    app = create_app(ServerConfig(size=256, fps=30.0), engine, warmup=False)
+    if UPDATE_DOCS:
+        engine, config = docs_engine(), ServerConfig(size=384, fps=30.0)
+    else:
+        engine = ExamplesEngine(segment_seconds=2.0, calibrate_delay=2.2, plan_delay=0.2)
+        config = ServerConfig(size=256, fps=30.0)
+    app = create_app(config, engine, warmup=UPDATE_DOCS)
     result: dict[str, Any] = {"steps": {}, "shots": {}}
     steps, shots = result["steps"], result["shots"]
-    async with served_browser(app) as (server, browser):
+    flags = None
+    if UPDATE_DOCS:  # the docs show the astronaut in the camera too
+        video = write_face_y4m(photo, ROOT / "artifacts" / "astronaut_webcam.y4m")
+        flags = [*CHROMIUM_FLAGS, f"--use-file-for-fake-video-capture={video}"]
+    async with served_browser(app, flags) as (server, browser):
         # a phone: the chat comes below the avatar, so the history can fall below the fold
         page = await browser.new_page(viewport={"width": 390, "height": 844})
         await page.goto(str(server.make_url("/")))
@@ -144,6 +180,7 @@ async def page_scenario(photo: np.ndarray) -> dict[str, Any]:
         )
         steps["animating"] = await page.evaluate(STEP_TEXT)
         steps["stop_enabled_animating"] = await page.is_enabled("#cancel")
+        await asyncio.sleep(0.8)  # the face on its way to surprise
         await save_state(page, "animating", shots)
         await page.click("#cancel")
         await page.wait_for_function("() => document.body.dataset.step === 'ready'", timeout=10_000)
@@ -170,7 +207,9 @@ async def page_scenario(photo: np.ndarray) -> dict[str, Any]:
             }"""
         )
         await save_state(page, "not_understood", shots)
-        await page.locator("#history li.failed button.example").last.click()
+        chips = page.locator("#history li.failed button.example")
+        result["last_example"] = (await chips.all_inner_texts())[-1]
+        await chips.last.click()
         result["text_after_example"] = await page.input_value("#text")
         await page.fill("#text", "smile")
         await page.press("#text", "Enter")
@@ -214,12 +253,14 @@ def test_the_page_says_the_next_step_counts_characters_and_answers_each_entry(
     error = result["too_long_error"]
     assert error["code"] == "too_long" and error["details"]["limit"] == MAX_TEXT_CHARS
     assert f"limit is {MAX_TEXT_CHARS}" in result["too_long_entry"]
-    assert f"Shorten it to at most {MAX_TEXT_CHARS} characters" in result["too_long_entry"]
+    assert "Shorten it" in result["too_long_entry"]
+    assert "(2000 characters)" in result["too_long_entry"]  # the entry shows it shortened
     assert "crash the planner" in result["engine_error_entry"]
-    assert "try again" in result["engine_error_entry"]
+    assert "The server failed on this" in result["engine_error_entry"]
+    assert "Try again" in result["engine_error_entry"]
     # the examples are visible, inside the history box and the viewport
     assert result["examples_in_view"]["in_view"], result["examples_in_view"]
-    assert result["text_after_example"] == "from anger to joy"
+    assert result["text_after_example"] == result["last_example"]
     if UPDATE_DOCS:
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
         for name, shot in result["shots"].items():
