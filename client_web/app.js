@@ -22,7 +22,7 @@ let textLimit = 300; // the server's limits.text_chars (status events) replaces 
 
 // What the status line says: always the next step. ``step`` names the state (for tests and
 // styling: body[data-step]); ``view`` holds what the text needs.
-const view = { step: "connecting", serverState: null, notUnderstood: false, stills: null,
+const view = { step: null, notUnderstood: false, stills: null,
   calibratingSince: null, label: null, phase: null, planning: "" };
 const EXAMPLE = "look surprised, then smile";
 
@@ -51,6 +51,7 @@ function nextStepText() {
 }
 
 function setStep(step) {
+  if (view.step !== step) (facecast.steps ??= []).push(step); // the path taken, for scripts
   view.step = step;
   document.body.dataset.step = step;
   ui.state.textContent = nextStepText();
