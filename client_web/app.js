@@ -10,7 +10,7 @@ const ui = {
   connection: $("connection"), session: $("session"), fps: $("fps"), state: $("state"),
   sourceNote: $("source-note"), progress: $("progress").firstElementChild,
   intensity: $("intensity"), intensityValue: $("intensity-value"), fpsSelect: $("fps-select"),
-  idle: $("idle"), thumb: $("source-thumb"), camNote: $("webcam-note"),
+  idle: $("idle"), thumb: $("source-thumb"), camNote: $("webcam-note"), counter: $("counter"),
 };
 // Exposed for scripting and tests: connection state and every event received.
 const facecast = (window.facecast = { events: [], link: null, ready: false, webcam: false });
@@ -18,6 +18,88 @@ let nextId = 1;
 const pending = new Map(); // command id -> history entry
 
 let connectionLost = false;
+let textLimit = 300; // the server's limits.text_chars (status events) replaces this default
+
+// What the status line says: always the next step. ``step`` names the state (for tests and
+// styling: body[data-step]); ``view`` holds what the text needs.
+const view = { step: null, notUnderstood: false, stills: null,
+  calibratingSince: null, label: null, phase: null, planning: "" };
+const EXAMPLE = "look surprised, then smile";
+
+function nextStepText() {
+  switch (view.step) {
+    case "connecting": return "Connecting to the server…";
+    case "lost": return "The connection to the server was lost. Reload the page to start again.";
+    case "full": return "All sessions are in use. Reload the page in a moment.";
+    case "failed": return "Cannot reach the server. Check that it runs, then reload the page.";
+    case "taking": return `Taking stills: ${view.stills.taken} of ${view.stills.count} — hold still and look at the camera`;
+    case "calibrating": {
+      const seconds = view.calibratingSince ? Math.floor((performance.now() - view.calibratingSince) / 1000) : 0;
+      return `Calibrating your face… ${seconds} s`;
+    }
+    case "no_avatar": return facecast.webcam
+      ? "Press “Capture my face” or upload a photo to begin."
+      : "Upload a photo of a face to begin (the camera is not available here).";
+    case "planning": return `Understanding “${view.planning}”…`;
+    case "animating": {
+      const what = view.label ? `${view.label.replaceAll("_", " ")}${view.phase ? ` (${view.phase})` : ""}` : "the instruction";
+      return `Performing ${what}. Type the next one, or press Stop to end it.`;
+    }
+    case "not_understood": return "Not understood: click one of the examples in the chat, or say it with an emotion word.";
+    default: return `Type an instruction, e.g. “${EXAMPLE}”, and press Send.`;
+  }
+}
+
+function setStep(step) {
+  if (view.step !== step) (facecast.steps ??= []).push(step); // the path taken, for scripts
+  view.step = step;
+  document.body.dataset.step = step;
+  ui.state.textContent = nextStepText();
+  const running = step === "planning" || step === "animating";
+  ui.cancel.disabled = !running; // Stop only does something while an instruction runs
+}
+// the calibrating line counts the seconds
+setInterval(() => { if (view.step === "calibrating") ui.state.textContent = nextStepText(); }, 500);
+
+// The words a person can act on, after the server's message, for each error code.
+const NEXT_STEP = {
+  message_too_large: () => `Shorten it to at most ${textLimit} characters.`,
+  busy: () => "Wait for the running instructions to finish, or press Stop.",
+  rate_limited: () => "Wait a second before sending more.",
+  no_avatar: () => "Capture your face or upload a photo first.",
+  no_webcam: () => "Upload a photo instead.",
+  no_face: () => "Use a photo where one face is seen from the front, in good light.",
+  bad_image: () => "Use a JPEG, PNG or WebP photo.",
+  image_too_large: () => "Use a smaller photo (at most 10 MB).",
+  calibration_failed: () => "Try another photo, or capture again facing the camera.",
+  render_failed: () => "Capture again or upload another photo.",
+  engine_error: () => "Try again; if it repeats, reload the page.",
+  engine_unavailable: () => "The server is missing a model: ask whoever runs it to check its log.",
+};
+
+function errorText(event) {
+  const hint = NEXT_STEP[event.code]?.();
+  let message = event.message || "it failed";
+  // a fault of the server, not of the entry: say so in words, the details in brackets
+  if (event.code === "engine_error") message = `The server failed on this (${message}).`;
+  if (!/[.!?)]$/.test(message)) message += ".";
+  return hint && !message.includes(hint) ? `${message} ${hint}` : message;
+}
+
+// The length counter under the box: refuses before sending.
+function textTooLong() {
+  return ui.text.value.trim().length > textLimit;
+}
+
+function updateCounter() {
+  const length = ui.text.value.trim().length;
+  const over = length > textLimit;
+  ui.counter.textContent = over
+    ? `${length} / ${textLimit} characters: too long, shorten it by ${length - textLimit} to send`
+    : `${length} / ${textLimit}`;
+  ui.counter.classList.toggle("over", over);
+  ui.send.disabled = !facecast.ready || over;
+}
 
 function setConnection(state) {
   if (state === "open") state = "connected";
@@ -30,7 +112,7 @@ function setConnection(state) {
     connectionLost = true;
     setReady(false);
     ui.capture.disabled = true;
-    ui.state.textContent = "connection lost";
+    setStep("lost");
     ui.connection.textContent = "connection lost";
     addHistory("error", "The connection to the server was lost. Reload the page to start again.");
   }
@@ -61,8 +143,8 @@ function webcamProblem(error) {
 function setReady(ready) {
   facecast.ready = ready;
   document.body.dataset.avatar = ready ? "yes" : "no";
-  ui.text.disabled = ui.send.disabled = !ready;
-  ui.cancel.disabled = !ready;
+  ui.text.disabled = !ready;
+  updateCounter();
 }
 
 function addHistory(kind, text) {
@@ -90,16 +172,45 @@ function command(message, historyText) {
   return id;
 }
 
+// An instruction as a script would send it: a chat entry, no check in the page (the server's
+// answer, e.g. too_long, lands in that entry). The form checks the length first.
+function instruct(text) {
+  view.notUnderstood = false;
+  ui.progress.style.width = "0%";
+  const shown = text.length > 160 ? `${text.slice(0, 140)}… (${text.length} characters)` : text;
+  return command({ type: "instruct", text }, shown);
+}
+facecast.instruct = instruct;
+
 function onEvent(event) {
   facecast.events.push(event);
   const detail = event.id ? pending.get(event.id) : null;
   switch (event.type) {
-    case "status":
-      ui.state.textContent = event.message || event.state;
+    case "status": {
       document.body.dataset.state = event.state;
+      ui.state.title = event.message || ""; // the server's own words, on hover
       if (event.session) ui.session.textContent = "session " + event.session;
+      if (event.limits?.text_chars) textLimit = event.limits.text_chars;
       if (event.has_avatar !== undefined) setReady(event.has_avatar);
+      if (connectionLost) break;
+      const state = event.state;
+      if (state !== "calibrating") view.calibratingSince = null;
+      if (state === "calibrating" || state === "capturing") {
+        view.calibratingSince ??= performance.now();
+        setStep("calibrating");
+      } else if (state === "planning") {
+        view.planning = (event.message || "").replace(/^planning: /, "");
+        setStep("planning");
+      } else if (state === "animating") {
+        view.label = null; view.phase = null;
+        setStep("animating");
+      } else if (state === "no_avatar") {
+        if (view.step !== "taking") setStep("no_avatar");
+      } else if (state === "ready") {
+        setStep(view.notUnderstood ? "not_understood" : "ready");
+      }
       break;
+    }
     case "plan": {
       const unknown = event.unknown_words?.length ? ` · unknown words: ${event.unknown_words.join(", ")}` : "";
       const text = `understood: ${describePlan(event)} (${Number(event.duration).toFixed(1)} s)${unknown}`;
@@ -124,20 +235,29 @@ function onEvent(event) {
         ui.sourceNote.textContent = `Source chosen: ${reason}${quality}`;
         ui.thumb.hidden = !event.result?.thumbnail;
         if (event.result?.thumbnail) ui.thumb.src = event.result.thumbnail;
-        if (detail) detail.textContent = `avatar ready: ${reason}`;
+        if (detail && !detail.textContent.startsWith("avatar ready")) detail.textContent = `avatar ready: ${reason}`;
       }
       break;
     }
     case "progress":
       ui.progress.style.width = `${Math.round(100 * event.fraction)}%`;
-      if (event.label) ui.state.textContent = `${event.label.replaceAll("_", " ")} · ${event.phase}`;
+      if (event.label && view.step === "animating") {
+        view.label = event.label; view.phase = event.phase;
+        ui.state.textContent = nextStepText();
+      }
       break;
     case "error": {
       if (event.command === "capture") { facecast.link?.setWebcamSending(false); ui.capture.disabled = false; }
       const target = detail || addHistory("error", "");
       target.parentElement.classList.add("failed");
-      if (event.code === "not_understood" && event.details) showNotUnderstood(target, event.details);
-      else target.textContent = detail ? `error: ${event.message}` : event.message;
+      target.parentElement.dataset.code = event.code;
+      if (event.code === "not_understood" && event.details) {
+        view.notUnderstood = true;
+        showNotUnderstood(target, event.details);
+        if (view.step === "ready") setStep("not_understood");
+      } else {
+        target.textContent = detail ? `error: ${errorText(event)}` : errorText(event);
+      }
       break;
     }
   }
@@ -155,10 +275,12 @@ function showNotUnderstood(target, details) {
     chip.type = "button";
     chip.className = "example";
     chip.textContent = text;
-    chip.addEventListener("click", () => { ui.text.value = text; ui.text.focus(); });
+    chip.addEventListener("click", () => { ui.text.value = text; updateCounter(); ui.text.focus(); });
     examples.append(chip);
   }
   target.append(examples);
+  // the examples are the way on: bring them into view (the history and the page scroll)
+  requestAnimationFrame(() => examples.scrollIntoView({ block: "nearest", behavior: "instant" }));
 }
 
 async function startWebcam() {
@@ -179,13 +301,14 @@ async function startWebcam() {
 
 async function main() {
   setConnection("connecting…");
+  setStep("connecting");
   const webcam = await startWebcam();
   try {
     facecast.link = await connect({ webcam, video: ui.avatar, onEvent, onConnection: setConnection });
   } catch (error) {
     setConnection(error.code === "server_full" ? "server full" : "failed");
     ui.connection.className = "pill bad";
-    ui.state.textContent = error.code === "server_full" ? "all sessions in use: reload in a moment" : "cannot connect";
+    setStep(error.code === "server_full" ? "full" : "failed");
     addHistory("error", error.message);
     return;
   }
@@ -200,17 +323,30 @@ ui.capture.addEventListener("click", async () => {
   // most frontal, sharp, well-lit, neutral one (its events for this id update the entry).
   if (!facecast.link) return;
   ui.capture.disabled = true;
+  const started = performance.now();
   const id = newId();
   const detail = addHistory("you", "capture my face");
   pending.set(id, detail);
-  detail.textContent = "hold still and look at the camera…";
+  const count = 8;
+  view.stills = { taken: 0, count };
+  setStep("taking");
+  detail.textContent = `taking stills: 0 of ${count} — hold still and look at the camera…`;
   try {
-    const stills = await takeStills(ui.webcam, 8, 2.0);
-    detail.textContent = `choosing the best of ${stills.length} stills…`;
-    await uploadStills(facecast.link.sessionId, stills, id);
+    const stills = await takeStills(ui.webcam, count, 2.0, (taken) => {
+      view.stills.taken = taken;
+      detail.textContent = `taking stills: ${taken} of ${count} — hold still and look at the camera…`;
+      if (view.step === "taking") ui.state.textContent = nextStepText();
+    });
+    detail.textContent = `choosing the best of ${stills.length} stills and calibrating…`;
+    view.calibratingSince = performance.now();
+    setStep("calibrating");
+    const answer = await uploadStills(facecast.link.sessionId, stills, id);
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    detail.textContent = `avatar ready in ${seconds} s: ${answer.result?.reason || ""}`;
   } catch (error) {
-    detail.textContent = `error: ${error.message}`;
+    detail.textContent = `error: ${errorText({ code: error.code, message: error.message })}`;
     detail.parentElement.classList.add("failed");
+    if (view.step === "taking" || view.step === "calibrating") setStep(facecast.ready ? "ready" : "no_avatar");
   } finally {
     ui.capture.disabled = false;
   }
@@ -227,18 +363,20 @@ ui.photo.addEventListener("change", async () => {
     const answer = await uploadPhoto(facecast.link.sessionId, file, id);
     detail.textContent = `avatar ready (${answer.result.seconds} s)`;
   } catch (error) {
-    detail.textContent = `error: ${error.message}`;
+    detail.textContent = `error: ${errorText({ code: error.code, message: error.message })}`;
     detail.parentElement.classList.add("failed");
   }
 });
 ui.chat.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = ui.text.value.trim();
-  if (!text) return;
-  command({ type: "instruct", text }, text);
+  if (!text || !facecast.ready) return;
+  if (textTooLong()) { updateCounter(); ui.counter.classList.add("shake"); return; } // refused here
+  instruct(text);
   ui.text.value = "";
-  ui.progress.style.width = "0%";
+  updateCounter();
 });
+ui.text.addEventListener("input", updateCounter);
 ui.cancel.addEventListener("click", () => command({ type: "cancel" }));
 ui.intensity.addEventListener("input", () => { ui.intensityValue.textContent = Number(ui.intensity.value).toFixed(1); });
 ui.intensity.addEventListener("change", () => command({ type: "set", intensity: Number(ui.intensity.value) }));

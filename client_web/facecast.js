@@ -79,10 +79,18 @@ export async function connect(options) {
   await iceGathered(pc);
   const body = { sdp: pc.localDescription.sdp, type: "offer" };
   if (options.session) body.session = options.session;
-  const response = await fetch(withToken("/offer"), {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  const answer = await response.json();
+  let response, answer;
+  try {
+    response = await fetch(withToken("/offer"), {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    answer = await response.json();
+  } catch (error) { // the server is not there (restarting, network): free this peer
+    channel.onclose = null;
+    pc.onconnectionstatechange = null;
+    pc.close();
+    throw error;
+  }
   if (!response.ok) {
     // refused (server full, bad token): say why, not "closed"
     channel.onclose = null;
@@ -117,8 +125,9 @@ export async function uploadPhoto(sessionId, file, id = null) {
 
 /** ``count`` still photos of a playing <video> (the local camera) over ``seconds``, as JPEG
  *  Blobs at the camera's own resolution: full quality, unlike the first seconds of the
- *  WebRTC video, whose send bitrate is still ramping up. */
-export async function takeStills(video, count = 8, seconds = 2.0) {
+ *  WebRTC video, whose send bitrate is still ramping up. ``onStill(taken)`` is called after
+ *  each one (a count for the page). */
+export async function takeStills(video, count = 8, seconds = 2.0, onStill = null) {
   const width = video.videoWidth, height = video.videoHeight;
   if (!width || !height) throw new Error("the camera shows no picture yet");
   const canvas = document.createElement("canvas");
@@ -130,6 +139,7 @@ export async function takeStills(video, count = 8, seconds = 2.0) {
     context.drawImage(video, 0, 0, width, height);
     stills.push(await new Promise((resolve, reject) => canvas.toBlob(
       (blob) => (blob ? resolve(blob) : reject(new Error("cannot encode a still"))), "image/jpeg", 0.92)));
+    onStill?.(stills.length);
   }
   return stills;
 }

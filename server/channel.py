@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from server.config import ServerConfig
-from server.exceptions import LimitError, ServerError
+from server.exceptions import ServerError
 from server.protocol import ErrorEvent, Event, encode_event, parse_command
 from server.ratelimit import TokenBucket
 from server.session import Session
@@ -76,11 +76,24 @@ class ControlChannel:
             return
         try:
             command = parse_command(raw, max_bytes=self._config.max_message_bytes)
+        except ServerError as error:  # it carries the message's id when that was readable
+            self._send_error(error, error.command_id, error.command)
+            return
+        try:
             self.session.handle(command)
-        except LimitError as error:
-            self.send_event(ErrorEvent(code=error.code, message=error.message))
-        except ServerError as error:
-            self.send_event(ErrorEvent(code=error.code, message=error.message))
+        except ServerError as error:  # busy, closed: the answer to this command
+            self._send_error(error, command.id, command.TYPE)
+
+    def _send_error(self, error: ServerError, command_id: str | None, kind: str | None) -> None:
+        self.send_event(
+            ErrorEvent(
+                code=error.code,
+                message=error.message,
+                id=command_id,
+                command=kind,
+                details=error.details,
+            )
+        )
 
     def close(self) -> None:
         self._open = False

@@ -24,11 +24,17 @@ class ServerError(Exception):
 
     Attributes:
         code: a short stable machine-readable code sent to the client (``error.code``).
+        command_id, command: the ``id`` and ``type`` of the message that caused it, when known,
+            so that the error answers the client's entry (``error.id``, ``error.command``).
         details: optional JSON-able facts for the client (``error.details``), e.g. the unknown
             words and example instructions of ``not_understood``.
     """
 
     code: str = "server_error"
+    command_id: str | None = None
+    """The ``id`` of the message that caused it, when it could be read (echoed in the error)."""
+    command: str | None = None
+    """The ``type`` of that message, when it could be read."""
 
     def __init__(
         self, message: str, code: str | None = None, *, details: dict[str, Any] | None = None

@@ -30,15 +30,17 @@ never behind queued work (like pipecat's system frames).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from server.exceptions import LimitError, ProtocolError
+from server.exceptions import LimitError, ProtocolError, ServerError
 
 __all__ = [
     "COMMAND_TYPES",
+    "LIMITS",
     "MAX_TEXT_CHARS",
     "Cancel",
     "Capture",
@@ -57,8 +59,16 @@ __all__ = [
     "parse_command",
 ]
 
-MAX_TEXT_CHARS = 500
-"""Longest instruction text accepted (characters)."""
+MAX_TEXT_CHARS = 300
+"""Longest instruction text accepted (characters): the one limit of the whole chain. It is the
+planner's own (``engines.i2fet.planner.PlannerConfig.max_chars``; a test pins the two
+together), checked here at the edge (error ``too_long``) and handed to the pages in every
+``status`` event (``limits.text_chars``) for their counter."""
+
+LIMITS: dict[str, int] = {"text_chars": MAX_TEXT_CHARS}
+"""What a client needs to know to refuse before sending (``status.limits``)."""
+
+_ID_SCAN_BYTES = 65536  # an over-size message is still read this far for its id
 
 _ID_MAX_CHARS = 64
 
@@ -153,6 +163,8 @@ class Status(Event):
     session: str | None = None
     has_avatar: bool | None = None
     settings: dict[str, Any] | None = None
+    limits: dict[str, int] | None = None
+    """Client-side limits, e.g. ``{"text_chars": 300}`` (:data:`LIMITS`)."""
 
 
 @dataclass(frozen=True)
@@ -237,18 +249,48 @@ def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
 
     Raises:
         LimitError: ``message_too_large``.
-        ProtocolError: ``bad_json``, ``bad_message``, ``unknown_type`` or ``bad_field``.
+        ProtocolError: ``bad_json``, ``bad_message``, ``unknown_type``, ``bad_field`` or
+            ``too_long`` (instruction text over :data:`MAX_TEXT_CHARS`).
+
+    Every error carries the message's ``id`` and ``type`` (``command_id``, ``command``) when
+    they could be read, so that the answer reaches the entry that sent it.
     """
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
-        raise LimitError(
-            f"message of {size} bytes is larger than the limit of {max_bytes} bytes",
+        error = LimitError(
+            f"the message is {size} bytes long; the limit is {max_bytes} bytes. "
+            f"Send a shorter message (an instruction has at most {MAX_TEXT_CHARS} characters).",
             code="message_too_large",
         )
+        if size <= _ID_SCAN_BYTES:  # still small enough to read its id cheaply
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                _label(error, json.loads(raw))
+        raise error
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise ProtocolError(f"message is not valid JSON: {error}", code="bad_json") from None
+    try:
+        return _parse_object(data)
+    except ProtocolError as error:
+        raise _label(error, data) from None
+
+
+def _label(error: ServerError, data: Any) -> ServerError:
+    """Attach the message's id and type to ``error`` when they are readable."""
+    if not isinstance(data, dict):
+        return error
+    command_id = data.get("id")
+    if isinstance(command_id, str | int) and not isinstance(command_id, bool):
+        text = str(command_id)
+        if len(text) <= _ID_MAX_CHARS:
+            error.command_id = text
+    if isinstance(data.get("type"), str) and data["type"] in COMMAND_TYPES:
+        error.command = data["type"]
+    return error
+
+
+def _parse_object(data: Any) -> Command:
     if not isinstance(data, dict):
         raise ProtocolError(
             'a message must be a JSON object such as {"type": "instruct", "text": "smile"}',
@@ -267,7 +309,7 @@ def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
             code="bad_field",
         )
     values: dict[str, Any] = {}
-    for name in allowed:
+    for name in sorted(allowed):
         if name in data and data[name] is not None:
             values[name] = _validate_field(kind, name, data[name])
     if cls is Instruct and not values.get("text", "").strip():
@@ -286,10 +328,13 @@ def _validate_field(kind: str, name: str, value: Any) -> Any:
     if name == "text":
         if not isinstance(value, str):
             raise ProtocolError(f"{kind}: text must be a string", code="bad_field")
-        if len(value) > MAX_TEXT_CHARS:
+        if len(value.strip()) > MAX_TEXT_CHARS:
             raise ProtocolError(
-                f"{kind}: text of {len(value)} characters; the limit is {MAX_TEXT_CHARS}",
-                code="bad_field",
+                f"That instruction is {len(value.strip())} characters long; the limit is "
+                f'{MAX_TEXT_CHARS}. Shorten it (a sentence or two, e.g. "look surprised, '
+                f'then smile") and send it again.',
+                code="too_long",
+                details={"length": len(value.strip()), "limit": MAX_TEXT_CHARS},
             )
         return value.strip()
     if name == "idle":

@@ -43,6 +43,7 @@ from server.frames import FrameSlot
 from server.motion import EaseMotion
 from server.placeholder import placeholder_frame
 from server.protocol import (
+    LIMITS,
     Cancel,
     Capture,
     Command,
@@ -257,6 +258,7 @@ class Session:
             session=self.id,
             has_avatar=self.avatar is not None,
             settings=self.settings.to_dict(),
+            limits=dict(LIMITS),
         )
 
     def _set_state(self, state: str, message: str) -> None:
@@ -625,7 +627,9 @@ class Session:
 
     def _placeholder_image(self) -> NDArray[np.uint8]:
         if self._placeholder is None or self._placeholder.shape[0] != self.settings.size:
-            self._placeholder = placeholder_frame(self.settings.size)
+            # the broadcast (kiosk, websocket) has no camera of its own: only an upload helps
+            message = "Upload a face" if self.kind == "broadcast" else "Capture or upload a face"
+            self._placeholder = placeholder_frame(self.settings.size, message)
         return self._placeholder
 
     async def _produce(self) -> None:

@@ -154,6 +154,14 @@ async def browser_scenario(engine: Any, photo: np.ndarray, workdir: Path) -> dic
         )
         assert done["type"] == "done", done
         result["capture"] = done["result"]
+        # the chat entry shows the capture as it happened, with the time it took
+        await page.wait_for_function(
+            "() => document.querySelector('#history li.you .detail')"
+            ".textContent.startsWith('avatar ready in ')",
+            timeout=10_000,
+        )
+        result["capture_entry"] = await page.inner_text("#history li.you .detail")
+        result["capture_steps"] = await page.evaluate("() => window.facecast.steps")
         await page.wait_for_function(
             "() => { const v = document.getElementById('avatar');"
             " return v.readyState >= 2 && v.currentTime > 0 && !v.paused; }",
@@ -220,6 +228,10 @@ def test_browser_capture_instruct_and_video_changes(astronaut: np.ndarray) -> No
         result = asyncio.run(browser_scenario(FacecastEngine(), astronaut, Path(workdir)))
     # the page's own 8 stills (POST /capture), not the first seconds of its WebRTC video
     assert result["capture"]["frames"] == 8 and result["capture"]["reason"]
+    assert result["capture_entry"].endswith(result["capture"]["reason"]), result["capture_entry"]
+    steps = result["capture_steps"]  # the status line's path through the capture
+    assert steps[:2] == ["connecting", "no_avatar"], steps
+    assert steps.index("taking") < steps.index("calibrating") < steps.index("ready"), steps
     assert result["plan"]["understood"], result["plan"]
     # The face changes far more than a still face's codec noise, in some block.
     assert max(result["instruct_diffs"]) > max(8.0, 3 * result["idle_diff"]), result

@@ -80,13 +80,50 @@ def test_bad_messages_raise_protocol_errors_with_codes(raw: str | bytes, code: s
     assert info.value.message
 
 
-def test_oversized_message_is_a_limit_error() -> None:
-    raw = json.dumps({"type": "instruct", "text": "smile " * 2000})
+def test_oversized_message_is_a_limit_error_that_keeps_its_id() -> None:
+    raw = json.dumps({"type": "instruct", "text": "smile " * 2000, "id": "big7"})
     with pytest.raises(LimitError) as info:
         parse_command(raw, max_bytes=4096)
     assert info.value.code == "message_too_large"
-    with pytest.raises(ProtocolError, match="limit is"):  # too long text, within bytes
-        parse_command(json.dumps({"type": "instruct", "text": "a" * 600}), max_bytes=100_000)
+    assert (info.value.command_id, info.value.command) == ("big7", "instruct")
+    assert "shorter" in info.value.message
+
+
+def test_too_long_text_has_its_own_code_the_limit_and_the_id() -> None:
+    limit = protocol.MAX_TEXT_CHARS
+    assert parse_command(json.dumps({"type": "instruct", "text": "a" * limit})).text
+    # 2,000 characters fit in 4 KiB: refused for its length, answered with its id
+    raw = json.dumps({"id": 12, "type": "instruct", "text": "smile " * 333 + "now"})
+    with pytest.raises(ProtocolError) as info:
+        parse_command(raw, max_bytes=4096)
+    error = info.value
+    assert error.code == "too_long" and error.command_id == "12" and error.command == "instruct"
+    assert error.details == {"length": 2001, "limit": limit}
+    assert f"limit is {limit}" in error.message and "Shorten" in error.message
+    # spaces around the text do not count
+    assert parse_command(json.dumps({"type": "instruct", "text": " " * 50 + "a" * limit}))
+
+
+def test_every_parse_error_answers_with_the_readable_id() -> None:
+    for raw in (
+        '{"type": "set", "fps": 1000, "id": "s1"}',
+        '{"type": "instruct", "text": "smile", "color": "red", "id": "s1"}',
+        '{"type": "instruct", "text": "  ", "id": "s1"}',
+    ):
+        with pytest.raises(ProtocolError) as info:
+            parse_command(raw)
+        assert info.value.command_id == "s1", raw
+    with pytest.raises(ProtocolError) as info:  # no readable id: none invented
+        parse_command('{"type": "set", "fps": 1000, "id": {"x": 1}}')
+    assert info.value.command_id is None
+
+
+def test_the_text_limit_is_the_planners_own() -> None:
+    """One number: the edge refuses exactly what the planner would refuse."""
+    from engines.i2fet.planner import PlannerConfig
+
+    assert PlannerConfig().max_chars == protocol.MAX_TEXT_CHARS
+    assert protocol.LIMITS == {"text_chars": protocol.MAX_TEXT_CHARS}
 
 
 def test_events_encode_to_json_with_their_type() -> None:

@@ -65,8 +65,14 @@ def test_bad_messages_get_errors_and_the_session_keeps_working(astronaut: np.nda
             await ws.send_str('{"type": "teleport"}')
             error = await next_of(ws, "error")
             assert error["code"] == "unknown_type" and "instruct" in error["message"]
-            await ws.send_str(json.dumps({"type": "instruct", "text": "x" * 10_000}))
-            assert (await next_of(ws, "error"))["code"] == "message_too_large"
+            await ws.send_str(json.dumps({"type": "instruct", "text": "x" * 10_000, "id": "b"}))
+            error = await next_of(ws, "error")
+            assert error["code"] == "message_too_large" and error["id"] == "b"
+            # 2,000 characters sent by a script: too_long, answering its id
+            await ws.send_str(json.dumps({"type": "instruct", "text": "x" * 2000, "id": "t"}))
+            error = await next_of(ws, "error")
+            assert (error["code"], error["id"], error["command"]) == ("too_long", "t", "instruct")
+            assert error["details"]["limit"] == status["limits"]["text_chars"] == 300
             await ws.send_bytes(b"\x00\x01binary junk")
             assert (await next_of(ws, "error"))["code"] == "bad_json"
             # An instruction before any avatar exists.
