@@ -176,7 +176,7 @@ class FidelityRunner:
         from engines.render.mesh import crop_source
 
         started = time.perf_counter()
-        avatar = calibrate(image).avatar
+        avatar = calibrate(image, model=self.face_model).avatar
         # render_off names boolean fields only (checked by FidelityConfig)
         switches: dict[str, Any] = dict.fromkeys(self.config.render_off, False)
         render_config = replace(RenderConfig(size=self.config.size), **switches)
