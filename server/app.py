@@ -23,17 +23,20 @@ import logging
 import secrets
 import statistics
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.channel import ControlChannel
 from server.config import ServerConfig
 from server.engine import AvatarEngine
-from server.exceptions import LimitError, ServerError
+from server.exceptions import LimitError, ProtocolError, ServerError
+from server.protocol import parse_json
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
 from server.webrtc.connection import PeerLink
@@ -52,6 +55,9 @@ logger = logging.getLogger(__name__)
 BROADCAST = "broadcast"
 CLIENT_DIR = Path(__file__).resolve().parents[1] / "client_web"
 _WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers with an error
+_MAX_OFFER_BYTES = 256 * 1024  # an SDP is at most 64,000 characters (signaling._MAX_SDP_CHARS)
+_MAX_PATH_CHARS = 1024  # longer request paths are 414 before any route or file lookup
+_MAX_PATH_SEGMENT_CHARS = 255  # a longer segment names no file (NAME_MAX): 404, no stat()
 
 
 def _done_response(command: str, session: Session, result: dict[str, Any]) -> web.Response:
@@ -68,6 +74,43 @@ def _done_response(command: str, session: Session, result: dict[str, Any]) -> we
 
 def _error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "code": code, "message": message}, status=status)
+
+
+@web.middleware
+async def _bounded_path(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse request paths no route or file can match before the router or the file system
+    sees them (an 8,000-character static path used to raise ENAMETOOLONG: HTTP 500)."""
+    path = request.path
+    if len(path) > _MAX_PATH_CHARS:
+        return _error_response(
+            414, "path_too_long", f"the path is longer than {_MAX_PATH_CHARS} characters"
+        )
+    if "\x00" in path or any(len(part) > _MAX_PATH_SEGMENT_CHARS for part in path.split("/")):
+        return _error_response(404, "not_found", "no such file")
+    return await handler(request)
+
+
+class _MultipartError(ServerError):
+    """A multipart body aiohttp cannot read (bad or missing boundary, bad part headers)."""
+
+    code = "bad_upload"
+
+
+async def _multipart_fields(
+    request: web.Request, names: tuple[str, ...]
+) -> AsyncIterator[tuple[str, bytes]]:
+    """``(name, bytes)`` of each part named one of ``names``, read in order; a malformed body
+    (bad or missing boundary, bad part headers, truncated part) raises :class:`_MultipartError`
+    (HTTP 400) wherever in the body the fault is."""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            name = getattr(part, "name", None)
+            if name in names:
+                yield name, bytes(await part.read())  # type: ignore[union-attr]
+    except (ValueError, HttpProcessingError) as error:  # aiohttp's malformed-multipart errors
+        message = getattr(error, "message", None) or str(error)
+        raise _MultipartError(f"cannot read the multipart body: {message}".strip()) from None
 
 
 class FacecastServer:
@@ -106,7 +149,9 @@ class FacecastServer:
 
     # ------------------------------------------------------------------------ app
     def build(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_upload_bytes + 64 * 1024)
+        app = web.Application(
+            client_max_size=self.config.max_upload_bytes + 64 * 1024, middlewares=[_bounded_path]
+        )
         app.router.add_get("/", self.index)
         app.router.add_get("/kiosk", self.kiosk)
         app.router.add_post("/offer", self.offer)
@@ -279,10 +324,16 @@ class FacecastServer:
         )
 
     async def offer(self, request: web.Request) -> web.Response:
+        too_large = f"an offer body is at most {_MAX_OFFER_BYTES // 1024} KiB"
+        if request.content_length is not None and request.content_length > _MAX_OFFER_BYTES:
+            return _error_response(413, "offer_too_large", too_large)
+        raw = await request.read()
+        if len(raw) > _MAX_OFFER_BYTES:
+            return _error_response(413, "offer_too_large", too_large)
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error_response(400, "bad_offer", "the body must be JSON {sdp, type}")
+            body = parse_json(raw)
+        except ProtocolError as error:  # bad_json, too_deep, bad_number
+            return _error_response(400, error.code, f"the body must be JSON {{sdp, type}}: {error}")
         try:
             offer = parse_offer(body)
         except ServerError as error:
@@ -383,19 +434,15 @@ class FacecastServer:
             return _error_response(400, "bad_upload", 'send the stills as multipart "frame" fields')
         stills: list[bytes] = []
         try:
-            reader = await request.multipart()
-            async for part in reader:
-                if getattr(part, "name", None) != "frame":
-                    continue
-                data = bytes(await part.read())  # type: ignore[union-attr]
+            async for _, data in _multipart_fields(request, ("frame",)):
                 if len(stills) == count:
                     return _error_response(400, "bad_upload", f"at most {count} frames")
                 if data:
                     stills.append(data)
         except web.HTTPRequestEntityTooLarge:
             return _error_response(413, "image_too_large", f"more than {limit // 1024} KiB")
-        except ValueError as error:  # malformed multipart
-            return _error_response(400, "bad_upload", f"cannot read the stills: {error}")
+        except _MultipartError as error:
+            return _error_response(400, error.code, error.message)
         if not stills:
             return _error_response(400, "bad_upload", 'no "frame" field with image bytes')
         try:
@@ -435,13 +482,10 @@ class FacecastServer:
     @staticmethod
     async def _read_upload(request: web.Request, limit: int) -> bytes:
         if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            async for part in reader:
-                if getattr(part, "name", None) in ("photo", "file", "image"):
-                    data = await part.read()  # type: ignore[union-attr]
-                    if len(data) > limit:
-                        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-                    return bytes(data)
+            async for _, data in _multipart_fields(request, ("photo", "file", "image")):
+                if len(data) > limit:
+                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+                return data
             raise ServerError('multipart upload needs a "photo" field', "bad_upload")
         data = await request.read()
         if not data:
