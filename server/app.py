@@ -39,6 +39,7 @@ from server.exceptions import LimitError, ProtocolError, ServerError
 from server.protocol import parse_json
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
+from server.weblog import install_log_policy
 from server.webrtc.connection import PeerLink
 from server.webrtc.ice import (
     browser_ice_config,
@@ -385,7 +386,11 @@ class FacecastServer:
         else:
             session = self.broadcast_session()
         ws = web.WebSocketResponse(max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0)
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionError as error:  # the client reset before the handshake completed
+            logger.info("ws %s: gone before the handshake (%s)", request.remote, error)
+            return ws
         self.websockets.add(ws)
         loop = asyncio.get_running_loop()
 
@@ -508,7 +513,8 @@ def create_app(
 
     A server listening on loopback offers WebRTC candidates on loopback only; peers that stop
     answering ICE consent checks are closed after ``config.liveness_timeout`` seconds
-    (``server.webrtc.ice``).
+    (``server.webrtc.ice``). aiohttp's loggers get :mod:`server.weblog`'s policy: no traceback
+    for a client's mistake, ``token=`` masked in the access log.
     """
     if is_loopback_host(config.host):
         restrict_ice_to_loopback()
@@ -519,6 +525,7 @@ def create_app(
                 config.host,
             )
     set_consent_timeout(config.liveness_timeout)
+    install_log_policy()
     server = FacecastServer(
         config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
     )

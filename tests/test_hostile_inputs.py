@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +19,7 @@ from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient, TestServer
 from test_server_fakes import FakeEngine
 
-from server.app import create_app
+from server.app import FACECAST_KEY, create_app
 from server.config import ServerConfig
 from server.protocol import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, parse_command, parse_json
 from server.webrtc.client import AvatarClient
@@ -272,3 +274,99 @@ def test_parse_json_bounds_depth_and_numbers_and_stays_linear() -> None:
     with pytest.raises(Exception) as large:
         parse_command("[" * 60_000)
     assert getattr(large.value, "code", None) == "message_too_large"
+
+
+# ------------------------------------------------------------------------------ log noise
+async def raw_request(client: TestClient, data: bytes, *, reset: bool = False) -> bytes:
+    """Send ``data`` on a fresh TCP connection; the answer's first line, or b"" after a reset
+    (the connection is aborted with SO_LINGER 0 right after sending: an RST, no FIN)."""
+    server = client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(data)
+    if reset:
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+        return b""
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.readline(), 5)
+    finally:
+        writer.close()
+
+
+UPGRADE = (
+    b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+def test_parser_400s_are_one_warning_line_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        async with client_for() as client:
+            honest = await connected(client)
+            for request in (
+                b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # line too long
+                b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",  # malformed header
+            ):
+                first_line = await raw_request(client, request)
+                assert first_line.split(b" ")[1].startswith(b"4"), first_line
+            await honest_ping(honest, "after-garbage")
+
+    asyncio.run(scenario())
+    assert_no_traceback(caplog)
+    warnings = [
+        r for r in caplog.records if r.name == "aiohttp.server" and r.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 3 and all("\n" not in r.getMessage() for r in warnings)
+
+
+def test_websockets_reset_before_the_handshake_log_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        async with client_for() as client:
+            honest = await connected(client)
+            facecast = client.server.app[FACECAST_KEY]
+            for _ in range(30):
+                await raw_request(client, UPGRADE, reset=True)
+            await asyncio.sleep(0.3)
+            await honest_ping(honest, "after-resets")
+            assert len(facecast.websockets) == 1  # no reset connection is left behind
+
+    asyncio.run(scenario())
+    assert_no_traceback(caplog)
+
+
+def test_token_is_masked_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    secret = "s3cret-Value_42"
+
+    async def scenario() -> None:
+        async with client_for(token=secret) as client:
+            ws = await client.ws_connect(f"/ws?session=broadcast&token={secret}")
+            await receive_until(ws, "status")
+            await ws.close()
+            response = await client.get(
+                f"/api/ice?token={secret}&x=1",
+                headers={"Referer": f"http://127.0.0.1/kiosk?token={secret}"},
+            )
+            assert response.status == 200
+            assert (await client.get("/api/ice?token=wrong")).status == 401
+
+    asyncio.run(scenario())
+    access = [r for r in caplog.records if r.name == "aiohttp.access"]
+    assert len(access) >= 3
+    for record in caplog.records:
+        assert secret not in record.getMessage()
+        assert secret not in repr(vars(record)), record.getMessage()
+    lines = [r.getMessage() for r in access]
+    assert any("/api/ice?token=***&x=1" in line and "kiosk?token=***" in line for line in lines)
+    assert any("/ws?session=broadcast&token=***" in line for line in lines)

@@ -32,6 +32,9 @@ def test_public_api() -> None:
         "Done",
         "ErrorEvent",
         "parse_command",
+        "parse_json",
+        "MAX_JSON_DEPTH",
+        "MAX_NUMBER_CHARS",
     }
 
 
