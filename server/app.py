@@ -17,6 +17,7 @@ Sessions:
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
@@ -139,6 +140,8 @@ class FacecastServer:
         self.sessions: dict[str, Session] = {}
         self.peers: set[PeerLink] = set()
         self.websockets: set[web.WebSocketResponse] = set()
+        self.websockets_by_client: collections.Counter[str] = collections.Counter()
+        """Open websockets per client address (``max_websockets_per_client``)."""
         self.executors: Executors | None = None
         self._virtual_camera = virtual_camera
         self._camera_output: VirtualCameraOutput | None = None
@@ -385,12 +388,33 @@ class FacecastServer:
             session = found
         else:
             session = self.broadcast_session()
+        client = request.remote or "unknown"
+        limit = self.config.max_websockets_per_client
+        if self.websockets_by_client[client] >= limit:
+            logger.info("ws %s: refused, %d websockets already open", client, limit)
+            return _error_response(
+                429,
+                "too_many_connections",
+                f"at most {limit} websocket connections at once from one address; "
+                "close one and connect again",
+            )
         ws = web.WebSocketResponse(max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0)
+        self.websockets_by_client[client] += 1  # counted before prepare(), which yields
         try:
-            await ws.prepare(request)
-        except ConnectionError as error:  # the client reset before the handshake completed
-            logger.info("ws %s: gone before the handshake (%s)", request.remote, error)
-            return ws
+            try:
+                await ws.prepare(request)
+            except ConnectionError as error:  # the client reset before the handshake completed
+                logger.info("ws %s: gone before the handshake (%s)", client, error)
+                return ws
+            await self._serve_websocket(ws, session, name=f"ws {client}")
+        finally:
+            self._websocket_gone(client)
+        return ws
+
+    async def _serve_websocket(
+        self, ws: web.WebSocketResponse, session: Session, *, name: str
+    ) -> None:
+        """One prepared websocket: its messages in, the session's events out, until closed."""
         self.websockets.add(ws)
         loop = asyncio.get_running_loop()
 
@@ -399,7 +423,7 @@ class FacecastServer:
                 task = loop.create_task(ws.send_str(text))
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-        control = ControlChannel(session, send, self.config, name=f"ws {request.remote}")
+        control = ControlChannel(session, send, self.config, name=name)
         control.send_event(session.status("connected"))
         try:
             async for message in ws:
@@ -414,7 +438,11 @@ class FacecastServer:
             self.websockets.discard(ws)
             if not ws.closed:
                 await ws.close()
-        return ws
+
+    def _websocket_gone(self, client: str) -> None:
+        self.websockets_by_client[client] -= 1
+        if self.websockets_by_client[client] <= 0:
+            del self.websockets_by_client[client]
 
     def _target(self, request: web.Request) -> Session | web.Response:
         """The session an HTTP upload is for (``?session=``, default the broadcast), or the

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import ClientWebSocketResponse
+from aiohttp import ClientWebSocketResponse, WSServerHandshakeError
 from aiohttp.test_utils import TestClient, TestServer
 from test_server_fakes import FakeEngine
 
@@ -340,6 +340,7 @@ def test_websockets_reset_before_the_handshake_log_no_traceback(
             await asyncio.sleep(0.3)
             await honest_ping(honest, "after-resets")
             assert len(facecast.websockets) == 1  # no reset connection is left behind
+            assert facecast.websockets_by_client == {"127.0.0.1": 1}
 
     asyncio.run(scenario())
     assert_no_traceback(caplog)
@@ -370,3 +371,50 @@ def test_token_is_masked_in_the_access_log(caplog: pytest.LogCaptureFixture) -> 
     lines = [r.getMessage() for r in access]
     assert any("/api/ice?token=***&x=1" in line and "kiosk?token=***" in line for line in lines)
     assert any("/ws?session=broadcast&token=***" in line for line in lines)
+
+
+# --------------------------------------------------------------- websockets per client address
+def test_websockets_per_client_address_are_capped(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+
+    async def scenario() -> None:
+        async with client_for(max_websockets_per_client=3) as client:
+            facecast = client.server.app[FACECAST_KEY]
+            open_ones = [await connected(client) for _ in range(3)]
+            with pytest.raises(WSServerHandshakeError) as refused:
+                await client.ws_connect("/ws")
+            assert refused.value.status == 429
+            response = await client.get("/ws")  # the typed answer, before any handshake
+            assert response.status == 429
+            assert (await response.json())["code"] == "too_many_connections"
+            for number, ws in enumerate(open_ones):  # the open ones are untouched
+                await honest_ping(ws, f"open-{number}")
+            await open_ones.pop().close()
+            for _ in range(50):  # the server sees the close
+                if facecast.websockets_by_client["127.0.0.1"] < 3:
+                    break
+                await asyncio.sleep(0.02)
+            open_ones.append(await connected(client))  # a slot is free again
+            await honest_ping(open_ones[-1], "reconnected")
+            for ws in open_ones:
+                await ws.close()
+            for _ in range(50):
+                if not facecast.websockets_by_client:
+                    break
+                await asyncio.sleep(0.02)
+            assert not facecast.websockets_by_client  # nothing leaks
+
+    asyncio.run(scenario())
+    assert_no_traceback(caplog)
+
+
+def test_websockets_per_client_flag_and_default() -> None:
+    from server.cli.cmd_serve import build_config
+    from server.cli.main import build_parser
+
+    assert ServerConfig().max_websockets_per_client == 16
+    assert build_config(build_parser().parse_args(["serve"])).max_websockets_per_client == 16
+    args = build_parser().parse_args(["serve", "--max-ws-per-client", "2"])
+    assert build_config(args).max_websockets_per_client == 2
+    with pytest.raises(ValueError, match="max_websockets_per_client"):
+        ServerConfig(max_websockets_per_client=0)
