@@ -17,25 +17,30 @@ Sessions:
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import logging
 import secrets
 import statistics
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from server.channel import ControlChannel
 from server.config import ServerConfig
 from server.engine import AvatarEngine
-from server.exceptions import LimitError, ServerError
+from server.exceptions import LimitError, ProtocolError, ServerError
+from server.protocol import parse_json
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
+from server.weblog import install_log_policy
 from server.webrtc.connection import PeerLink
 from server.webrtc.ice import (
     browser_ice_config,
@@ -52,6 +57,9 @@ logger = logging.getLogger(__name__)
 BROADCAST = "broadcast"
 CLIENT_DIR = Path(__file__).resolve().parents[1] / "client_web"
 _WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers with an error
+_MAX_OFFER_BYTES = 256 * 1024  # an SDP is at most 64,000 characters (signaling._MAX_SDP_CHARS)
+_MAX_PATH_CHARS = 1024  # longer request paths are 414 before any route or file lookup
+_MAX_PATH_SEGMENT_CHARS = 255  # a longer segment names no file (NAME_MAX): 404, no stat()
 
 
 def _done_response(command: str, session: Session, result: dict[str, Any]) -> web.Response:
@@ -68,6 +76,43 @@ def _done_response(command: str, session: Session, result: dict[str, Any]) -> we
 
 def _error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "code": code, "message": message}, status=status)
+
+
+@web.middleware
+async def _bounded_path(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse request paths no route or file can match before the router or the file system
+    sees them (an 8,000-character static path used to raise ENAMETOOLONG: HTTP 500)."""
+    path = request.path
+    if len(path) > _MAX_PATH_CHARS:
+        return _error_response(
+            414, "path_too_long", f"the path is longer than {_MAX_PATH_CHARS} characters"
+        )
+    if "\x00" in path or any(len(part) > _MAX_PATH_SEGMENT_CHARS for part in path.split("/")):
+        return _error_response(404, "not_found", "no such file")
+    return await handler(request)
+
+
+class _MultipartError(ServerError):
+    """A multipart body aiohttp cannot read (bad or missing boundary, bad part headers)."""
+
+    code = "bad_upload"
+
+
+async def _multipart_fields(
+    request: web.Request, names: tuple[str, ...]
+) -> AsyncIterator[tuple[str, bytes]]:
+    """``(name, bytes)`` of each part named one of ``names``, read in order; a malformed body
+    (bad or missing boundary, bad part headers, truncated part) raises :class:`_MultipartError`
+    (HTTP 400) wherever in the body the fault is."""
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            name = getattr(part, "name", None)
+            if name in names:
+                yield name, bytes(await part.read())  # type: ignore[union-attr]
+    except (ValueError, HttpProcessingError) as error:  # aiohttp's malformed-multipart errors
+        message = getattr(error, "message", None) or str(error)
+        raise _MultipartError(f"cannot read the multipart body: {message}".strip()) from None
 
 
 class FacecastServer:
@@ -95,6 +140,8 @@ class FacecastServer:
         self.sessions: dict[str, Session] = {}
         self.peers: set[PeerLink] = set()
         self.websockets: set[web.WebSocketResponse] = set()
+        self.websockets_by_client: collections.Counter[str] = collections.Counter()
+        """Open websockets per client address (``max_websockets_per_client``)."""
         self.executors: Executors | None = None
         self._virtual_camera = virtual_camera
         self._camera_output: VirtualCameraOutput | None = None
@@ -106,7 +153,9 @@ class FacecastServer:
 
     # ------------------------------------------------------------------------ app
     def build(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.max_upload_bytes + 64 * 1024)
+        app = web.Application(
+            client_max_size=self.config.max_upload_bytes + 64 * 1024, middlewares=[_bounded_path]
+        )
         app.router.add_get("/", self.index)
         app.router.add_get("/kiosk", self.kiosk)
         app.router.add_post("/offer", self.offer)
@@ -279,10 +328,16 @@ class FacecastServer:
         )
 
     async def offer(self, request: web.Request) -> web.Response:
+        too_large = f"an offer body is at most {_MAX_OFFER_BYTES // 1024} KiB"
+        if request.content_length is not None and request.content_length > _MAX_OFFER_BYTES:
+            return _error_response(413, "offer_too_large", too_large)
+        raw = await request.read()
+        if len(raw) > _MAX_OFFER_BYTES:
+            return _error_response(413, "offer_too_large", too_large)
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            return _error_response(400, "bad_offer", "the body must be JSON {sdp, type}")
+            body = parse_json(raw)
+        except ProtocolError as error:  # bad_json, too_deep, bad_number
+            return _error_response(400, error.code, f"the body must be JSON {{sdp, type}}: {error}")
         try:
             offer = parse_offer(body)
         except ServerError as error:
@@ -333,8 +388,33 @@ class FacecastServer:
             session = found
         else:
             session = self.broadcast_session()
+        client = request.remote or "unknown"
+        limit = self.config.max_websockets_per_client
+        if self.websockets_by_client[client] >= limit:
+            logger.info("ws %s: refused, %d websockets already open", client, limit)
+            return _error_response(
+                429,
+                "too_many_connections",
+                f"at most {limit} websocket connections at once from one address; "
+                "close one and connect again",
+            )
         ws = web.WebSocketResponse(max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0)
-        await ws.prepare(request)
+        self.websockets_by_client[client] += 1  # counted before prepare(), which yields
+        try:
+            try:
+                await ws.prepare(request)
+            except ConnectionError as error:  # the client reset before the handshake completed
+                logger.info("ws %s: gone before the handshake (%s)", client, error)
+                return ws
+            await self._serve_websocket(ws, session, name=f"ws {client}")
+        finally:
+            self._websocket_gone(client)
+        return ws
+
+    async def _serve_websocket(
+        self, ws: web.WebSocketResponse, session: Session, *, name: str
+    ) -> None:
+        """One prepared websocket: its messages in, the session's events out, until closed."""
         self.websockets.add(ws)
         loop = asyncio.get_running_loop()
 
@@ -343,7 +423,7 @@ class FacecastServer:
                 task = loop.create_task(ws.send_str(text))
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-        control = ControlChannel(session, send, self.config, name=f"ws {request.remote}")
+        control = ControlChannel(session, send, self.config, name=name)
         control.send_event(session.status("connected"))
         try:
             async for message in ws:
@@ -358,7 +438,11 @@ class FacecastServer:
             self.websockets.discard(ws)
             if not ws.closed:
                 await ws.close()
-        return ws
+
+    def _websocket_gone(self, client: str) -> None:
+        self.websockets_by_client[client] -= 1
+        if self.websockets_by_client[client] <= 0:
+            del self.websockets_by_client[client]
 
     def _target(self, request: web.Request) -> Session | web.Response:
         """The session an HTTP upload is for (``?session=``, default the broadcast), or the
@@ -383,19 +467,15 @@ class FacecastServer:
             return _error_response(400, "bad_upload", 'send the stills as multipart "frame" fields')
         stills: list[bytes] = []
         try:
-            reader = await request.multipart()
-            async for part in reader:
-                if getattr(part, "name", None) != "frame":
-                    continue
-                data = bytes(await part.read())  # type: ignore[union-attr]
+            async for _, data in _multipart_fields(request, ("frame",)):
                 if len(stills) == count:
                     return _error_response(400, "bad_upload", f"at most {count} frames")
                 if data:
                     stills.append(data)
         except web.HTTPRequestEntityTooLarge:
             return _error_response(413, "image_too_large", f"more than {limit // 1024} KiB")
-        except ValueError as error:  # malformed multipart
-            return _error_response(400, "bad_upload", f"cannot read the stills: {error}")
+        except _MultipartError as error:
+            return _error_response(400, error.code, error.message)
         if not stills:
             return _error_response(400, "bad_upload", 'no "frame" field with image bytes')
         try:
@@ -435,13 +515,10 @@ class FacecastServer:
     @staticmethod
     async def _read_upload(request: web.Request, limit: int) -> bytes:
         if request.content_type.startswith("multipart/"):
-            reader = await request.multipart()
-            async for part in reader:
-                if getattr(part, "name", None) in ("photo", "file", "image"):
-                    data = await part.read()  # type: ignore[union-attr]
-                    if len(data) > limit:
-                        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-                    return bytes(data)
+            async for _, data in _multipart_fields(request, ("photo", "file", "image")):
+                if len(data) > limit:
+                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+                return data
             raise ServerError('multipart upload needs a "photo" field', "bad_upload")
         data = await request.read()
         if not data:
@@ -464,7 +541,8 @@ def create_app(
 
     A server listening on loopback offers WebRTC candidates on loopback only; peers that stop
     answering ICE consent checks are closed after ``config.liveness_timeout`` seconds
-    (``server.webrtc.ice``).
+    (``server.webrtc.ice``). aiohttp's loggers get :mod:`server.weblog`'s policy: no traceback
+    for a client's mistake, ``token=`` masked in the access log.
     """
     if is_loopback_host(config.host):
         restrict_ice_to_loopback()
@@ -475,6 +553,7 @@ def create_app(
                 config.host,
             )
     set_consent_timeout(config.liveness_timeout)
+    install_log_policy()
     server = FacecastServer(
         config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
     )

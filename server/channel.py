@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from server.config import ServerConfig
 from server.exceptions import ServerError
-from server.protocol import ErrorEvent, Event, encode_event, parse_command
+from server.protocol import ErrorEvent, Event, Ping, Pong, encode_event, parse_command
 from server.ratelimit import TokenBucket
 from server.session import Session
 
@@ -83,6 +83,9 @@ class ControlChannel:
             self.session.handle(command)
         except ServerError as error:  # busy, closed: the answer to this command
             self._send_error(error, command.id, command.TYPE)
+            return
+        if isinstance(command, Ping):  # to this connection only, never to the session's others
+            self.send_event(Pong(id=command.id))
 
     def _send_error(self, error: ServerError, command_id: str | None, kind: str | None) -> None:
         self.send_event(

@@ -122,6 +122,8 @@ class ServerConfig:
         intensity: default intensity scale of instructions.
         max_sessions: largest number of WebRTC peers at once; the next is refused politely.
         max_message_bytes: largest accepted protocol message.
+        max_websockets_per_client: open websockets allowed from one client address at once;
+            the next handshake is refused with HTTP 429 ``too_many_connections``.
         message_rate: sustained messages per second accepted per connection.
         message_burst: burst of messages allowed above ``message_rate``.
         max_upload_bytes: largest uploaded photo, bytes.
@@ -157,6 +159,7 @@ class ServerConfig:
     intensity: float = 1.0
     max_sessions: int = 4
     max_message_bytes: int = 4096
+    max_websockets_per_client: int = 16
     message_rate: float = 10.0
     message_burst: int = 20
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -202,6 +205,10 @@ class ServerConfig:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
         if self.max_message_bytes < 256:
             raise ValueError(f"max_message_bytes must be >= 256, got {self.max_message_bytes}")
+        if self.max_websockets_per_client < 1:
+            raise ValueError(
+                f"max_websockets_per_client must be >= 1, got {self.max_websockets_per_client}"
+            )
         if self.message_rate <= 0 or self.message_burst < 1:
             raise ValueError("message_rate must be > 0 and message_burst >= 1")
         if self.max_upload_bytes < 1024 or self.max_upload_pixels < 64 * 64:

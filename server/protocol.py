@@ -10,7 +10,7 @@ Client → server commands::
     {"type": "instruct", "text": "Turn this face from disgust to happiness", "intensity": 1.0}
     {"type": "cancel"}                                stop the running instruction (jumps the queue)
     {"type": "set", "fps": 30, "size": 512, "intensity": 0.8, "idle": true}
-    {"type": "ping"}
+    {"type": "ping"}                                  answered by a pong to this connection only
 
 Server → client events::
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -41,6 +42,8 @@ from server.exceptions import LimitError, ProtocolError, ServerError
 __all__ = [
     "COMMAND_TYPES",
     "LIMITS",
+    "MAX_JSON_DEPTH",
+    "MAX_NUMBER_CHARS",
     "MAX_TEXT_CHARS",
     "Cancel",
     "Capture",
@@ -57,6 +60,7 @@ __all__ = [
     "Status",
     "encode_event",
     "parse_command",
+    "parse_json",
 ]
 
 MAX_TEXT_CHARS = 300
@@ -71,6 +75,20 @@ LIMITS: dict[str, int] = {"text_chars": MAX_TEXT_CHARS}
 _ID_SCAN_BYTES = 65536  # an over-size message is still read this far for its id
 
 _ID_MAX_CHARS = 64
+
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of arrays and objects accepted in any JSON a client sends (messages and the
+``/offer`` body are flat objects: depth 1). Deeper input is refused (``too_deep``) before the
+decoder sees it, so it can never reach Python's recursion limit."""
+
+MAX_NUMBER_CHARS = 32
+"""Longest JSON number literal accepted (characters, sign and exponent included); longer ones,
+non-finite ones (``1e999``) and the non-standard ``NaN``/``Infinity`` are ``bad_number``."""
+
+# One token of the nesting pre-scan: a complete string, a bracket, or an unterminated string
+# (a lone quote: the text is invalid from there on, so the scan stops). Linear time: a failed
+# string match happens at most once.
+_SCAN_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"', re.DOTALL)
 
 
 # --------------------------------------------------------------------------------- commands
@@ -240,6 +258,70 @@ def _finite(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------- parsing
+def parse_json(
+    raw: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, max_number_chars: int = MAX_NUMBER_CHARS
+) -> Any:
+    """Decode client JSON with bounded nesting and number sizes; raises only ProtocolError.
+
+    Bytes must be UTF-8. The nesting depth is checked by a pre-scan (strings skipped) before
+    :func:`json.loads` runs; numbers are checked by the decoder's ``parse_int`` /
+    ``parse_float`` / ``parse_constant`` hooks, so a 4,000-digit integer never becomes a Python
+    int that ``math.isfinite`` cannot convert.
+
+    Raises:
+        ProtocolError: ``bad_json`` (not JSON, not UTF-8), ``too_deep`` (nesting over
+            ``max_depth``) or ``bad_number`` (over ``max_number_chars``, or not finite).
+    """
+    if isinstance(raw, bytes | bytearray):
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ProtocolError(f"message is not valid UTF-8: {error}", code="bad_json") from None
+    else:
+        text = raw
+    depth = 0
+    for token in _SCAN_TOKEN.finditer(text):
+        char = token.group()
+        if char in "[{":
+            depth += 1
+            if depth > max_depth:
+                raise ProtocolError(
+                    f"JSON nested deeper than {max_depth} levels; messages are flat objects "
+                    'such as {"type": "instruct", "text": "smile"}',
+                    code="too_deep",
+                    details={"limit": max_depth},
+                )
+        elif char in "]}":
+            depth -= 1
+        elif char == '"':  # unterminated string: json.loads reports it
+            break
+
+    def bounded_number(literal: str, convert: Any) -> Any:
+        if len(literal) > max_number_chars:
+            raise ProtocolError(
+                f"a number of {len(literal)} characters; at most {max_number_chars} are accepted",
+                code="bad_number",
+                details={"length": len(literal), "limit": max_number_chars},
+            )
+        value = convert(literal)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolError(f"the number {literal} is not finite", code="bad_number")
+        return value
+
+    def no_constant(literal: str) -> Any:
+        raise ProtocolError(f"{literal} is not a JSON number", code="bad_number")
+
+    try:
+        return json.loads(
+            text,
+            parse_int=lambda literal: bounded_number(literal, int),
+            parse_float=lambda literal: bounded_number(literal, float),
+            parse_constant=no_constant,
+        )
+    except ValueError as error:  # json.JSONDecodeError
+        raise ProtocolError(f"message is not valid JSON: {error}", code="bad_json") from None
+
+
 def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
     """Parse and validate one client message.
 
@@ -249,8 +331,10 @@ def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
 
     Raises:
         LimitError: ``message_too_large``.
-        ProtocolError: ``bad_json``, ``bad_message``, ``unknown_type``, ``bad_field`` or
-            ``too_long`` (instruction text over :data:`MAX_TEXT_CHARS`).
+        ProtocolError: ``bad_json``, ``too_deep``, ``bad_number`` (see :func:`parse_json`),
+            ``bad_message``, ``unknown_type``, ``bad_field`` (also text that is not valid
+            Unicode, e.g. a lone surrogate) or ``too_long`` (instruction text over
+            :data:`MAX_TEXT_CHARS`).
 
     Every error carries the message's ``id`` and ``type`` (``command_id``, ``command``) when
     they could be read, so that the answer reaches the entry that sent it.
@@ -263,13 +347,10 @@ def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
             code="message_too_large",
         )
         if size <= _ID_SCAN_BYTES:  # still small enough to read its id cheaply
-            with contextlib.suppress(ValueError, UnicodeDecodeError):
-                _label(error, json.loads(raw))
+            with contextlib.suppress(ProtocolError):
+                _label(error, parse_json(raw))
         raise error
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ProtocolError(f"message is not valid JSON: {error}", code="bad_json") from None
+    data = parse_json(raw)
     try:
         return _parse_object(data)
     except ProtocolError as error:
@@ -283,7 +364,7 @@ def _label(error: ServerError, data: Any) -> ServerError:
     command_id = data.get("id")
     if isinstance(command_id, str | int) and not isinstance(command_id, bool):
         text = str(command_id)
-        if len(text) <= _ID_MAX_CHARS:
+        if len(text) <= _ID_MAX_CHARS and _is_unicode(text):
             error.command_id = text
     if isinstance(data.get("type"), str) and data["type"] in COMMAND_TYPES:
         error.command = data["type"]
@@ -317,6 +398,15 @@ def _parse_object(data: Any) -> Command:
     return cls(**values)
 
 
+def _is_unicode(text: str) -> bool:
+    """False for text that cannot be encoded (a lone surrogate such as ``"\\ud800"``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _validate_field(kind: str, name: str, value: Any) -> Any:
     if name == "id":
         if not isinstance(value, str | int) or isinstance(value, bool):
@@ -324,10 +414,18 @@ def _validate_field(kind: str, name: str, value: Any) -> Any:
         text = str(value)
         if len(text) > _ID_MAX_CHARS:
             raise ProtocolError(f"{kind}: id longer than {_ID_MAX_CHARS} chars", "bad_field")
+        if not _is_unicode(text):
+            raise ProtocolError(f"{kind}: id is not valid Unicode", code="bad_field")
         return text
     if name == "text":
         if not isinstance(value, str):
             raise ProtocolError(f"{kind}: text must be a string", code="bad_field")
+        if not _is_unicode(value):
+            raise ProtocolError(
+                f"{kind}: text is not valid Unicode (it holds a lone surrogate); send the "
+                "instruction as plain UTF-8 text",
+                code="bad_field",
+            )
         if len(value.strip()) > MAX_TEXT_CHARS:
             raise ProtocolError(
                 f"That instruction is {len(value.strip())} characters long; the limit is "

@@ -53,7 +53,6 @@ from server.protocol import (
     Instruct,
     Ping,
     PlanEvent,
-    Pong,
     Progress,
     Set,
     Status,
@@ -276,8 +275,7 @@ class Session:
         if self._closed:
             raise SessionError("this session is closed", "closed")
         self._last_activity = time.monotonic()
-        if isinstance(command, Ping):
-            self.emit(Pong(id=command.id))
+        if isinstance(command, Ping):  # liveness only: the connection answers its own pong
             return
         if isinstance(command, Cancel):
             self._cancel(command)

@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--max-upload-mb", type=float, default=10.0)
     parser.add_argument("--message-rate", type=float, default=10.0, help="messages/s per client")
+    parser.add_argument(
+        "--max-ws-per-client",
+        type=int,
+        default=16,
+        help="websocket connections at once from one client address (the next gets HTTP 429)",
+    )
     parser.add_argument("--render-workers", type=int, default=2)
     parser.add_argument(
         "--codec",
@@ -113,6 +119,7 @@ def build_config(args: argparse.Namespace) -> Any:
         demo_idle_seconds=args.demo_idle,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         message_rate=args.message_rate,
+        max_websockets_per_client=args.max_ws_per_client,
         render_workers=args.render_workers,
         video_codec=args.codec,
         video_max_bitrate=args.max_bitrate_kbps * 1000,
