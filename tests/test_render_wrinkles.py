@@ -1,6 +1,6 @@
 """Animated wrinkles (engines/render/wrinkles.py) on the astronaut: the folds an expression adds
 show up as fine luminance contrast where anatomy puts them, nothing is added at the photo's
-own expression or below it, and the folds are grey gain (a grey photo stays grey)."""
+own expression or below it, and the added folds are grey gain (a grey photo stays grey)."""
 
 from __future__ import annotations
 
@@ -95,12 +95,16 @@ def test_lip_corner_depressor_adds_folds_below_the_corners(on, off, astronaut_av
 def test_own_expression_and_below_add_nothing(on, off, astronaut_avatar, ict):
     own = np.asarray(astronaut_avatar.expression, np.float32)
     np.testing.assert_array_equal(on.render(own, np.zeros(3)), off.render(own, np.zeros(3)))
-    # Less of every shape than the photo (her smile removed): no fold is drawn either.
+    # Less of every shape than the photo (her smile removed): no fold is added (the photo's
+    # own folds are taken away by the unfold maps, tests/test_render_unfold.py).
+    adding = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=SIZE, unfold=False))
     neutral = np.zeros_like(own)
-    np.testing.assert_array_equal(on.render(neutral, np.zeros(3)), off.render(neutral, np.zeros(3)))
+    np.testing.assert_array_equal(
+        adding.render(neutral, np.zeros(3)), off.render(neutral, np.zeros(3))
+    )
     # Nothing in the per-frame map at all.
-    on.render(own * 0.5, np.zeros(3))
-    assert not on.wrinkles.combined.any() and not on.wrinkles.folded.any()
+    adding.render(own * 0.5, np.zeros(3))
+    assert not adding.wrinkles.combined.any() and not adding.wrinkles.folded.any()
 
 
 def test_neutral_target_from_a_neutral_photo_adds_nothing(astronaut_avatar, ict):
@@ -175,7 +179,9 @@ def test_switch_and_strength(astronaut_avatar, ict):
 def test_every_map_has_folds_and_valid_drivers(on, ict):
     field = on.wrinkles
     names = [spec.name for spec in wrinkle_specs()]
-    assert list(field.names) == names
+    unfold = [f"unfold_{name}" for name in names] + ["unfold_lips"]
+    assert list(field.names) == names + unfold
+    assert (field.drivers[len(names) :] <= 0.0).all()  # removal maps: driven by a fall
     for j, name in enumerate(names):
         block = field.values[field.offsets[j] : field.offsets[j + 1]]
         assert block.min() < -0.02, f"{name} has no valley"

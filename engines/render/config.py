@@ -41,6 +41,10 @@ class RenderConfig:
             expression adds to the photo's own (forehead lines, brow furrows, nasolabial
             folds, crow's feet, ...), baked once per avatar, a gain on the skin per frame.
         wrinkle_strength: multiplies the folds' depth (1 = as designed; 0 = none).
+        unfold: where the expression falls below the photo's own (a smiling photo made
+            neutral or sad), flatten the photo's own folds of those shapes (nasolabial fold,
+            cheek bulge, crow's feet, brow furrows, ...): their shading is replaced by its
+            smooth version (``wrinkles._flatten_gain``). Needs ``wrinkles``.
         mouth_cavity: draw the synthetic mouth interior from the photo's own colour
             statistics (a grey photo gets a grey mouth) as a dark cavity shaded by the lips'
             opening (darker away from the lips, and as a whole the narrower the gap), with
@@ -68,6 +72,7 @@ class RenderConfig:
     texture_below_visibility: float = 0.15
     wrinkles: bool = True
     wrinkle_strength: float = 1.0
+    unfold: bool = True
     mouth_cavity: bool = True
     eye_fill: bool = True
 

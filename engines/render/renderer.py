@@ -323,6 +323,7 @@ class AvatarRenderer:
                 mesh.photo_weight,
                 mesh.triangle_uv,
                 mesh.labels == LABEL_SKIN,
+                unfold=cfg.unfold,
             )
             if cfg.wrinkles and cfg.wrinkle_strength > 0.0
             else None
@@ -330,7 +331,7 @@ class AvatarRenderer:
         if self.wrinkles is not None:
             self._wrinkle_map, self._folded = self.wrinkles.combined, self.wrinkles.folded
         else:
-            self._wrinkle_map = np.zeros((2, 2), np.float32)
+            self._wrinkle_map = np.zeros((2, 2, 3), np.float32)
             self._folded = np.zeros(mesh.faces.shape[0], np.bool_)
         self.last_fragments: Fragments | None = None
         self._coeffs = np.zeros(self.num_expressions, np.float32)

@@ -27,7 +27,7 @@ from engines.render.wrinkles import GAIN_RANGE
 __all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
-_NO_WRINKLES = np.zeros((2, 2), np.float32)
+_NO_WRINKLES = np.zeros((2, 2, 3), np.float32)
 _FOLD_LOW, _FOLD_HIGH = GAIN_RANGE
 
 
@@ -46,9 +46,9 @@ def _sample_texture(texture: NDArray[np.float32], u: float, v: float, c: int) ->
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float) -> float:
-    """Bilinear sample of the (T, T) wrinkle gain offset at texture coordinates (u, v),
-    limited to ``wrinkles.GAIN_RANGE`` (where folds overlap)."""
+def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float, c: int) -> float:
+    """Bilinear sample of channel ``c`` of the (T, T, 3) wrinkle gain offset at texture
+    coordinates (u, v), limited to ``wrinkles.GAIN_RANGE`` (where folds overlap)."""
     size = wrinkles.shape[0]
     x = min(max(u * size - 0.5, 0.0), size - 1.001)
     y = min(max((1.0 - v) * size - 0.5, 0.0), size - 1.001)
@@ -56,8 +56,8 @@ def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float) -> float
     y0 = int(y)
     fx = x - x0
     fy = y - y0
-    top = wrinkles[y0, x0] * (1.0 - fx) + wrinkles[y0, x0 + 1] * fx
-    bottom = wrinkles[y0 + 1, x0] * (1.0 - fx) + wrinkles[y0 + 1, x0 + 1] * fx
+    top = wrinkles[y0, x0, c] * (1.0 - fx) + wrinkles[y0, x0 + 1, c] * fx
+    bottom = wrinkles[y0 + 1, x0, c] * (1.0 - fx) + wrinkles[y0 + 1, x0 + 1, c] * fx
     return min(max(top * (1.0 - fy) + bottom * fy, _FOLD_LOW), _FOLD_HIGH)
 
 
@@ -149,7 +149,7 @@ def _shade_kernel(
             if i0 < num_skin and i1 < num_skin and i2 < num_skin:
                 uu = 0.0
                 vv = 0.0
-                fold = 1.0  # animated wrinkles: a gain on the skin (1 where there is no fold)
+                sample_folds = False  # animated wrinkles: a gain on the skin
                 if label == LABEL_SKIN and (folded[f] or pw < 0.999):
                     uu = (
                         b0 * triangle_uv[f, 0, 0]
@@ -161,9 +161,9 @@ def _shade_kernel(
                         + b1 * triangle_uv[f, 1, 1]
                         + b2 * triangle_uv[f, 2, 1]
                     )
-                    if folded[f]:
-                        fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv)
+                    sample_folds = folded[f]
                 for c in range(3):
+                    fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv, c) if sample_folds else 1.0
                     r = (b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]) * fold
                     field[row, col, 2 + c] = pw * r
                     if label == LABEL_SKIN and pw < 0.999:
@@ -213,8 +213,9 @@ def shade_fragments(
         texture: (T, T, 3) float32 UV texture.
         upscale: output pixels per raster pixel.
         warp_exact: (Vr,) share of the mesh's own warp per vertex (``RenderMesh.warp_exact``).
-        wrinkles: (T, T) float32 gain offset of the skin in UV space (``WrinkleField.combined``;
-            the skin's gain is multiplied by ``1 + wrinkles(uv)``); None = no folds.
+        wrinkles: (T, T, 3) float32 RGB gain offset of the skin in UV space
+            (``WrinkleField.combined``; the skin's gain is multiplied by ``1 + wrinkles(uv)``
+            per channel); None = no folds.
         folded: (F,) bool, the triangles that meet an active fold this frame
             (``WrinkleField.folded``): only their pixels sample ``wrinkles``.
     """
@@ -320,6 +321,11 @@ def _shade_cavity(
     for r in range(rows):
         for c in range(cols):
             if not synthetic[r, c]:
+                # Her own teeth from the photo (a smiling photo made neutral): in a barely
+                # open mouth they sit in the lips' shadow too (no white line between lips).
+                if key[r, c] != 0 and light < 1.0:
+                    for k in range(2, 8):
+                        field[row0 + r, col0 + c, k] *= light
                 continue
             strength = cavity_strength[triangle[row0 + r, col0 + c]]
             full = light * (1.0 - _CAVITY_DARKEN * _smooth(distance[r, c] / widest, 0.15, 1.0))

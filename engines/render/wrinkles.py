@@ -26,7 +26,7 @@ deeper ones). The gain is grey (one value for the three channels), so a grey pho
 and each person's folds take their own skin colour: a dark face gets dark-face folds.
 
 Per frame (one numba call): the driver weights (J, E) times the ramped expression difference,
-a sum of the active maps' boxes into one (T, T) map and a flag per triangle meeting an active
+a sum of the active maps' boxes into one (T, T, 3) map and a flag per triangle meeting an active
 map; the shader samples the map bilinearly on those triangles' skin pixels only and multiplies
 their gain (``shader._shade_kernel``): a frame with no fold costs ~nothing.
 """
@@ -46,6 +46,13 @@ from engines.face_model.camera import euler_to_matrix
 from engines.face_model.ict import FaceModelData
 from engines.render.mesh import vertex_normals
 from engines.render.rasterizer import RasterBuffers, rasterize
+from engines.render.unfold import (
+    FLATTEN_REGION_MM,
+    LIP_DRIVERS,
+    flatten_gain,
+    lip_cleanup_gain,
+    pixels_per_mm,
+)
 
 __all__ = [
     "GAIN_RANGE",
@@ -59,13 +66,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 WRINKLE_MAP_SIZE = 384  # texels per side of the UV maps (ICT: 1 UV unit ~ 24 cm: ~0.6 mm/texel)
+_UV_MM = 240.0  # mm per UV unit on the face (approximate, for blur widths in texels)
 
 # Height of a fold of unit depth (mm): a deep expression line of an adult.
 _DEPTH_MM = 0.9
 # Cavity darkening per mm of depth (a valley sees less of the light).
 _CAVITY_PER_MM = 0.18
 # Limits of the summed gain offset (deepest valley / brightest bulge), applied by the shader.
-GAIN_RANGE = (-0.42, 0.22)
+GAIN_RANGE = (-0.8, 0.6)
 # Texels whose gain offset is below this are left out of a map (half a level at 255).
 _NEGLIGIBLE_GAIN = 0.002
 # Fine skin detail (median |L - blur(L)| / blur(L) on the visible skin, photo at 512 px) that
@@ -74,6 +82,7 @@ _NEGLIGIBLE_GAIN = 0.002
 # the value is a round figure for a sharp 512 px portrait of adult skin, not fitted to anyone.
 _DETAIL_REFERENCE = 0.015
 _DETAIL_LIMITS = (0.75, 1.3)
+
 
 Anchors = dict[str, NDArray[np.float64]]
 HeightFunction = Callable[[NDArray[np.float64], NDArray[np.float64], Anchors, int], NDArray]
@@ -336,7 +345,7 @@ def _update_kernel(
     folded: NDArray[np.bool_],
 ) -> None:
     """One frame: activations (J,) from the expression's increase over the source's, then
-    ``out`` (T, T) = Σ_j activation[j] · map_j over the active maps' boxes (the previous
+    ``out`` (T, T, 3) = Σ_j activation[j] · map_j over the active maps' boxes (the previous
     frame's active boxes, ``last_activation`` > 0, cleared first; the shader clips the sum to
     :data:`GAIN_RANGE`) and ``folded`` (F,) = the triangles meeting an active map."""
     for j in range(drivers.shape[0]):
@@ -344,15 +353,19 @@ def _update_kernel(
         for k in range(drivers.shape[1]):
             weight = drivers[j, k]
             if weight != 0.0:
-                d = min(max(expression[k] - source[k], np.float32(0.0)), np.float32(1.0))
-                total += weight * d * d * (np.float32(3.0) - np.float32(2.0) * d)
+                # weight > 0: a fold the expression adds (its rise over the photo's);
+                # weight < 0: a fold of the photo's that it removes (its fall below it)
+                rise = expression[k] - source[k] if weight > 0.0 else source[k] - expression[k]
+                d = min(max(rise, np.float32(0.0)), np.float32(1.0))
+                total += abs(weight) * d * d * (np.float32(3.0) - np.float32(2.0) * d)
         activation[j] = min(total, np.float32(1.0)) * np.float32(strength)
     for j in range(boxes.shape[0]):  # clear what the previous frame's active maps wrote
         if last_activation[j] > 0.0:
             row0, col0, rows, cols = boxes[j, 0], boxes[j, 1], boxes[j, 2], boxes[j, 3]
             for r in range(row0, row0 + rows):
                 for c in range(col0, col0 + cols):
-                    out[r, c] = 0.0
+                    for ch in range(3):
+                        out[r, c, ch] = 0.0
     folded[:] = False
     for j in range(boxes.shape[0]):
         a = activation[j]
@@ -363,7 +376,8 @@ def _update_kernel(
         base = offsets[j]
         for r in range(rows):
             for c in range(cols):
-                out[row0 + r, col0 + c] += a * values[base + r * cols + c]
+                for ch in range(3):
+                    out[row0 + r, col0 + c, ch] += a * values[base + (r * cols + c) * 3 + ch]
         for t in range(triangle_indptr[j], triangle_indptr[j + 1]):
             folded[triangle_index[t]] = True
 
@@ -375,11 +389,12 @@ class WrinkleField:
         names: (J,) map names.
         drivers: (J, E) float32 weight of each shape's ramped increase in each map.
         values, offsets, boxes: the maps' texels (flat float32), their starts (J + 1,) int64
-            and boxes (J, 4) int32 (row0, col0, rows, cols) in the (T, T) map.
+            and boxes (J, 4) int32 (row0, col0, rows, cols) in the (T, T, 3) map.
         triangle_indptr, triangle_index: (J + 1,) int64 / (n,) int32 CSR of the rendered
             triangles whose UV box meets each map's box.
         detail_scale: the photo's skin-detail factor the maps were scaled by.
-        combined: (T, T) float32 gain offset of the last frame (0 where no fold).
+        combined: (T, T, 3) float32 gain offset of the last frame per RGB channel (0 where
+            no fold; an added fold is grey, a removed one takes the photo's own colour).
         folded: (F,) bool, the triangles meeting one of the last frame's active maps.
     """
 
@@ -424,7 +439,7 @@ class WrinkleField:
             np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, np.int32)
         )
         self.detail_scale = float(detail_scale)
-        self.combined = np.zeros((size, size), np.float32)
+        self.combined = np.zeros((size, size, 3), np.float32)
         self.folded = np.zeros(len(skin_triangles), np.bool_)
         self.activation = np.zeros(len(names), np.float32)
         self._last_activation = np.zeros(len(names), np.float32)
@@ -498,6 +513,23 @@ def _sh_grey(normals: NDArray[np.float64], grey: NDArray[np.float64]) -> NDArray
     return basis @ grey
 
 
+def _texel_box(
+    rows: NDArray[np.intp], cols: NDArray[np.intp], gain: NDArray[np.float64], size: int
+) -> tuple[int, int, NDArray[np.float32]]:
+    """(row0, col0, box (h, w, 3)) of the texels (rows, cols) (N,) whose RGB gain offset
+    (N, 3) is not negligible, with one texel of margin (the shader's bilinear sample at a
+    chart's edge)."""
+    keep = np.abs(gain).max(1) > _NEGLIGIBLE_GAIN
+    if not keep.any():
+        return (0, 0, np.zeros((1, 1, 3), np.float32))
+    texel = np.zeros((size, size, 3), np.float32)
+    texel[rows[keep], cols[keep]] = gain[keep]
+    r0, r1 = int(rows[keep].min()), int(rows[keep].max()) + 1
+    c0, c1 = int(cols[keep].min()), int(cols[keep].max()) + 1
+    box = texel[max(r0 - 1, 0) : r1 + 1, max(c0 - 1, 0) : c1 + 1]
+    return (max(r0 - 1, 0), max(c0 - 1, 0), np.ascontiguousarray(box))
+
+
 def build_wrinkles(
     model: FaceModelData,
     base: NDArray[np.float32],
@@ -510,6 +542,7 @@ def build_wrinkles(
     skin_triangles: NDArray[np.bool_],
     specs: tuple[WrinkleSpec, ...] | None = None,
     size: int = WRINKLE_MAP_SIZE,
+    unfold: bool = True,
 ) -> WrinkleField:
     """Bake the fold maps of one avatar.
 
@@ -523,6 +556,8 @@ def build_wrinkles(
             those that carry folds (``RenderMesh.triangle_uv``, label ``LABEL_SKIN``).
         specs: the fold maps (default :func:`wrinkle_specs`).
         size: texels per side of the maps.
+        unfold: also bake, per fold, a map that flattens the photo's own fold in that
+            region, driven by the fall of the same shapes below the photo's expression.
     """
     specs = wrinkle_specs() if specs is None else specs
     start, stop = model.face_ranges["face"]
@@ -582,7 +617,7 @@ def build_wrinkles(
         h = spec.height(x, y, anchors, spec.side) * depth_mm
         active = np.abs(h) > 1e-3 * depth_mm
         if not active.any():
-            maps.append((0, 0, np.zeros((1, 1), np.float32)))
+            maps.append((0, 0, np.zeros((1, 1, 3), np.float32)))
             continue
         idx = np.nonzero(active)[0]
         hx = (spec.height(x[idx] + eps, y[idx], anchors, spec.side) * depth_mm - h[idx]) / eps
@@ -595,18 +630,47 @@ def build_wrinkles(
         gain = ((ratio - 1.0) + _CAVITY_PER_MM * h[idx]) * texel_skin[idx] * facing[idx]
         keep = np.abs(gain) > _NEGLIGIBLE_GAIN
         if not keep.any():
-            maps.append((0, 0, np.zeros((1, 1), np.float32)))
+            maps.append((0, 0, np.zeros((1, 1, 3), np.float32)))
             continue
-        idx, gain = idx[keep], gain[keep]
-        texel = np.zeros((size, size), np.float32)
-        texel[rows[idx], cols[idx]] = gain
-        r0, r1 = int(rows[idx].min()), int(rows[idx].max()) + 1
-        c0, c1 = int(cols[idx].min()), int(cols[idx].max()) + 1
-        # One texel of dilation: the shader's bilinear sample at the chart's edge.
-        box = texel[max(r0 - 1, 0) : r1 + 1, max(c0 - 1, 0) : c1 + 1]
-        maps.append((max(r0 - 1, 0), max(c0 - 1, 0), np.ascontiguousarray(box)))
+        gain_all = np.zeros((len(rows), 3))
+        gain_all[idx[keep]] = gain[keep, None]
+        maps.append(_texel_box(rows, cols, gain_all, size))
+    names = [s.name for s in specs]
+    if unfold:
+        # 4. The photo's own folds, flattened where the expression falls below the photo's.
+        texel_weight = np.einsum("nk,nk->n", bary, photo_weight[corners].astype(np.float64))
+        scale = pixels_per_mm(base, source_position, model)
+        flatten = flatten_gain(crop_image, skin, texel_source, scale)
+        gate = texel_skin * facing * _step(texel_weight, 0.8, 0.95)
+        sigma = FLATTEN_REGION_MM * size / _UV_MM
+        regions = []
+        for spec in specs:
+            support = np.zeros((size, size), np.float32)
+            support[rows, cols] = np.abs(spec.height(x, y, anchors, spec.side))
+            blurred = cv2.GaussianBlur(support, (0, 0), sigma)
+            regions.append(_step(blurred[rows, cols].astype(np.float64), 0.01, 0.06))
+        # Overlapping regions share a texel (their weights sum to at most the largest one):
+        # the fold is flattened once, however many of its shapes fall.
+        total = np.maximum(np.sum(regions, axis=0), 1e-9)
+        unfold_drivers = []
+        for j, (spec, region) in enumerate(zip(specs, regions, strict=True)):
+            share = region * region / total
+            maps.append(_texel_box(rows, cols, (share * gate)[:, None] * flatten, size))
+            names.append(f"unfold_{spec.name}")
+            unfold_drivers.append(-drivers[j])
+        lips = lip_cleanup_gain(
+            crop_image, position[:, :2], texel_source, texel_weight, rows, cols, size,
+            anchors["lm"][48:60], scale,
+        )  # fmt: skip
+        maps.append(_texel_box(rows, cols, lips, size))
+        names.append("unfold_lips")
+        lip_row = np.zeros(model.num_expressions, np.float32)
+        for shape, weight in LIP_DRIVERS.items():
+            lip_row[model.expression_index(shape)] = -weight
+        unfold_drivers.append(lip_row)
+        drivers = np.concatenate([drivers, np.asarray(unfold_drivers, np.float32)], 0)
     logger.info("wrinkles: %d maps, skin detail %.4f (scale %.2f)", len(maps), detail, detail_scale)
     return WrinkleField(
-        tuple(s.name for s in specs), drivers, maps, size, detail_scale,
+        tuple(names), drivers, maps, size, detail_scale,
         np.asarray(triangle_uv, np.float32), np.asarray(skin_triangles, np.bool_),
     )  # fmt: skip
