@@ -106,3 +106,21 @@ def test_a_grey_photo_stays_grey(astronaut, ict):
     assert np.abs(values - values[:, :1]).max() < 1e-4
     spread = frame.astype(np.int16).max(2) - frame.astype(np.int16).min(2)
     assert np.percentile(spread, 99) <= 2
+
+
+def test_lips_meeting_where_the_photo_was_open_are_not_interpolated():
+    from engines.render.compositor import _seam_nearest, _upsample_map
+
+    raster, size = 32, 64
+    field = np.zeros((raster, raster, 8), np.float32)
+    field[16:, :, 1] = -20.0  # the lower lip samples 20 px above: her open mouth in between
+    mapping = np.zeros((size, size, 2), np.float32)
+    _upsample_map(field, raster / size, 0, size, 0, size, mapping)
+    displacement = mapping[..., 1] - np.arange(size, dtype=np.float32)[:, None]
+    assert ((displacement < -1.0) & (displacement > -19.0)).any()  # bilinear: in between
+    _seam_nearest(field, raster / size, 4.0, 0, 0, 24, 40, 8, 56, mapping)
+    displacement = mapping[..., 1] - np.arange(size, dtype=np.float32)[:, None]
+    inside = displacement[24:40, 8:56]
+    assert (np.isclose(inside, 0.0) | np.isclose(inside, -20.0)).all()
+    outside = displacement[24:40, :8]
+    assert ((outside < -1.0) & (outside > -19.0)).any()  # untouched outside the box

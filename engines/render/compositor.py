@@ -460,6 +460,52 @@ def _upsample_map_2x(
         mapping[row, size - 1, 1] = yf + buffer[raster - 1, 1]
 
 
+# A jump of the warp between two neighbouring raster pixels above this (output pixels at a
+# 512 output) is a seam: lips that meet where the photo's were apart. Interpolating across
+# it samples whatever lay between them in the photo (her teeth: a white line).
+_SEAM_JUMP_512 = 4.0
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _seam_nearest(
+    field: NDArray[np.float32],
+    scale: float,
+    jump: float,
+    y_start: int,
+    x_start: int,
+    y0: int,
+    y1: int,
+    x0: int,
+    x1: int,
+    mapping: NDArray[np.float32],
+) -> None:
+    """Within output rows/cols [y0, y1) x [x0, x1): where the 2x2 raster pixels that an
+    output pixel interpolates disagree by more than ``jump`` (output px), take the nearest
+    raster pixel's displacement instead (a sharp seam, nothing from between)."""
+    raster = field.shape[0]
+    limit = raster - 1.0001
+    for y in range(y0, y1):
+        ry = min(max((y + 0.5) * scale - 0.5, 0.0), limit)
+        r0 = int(ry)
+        for x in range(x0, x1):
+            rx = min(max((x + 0.5) * scale - 0.5, 0.0), limit)
+            c0 = int(rx)
+            low_x = min(min(field[r0, c0, 0], field[r0, c0 + 1, 0]),
+                        min(field[r0 + 1, c0, 0], field[r0 + 1, c0 + 1, 0]))  # fmt: skip
+            high_x = max(max(field[r0, c0, 0], field[r0, c0 + 1, 0]),
+                         max(field[r0 + 1, c0, 0], field[r0 + 1, c0 + 1, 0]))  # fmt: skip
+            low_y = min(min(field[r0, c0, 1], field[r0, c0 + 1, 1]),
+                        min(field[r0 + 1, c0, 1], field[r0 + 1, c0 + 1, 1]))  # fmt: skip
+            high_y = max(max(field[r0, c0, 1], field[r0, c0 + 1, 1]),
+                         max(field[r0 + 1, c0, 1], field[r0 + 1, c0 + 1, 1]))  # fmt: skip
+            if high_x - low_x <= jump and high_y - low_y <= jump:
+                continue
+            rn = min(int(ry + 0.5), raster - 1)
+            cn = min(int(rx + 0.5), raster - 1)
+            mapping[y - y_start, x - x_start, 0] = np.float32(x) + field[rn, cn, 0]
+            mapping[y - y_start, x - x_start, 1] = np.float32(y) + field[rn, cn, 1]
+
+
 def composite_remap(
     field: NDArray[np.float32],
     image: NDArray[np.uint8],
@@ -467,9 +513,14 @@ def composite_remap(
     coverage: NDArray[np.float32],
     buffers: RemapBuffers,
     box: tuple[int, int, int, int] | None = None,
+    seam_box: NDArray[np.float32] | None = None,
 ) -> NDArray[np.uint8]:
     """Like :func:`composite`, with the photo resampled by ``cv2.remap`` (SIMD) through the
-    upsampled displacement; the gain and colour are applied only next to covered pixels."""
+    upsampled displacement; the gain and colour are applied only next to covered pixels.
+
+    ``seam_box`` (u_min, w_min, u_max, w_max) in raster pixels (the mouth opening's box):
+    inside it, a warp that jumps between neighbouring raster pixels is not interpolated
+    (:func:`_seam_nearest`)."""
     size = out.shape[0]
     raster = field.shape[0]
     up = size / raster
@@ -488,6 +539,16 @@ def composite_remap(
         _upsample_map_2x(field, y0, y1, mapping)
     else:
         _upsample_map(field, raster / size, y0, y1, x0, x1, mapping)
+    if seam_box is not None and np.all(np.isfinite(seam_box)):
+        sy0 = max(int(seam_box[1] * up) - 2, y0)
+        sy1 = min(int(np.ceil(seam_box[3] * up)) + 2, y1)
+        sx0 = max(int(seam_box[0] * up) - 2, x0)
+        sx1 = min(int(np.ceil(seam_box[2] * up)) + 2, x1)
+        if sy1 > sy0 and sx1 > sx0:
+            _seam_nearest(
+                field, raster / size, _SEAM_JUMP_512 * size / 512.0, y0, x0, sy0, sy1, sx0,
+                sx1, mapping,
+            )  # fmt: skip
     # Fixed-point maps (1/32 px) remap about twice as fast as float ones.
     fixed, fraction = cv2.convertMaps(mapping, None, cv2.CV_16SC2)  # type: ignore[call-overload]
     if x1 - x0 == size:  # contiguous rows: remap straight into the output

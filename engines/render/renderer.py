@@ -487,8 +487,9 @@ class AvatarRenderer:
 
     def _composite(self, box: tuple[int, int, int, int] | None) -> NDArray[np.uint8]:
         if self._remap is not None:
+            seam = self._group_box[self._mouth_group] if self._mouth_group > 0 else None
             return composite_remap(
-                self._field, self.crop_image, self._out, self._coverage, self._remap, box
+                self._field, self.crop_image, self._out, self._coverage, self._remap, box, seam
             )
         return composite(self._field, self.crop_image, self._out, self._coverage, box)
 

@@ -155,7 +155,7 @@ def lip_cleanup_gain(
         rows, cols: (N,) the texels in the (size, size) UV map.
         lip_polygon_mm: (P, 2) the outer lip contour (Multi-PIE 48-59) in mm.
     """
-    inside = _inside(position_mm, lip_polygon_mm) & (texel_weight > 0.5)
+    inside = _inside(position_mm, lip_polygon_mm) & (texel_weight > 0.05)
     out = np.zeros((len(rows), 3))
     if inside.sum() < 20:
         return out
