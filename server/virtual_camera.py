@@ -56,8 +56,8 @@ def open_virtual_camera(
         backend: pyvirtualcam backend name (None: the first that opens).
 
     Raises:
-        ServerError: ``no_virtual_camera`` with instructions when no device exists, or the
-            backend is unknown.
+        ServerError: ``no_virtual_camera`` with instructions when no device exists,
+            ``bad_virtual_camera_backend`` when the backend name is unknown.
     """
     if factory is None:
         try:
@@ -71,7 +71,7 @@ def open_virtual_camera(
             known = ", ".join(sorted(pyvirtualcam.camera.BACKENDS)) or "none on this system"
             raise ServerError(
                 f"unknown virtual camera backend {backend!r} (known: {known})",
-                "no_virtual_camera",
+                "bad_virtual_camera_backend",
             )
     options: dict[str, Any] = {"width": size, "height": size, "fps": fps}
     if device:

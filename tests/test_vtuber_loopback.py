@@ -52,7 +52,9 @@ class Bundle:
         }
 
     def bones(self) -> dict[str, list[float]]:
-        return {m.params[0]: m.params[1:] for m in self.messages if m.address == "/VMC/Ext/Bone/Pos"}
+        return {
+            m.params[0]: m.params[1:] for m in self.messages if m.address == "/VMC/Ext/Bone/Pos"
+        }
 
 
 class _Recorder(Dispatcher):
@@ -105,9 +107,7 @@ async def loopback(astronaut: np.ndarray) -> dict[str, Any]:
     app_receiver, quitting = Receiver(), Receiver()
     result: dict[str, Any] = {}
     try:
-        tracking = tracking_config(
-            [f"127.0.0.1:{app_receiver.port}", f"127.0.0.1:{quitting.port}"]
-        )
+        tracking = tracking_config([f"127.0.0.1:{app_receiver.port}", f"127.0.0.1:{quitting.port}"])
         config = ServerConfig(size=256, fps=FPS, tracking=tracking)
         engine = FacecastEngine(EngineConfig(planner=PLANNER))
         app = create_app(config, engine, startup_image=astronaut, warmup=True)
@@ -150,7 +150,9 @@ def test_vmc_loopback(astronaut: np.ndarray, caplog: pytest.LogCaptureFixture) -
     window = frames_between(bundles, start, end)
     expected = (end - start) * FPS
     share = len(window) / expected
-    print(f"\nVMC loopback: {len(window)} bundles in {end - start:.2f} s = {share:.1%} of {FPS:g} fps")
+    print(
+        f"\nVMC loopback: {len(window)} bundles in {end - start:.2f} s = {share:.1%} of {FPS:g} fps"
+    )
     assert share >= 0.95
     # every bundle: 52 ARKit names in [0, 1], unit quaternions, OK and T
     for bundle in window:
@@ -178,7 +180,10 @@ def test_vmc_loopback(astronaut: np.ndarray, caplog: pytest.LogCaptureFixture) -
         ]
         assert risen, f"{name} never rose by 0.1 within 1 s"
         rise[name] = risen[0]
-    print("VMC loopback: rise after the instruction (ms):", {k: round(v * 1e3) for k, v in rise.items()})
+    print(
+        "VMC loopback: rise after the instruction (ms):",
+        {k: round(v * 1e3) for k, v in rise.items()},
+    )
     assert max(rise.values()) <= 0.2
     # the receiver that quit: it got the frames while it ran, and the stream went on
     quitting: list[Bundle] = result["quitting"]

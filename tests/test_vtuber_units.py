@@ -117,7 +117,9 @@ def test_pose_matrix_is_the_face_models_convention() -> None:
         ((0.3, 0.0, 0.0), "y<0", "pitch: looks down"),
     ],
 )
-def test_unity_rotation_turns_the_same_way(pose: tuple[float, ...], forward: str, meaning: str) -> None:
+def test_unity_rotation_turns_the_same_way(
+    pose: tuple[float, ...], forward: str, meaning: str
+) -> None:
     quaternion = unity_head_rotation(np.array(pose))
     assert np.linalg.norm(quaternion) == pytest.approx(1.0)
     facing = rotate(quaternion, (0.0, 0.0, 1.0))  # Unity forward
@@ -319,3 +321,42 @@ def test_playback_keeps_real_time() -> None:
     with pytest.raises(ValueError, match="differ in length"):
         play(output, np.zeros((3, 53)), np.zeros((2, 3)), 30.0)
     output.close()
+
+
+def test_animate_sends_the_timeline_in_real_time(tmp_path: Any) -> None:
+    import json
+    import socket
+    import time
+
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    receiver.settimeout(0.5)
+    port = receiver.getsockname()[1]
+    coeffs = tmp_path / "c.json"
+    started = time.monotonic()
+    code = main(
+        ["animate", "none", "look surprised", "--planner", "lexicon", "--no-idle",
+         "--onset", "0.3", "--hold", "0.2", "--final-hold", "0.2", "--coeffs", str(coeffs),
+         "--vmc", f"127.0.0.1:{port}", "--vmc-names", "pascal"]
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert code == 0
+    bundles = []
+    while True:
+        try:
+            bundles.append(OscBundle(receiver.recv(65536)))
+        except TimeoutError:
+            break
+    receiver.close()
+    written = json.loads(coeffs.read_text())
+    frames = len(written["times"])
+    assert len(bundles) == frames  # every frame of the timeline, in order
+    assert took >= written["times"][-1]  # in real time, not as fast as possible
+    jaw = [
+        next(
+            m.params[1] for m in b if m.address == "/VMC/Ext/Blend/Val" and m.params[0] == "JawOpen"
+        )
+        for b in bundles
+    ]
+    index = INDEX["jawOpen"]
+    np.testing.assert_allclose(jaw, [row[index] for row in written["expressions"]], atol=1e-4)

@@ -233,7 +233,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except ServerError as error:
             print(f"facecast serve: {error}", file=sys.stderr)
-            return 1
+            return 2 if error.code == "bad_virtual_camera_backend" else 1
         logger.info("virtual camera: %s", getattr(camera, "device", "opened"))
     app = create_app(
         config, engine, virtual_camera=camera, startup_image=image, warmup=not args.no_warmup
