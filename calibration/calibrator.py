@@ -26,6 +26,7 @@ from calibration.correspondence import (
 from calibration.exceptions import NoFaceError
 from calibration.fit import FitConfig, FitResult, LandmarkFitter
 from calibration.landmarks import DetectedFace, LandmarkDetector, LandmarkDetectorConfig
+from calibration.matte import PersonSegmenter
 from calibration.texture import TextureConfig, unwrap_texture
 from engines.avatar import Avatar
 from engines.face_model.blend import blend_vertices
@@ -62,6 +63,9 @@ class CalibrationConfig:
         texture: texture unwrapping settings (size 512 by default).
         max_side: frames larger than this (longer side) are downscaled before calibrating.
         min_face_px: faces narrower than this (landmark box width, px) are ignored.
+        person_matte: also segment the person (face, hair, neck, shoulders) from the
+            background (``extra["person_matte"]``, mediapipe selfie segmentation, ~10 ms);
+            the renderer keys the background out with it (the OBS overlay).
     """
 
     detector: LandmarkDetectorConfig = field(default_factory=LandmarkDetectorConfig)
@@ -69,6 +73,7 @@ class CalibrationConfig:
     texture: TextureConfig = field(default_factory=TextureConfig)
     max_side: int = 2048
     min_face_px: float = 24.0
+    person_matte: bool = True
 
     def __post_init__(self) -> None:
         if self.max_side < 64:
@@ -161,9 +166,11 @@ class Calibrator:
         quick = dataclasses.replace(self.config.fit, iterations=2, joint_iterations=4)
         self.quick_fitter = self.fitter.with_config(quick)
         self.detector = LandmarkDetector(self.config.detector)
+        self.segmenter = PersonSegmenter()
 
     def close(self) -> None:
         self.detector.close()
+        self.segmenter.close()
 
     def __enter__(self) -> Calibrator:
         return self
@@ -261,6 +268,16 @@ class Calibrator:
             frame, self.model, vertices, rotation, fit.camera, self.config.texture
         )
         timings["texture_ms"] = (time.perf_counter() - tick) * 1e3
+        extra: dict[str, NDArray[Any]] = {
+            "vertex_visibility": unwrap.vertex_visibility,
+            "face_mask": unwrap.face_mask,
+            "fitted_landmarks": fit.projected.astype(np.float32),
+            "sh_lighting": unwrap.sh_lighting,
+        }
+        if self.config.person_matte:
+            tick = time.perf_counter()
+            extra["person_matte"] = self.segmenter.matte(frame)
+            timings["matte_ms"] = (time.perf_counter() - tick) * 1e3
         quality = landmark_quality(face.points, fit.projected, self.outline)
         names = self.model.expression_names
         order = np.argsort(-fit.expression)[:TOP_EXPRESSIONS]
@@ -315,12 +332,7 @@ class Calibrator:
                 "texture_layout": "ICT M_Face UV tile (u, v in [0, 1]); row 0 is v = 1",
                 "correspondence": self.correspondence.meta.get("method", ""),
             },
-            extra={
-                "vertex_visibility": unwrap.vertex_visibility,
-                "face_mask": unwrap.face_mask,
-                "fitted_landmarks": fit.projected.astype(np.float32),
-                "sh_lighting": unwrap.sh_lighting,
-            },
+            extra=extra,
         )
         logger.info(
             "calibrated %dx%d: NME %.4f, max %.1f px, %d face(s), %.0f ms",

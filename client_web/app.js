@@ -10,7 +10,7 @@ const ui = {
   connection: $("connection"), session: $("session"), fps: $("fps"), state: $("state"),
   sourceNote: $("source-note"), progress: $("progress").firstElementChild,
   intensity: $("intensity"), intensityValue: $("intensity-value"), fpsSelect: $("fps-select"),
-  idle: $("idle"), thumb: $("source-thumb"), camNote: $("webcam-note"), counter: $("counter"),
+  idle: $("idle"), mirror: $("mirror"), thumb: $("source-thumb"), camNote: $("webcam-note"), counter: $("counter"),
 };
 // Exposed for scripting and tests: connection state and every event received.
 const facecast = (window.facecast = { events: [], link: null, ready: false, webcam: false });
@@ -382,5 +382,18 @@ ui.intensity.addEventListener("input", () => { ui.intensityValue.textContent = N
 ui.intensity.addEventListener("change", () => command({ type: "set", intensity: Number(ui.intensity.value) }));
 ui.fpsSelect.addEventListener("change", () => command({ type: "set", fps: Number(ui.fpsSelect.value) }));
 ui.idle.addEventListener("change", () => command({ type: "set", idle: ui.idle.checked }));
+
+// The avatar mirrored like the webcam preview: on by default, remembered by the browser. Only
+// this page's view; the stream itself (virtual camera, overlay, VTuber apps) is never mirrored.
+const MIRROR_KEY = "facecast.mirror";
+function setMirror(on) {
+  ui.mirror.checked = on;
+  document.body.dataset.mirror = on ? "yes" : "no";
+  try { localStorage.setItem(MIRROR_KEY, on ? "yes" : "no"); } catch (error) { /* private mode */ }
+}
+let storedMirror = null;
+try { storedMirror = localStorage.getItem(MIRROR_KEY); } catch (error) { /* private mode */ }
+setMirror(storedMirror !== "no");
+ui.mirror.addEventListener("change", () => setMirror(ui.mirror.checked));
 
 main();

@@ -37,7 +37,8 @@ export async function iceConfig() {
 /**
  * Connect to the server.
  * options: {session: null | "broadcast" | id, webcam: MediaStream | null,
- *           video: HTMLVideoElement, onEvent(event), onConnection(state)}
+ *           video: HTMLVideoElement, onEvent(event), onConnection(state),
+ *           view?: "avatar" | "overlay" (the picture with its matte beside it: /overlay)}
  * Returns {send(obj), sessionId, pc, close()}.
  */
 export async function connect(options) {
@@ -79,6 +80,7 @@ export async function connect(options) {
   await iceGathered(pc);
   const body = { sdp: pc.localDescription.sdp, type: "offer" };
   if (options.session) body.session = options.session;
+  if (options.view) body.view = options.view;
   let response, answer;
   try {
     response = await fetch(withToken("/offer"), {

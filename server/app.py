@@ -12,6 +12,11 @@ Sessions:
     * a websocket ``/ws`` controls the broadcast session, or with ``?session=<id>`` attaches to an
       existing session (the id is shown in the web page), e.g. to drive a browser's avatar
       from a script.
+
+The VTuber outputs (``--vmc``, ``--ifacialmocap``) follow one session: the broadcast one, or
+with ``tracking.session == "latest"`` the newest browser session still open (re-chosen
+whenever a session opens or closes). ``GET /overlay`` is the OBS browser source: the broadcast
+avatar alone, its background keyed out by the renderer's matte.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from server.exceptions import LimitError, ProtocolError, ServerError
 from server.protocol import parse_json
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
+from server.vtuber import TrackingOutput
 from server.weblog import install_log_policy
 from server.webrtc.connection import PeerLink
 from server.webrtc.ice import (
@@ -145,6 +151,13 @@ class FacecastServer:
         self.executors: Executors | None = None
         self._virtual_camera = virtual_camera
         self._camera_output: VirtualCameraOutput | None = None
+        self.tracking: TrackingOutput | None = (
+            TrackingOutput(config.tracking, engine.expression_names)
+            if config.tracking.enabled
+            else None
+        )
+        self._tracked: tuple[Session, Any] | None = None
+        """The session the VTuber outputs follow and the function that detaches them."""
         self._startup_image = startup_image
         self._warmup = warmup
         self._background: set[asyncio.Task[Any]] = set()
@@ -158,6 +171,7 @@ class FacecastServer:
         )
         app.router.add_get("/", self.index)
         app.router.add_get("/kiosk", self.kiosk)
+        app.router.add_get("/overlay", self.overlay_page)
         app.router.add_post("/offer", self.offer)
         app.router.add_get("/ws", self.websocket)
         app.router.add_post("/upload", self.upload)
@@ -192,6 +206,7 @@ class FacecastServer:
                         "start-up photo", broadcast.set_avatar_image(self._startup_image)
                     )
                 )
+        self._follow()
 
     async def _on_shutdown(self, app: web.Application) -> None:
         for ws in list(self.websockets):
@@ -199,6 +214,11 @@ class FacecastServer:
         await asyncio.gather(*(peer.close() for peer in list(self.peers)), return_exceptions=True)
         if self._camera_output is not None:
             self._camera_output.stop()
+        if self._tracked is not None:
+            self._tracked[1]()
+            self._tracked = None
+        if self.tracking is not None:
+            self.tracking.close()
         await asyncio.gather(
             *(s.close() for s in list(self.sessions.values())), return_exceptions=True
         )
@@ -233,6 +253,7 @@ class FacecastServer:
         )
         self.sessions[session_id] = session
         session.start()
+        self._follow()
         return session
 
     def broadcast_session(self) -> Session:
@@ -240,6 +261,35 @@ class FacecastServer:
         if session is None or session.closed:
             session = self._new_session(BROADCAST)
         return session
+
+    def _followed_session(self) -> Session | None:
+        """The session the VTuber outputs should follow now."""
+        if self.tracking is None:
+            return None
+        if self.tracking.config.session == "latest":
+            peers = [s for s in self.sessions.values() if s.kind == "peer" and not s.closed]
+            return peers[-1] if peers else None
+        return self.broadcast_session()
+
+    def _follow(self) -> None:
+        """(Re)attach the VTuber outputs to the session they follow (idempotent)."""
+        tracking = self.tracking
+        if tracking is None or self.executors is None:
+            return
+        wanted = self._followed_session()
+        current = self._tracked[0] if self._tracked is not None else None
+        if wanted is current:
+            return
+        if self._tracked is not None:
+            self._tracked[1]()
+            self._tracked = None
+        if wanted is not None:
+
+            def send(state: Any, now: float) -> None:
+                tracking.send(state.expression, state.pose, now)
+
+            self._tracked = (wanted, wanted.add_face_listener(send))
+        logger.info("VTuber outputs follow %s", f"session {wanted.id}" if wanted else "no session")
 
     def peer_sessions(self) -> int:
         return sum(1 for s in self.sessions.values() if s.kind == "peer" and not s.closed)
@@ -251,6 +301,7 @@ class FacecastServer:
             if session is not None:
                 await session.close()
                 logger.info("session %s closed (%d left)", link.session.id, len(self.sessions))
+                self._follow()
 
     async def _reap_if_never_connected(self, link: PeerLink) -> None:
         """Close a peer whose connection is not up within ``connect_timeout`` seconds, so
@@ -290,6 +341,10 @@ class FacecastServer:
     async def kiosk(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(self.static_dir / "kiosk.html")
 
+    async def overlay_page(self, request: web.Request) -> web.StreamResponse:
+        """The OBS browser source: ``/overlay?bg=transparent|green|%23RRGGBB``."""
+        return web.FileResponse(self.static_dir / "overlay.html")
+
     async def api_status(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
@@ -314,9 +369,23 @@ class FacecastServer:
                 "websockets": len(self.websockets),
                 "max_sessions": self.config.max_sessions,
                 "token_required": self.config.token is not None,
+                "vtuber": self._tracking_status(),
                 "uptime_s": round(time.time() - self.started_at, 1),
             }
         )
+
+    def _tracking_status(self) -> dict[str, Any] | None:
+        if self.tracking is None:
+            return None
+        return {
+            "session": self._tracked[0].id if self._tracked is not None else None,
+            "frames_sent": self.tracking.frames_sent,
+            "names": self.tracking.config.names,
+            "receivers": [
+                {"kind": log.what, "target": log.target.label, "failing": log.failing}
+                for log in self.tracking.logs
+            ],
+        }
 
     async def api_ice(self, request: web.Request) -> web.Response:
         """The page's RTCConfiguration: the ``--ice-server`` list (empty by default). TURN

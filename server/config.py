@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from server.vtuber.config import TrackingConfig
+
 __all__ = ["IceServer", "ServerConfig", "parse_ice_server"]
 
 _ICE_URL = re.compile(
@@ -150,6 +152,11 @@ class ServerConfig:
             (``--ice-server``); empty (the default) = host candidates only, no third party.
         liveness_timeout: a WebRTC peer that stops answering ICE consent checks (tab closed,
             browser killed, network gone) is closed after about this many seconds.
+        virtual_camera_backend: pyvirtualcam backend name (``v4l2loopback``, ``obs``,
+            ``unitycapture``, or one registered with ``pyvirtualcam.register_backend``);
+            None = the first that opens.
+        tracking: the VTuber outputs (``--vmc``, ``--ifacialmocap``): receivers of the
+            followed session's blendshape weights and head pose.
     """
 
     host: str = "127.0.0.1"
@@ -182,6 +189,8 @@ class ServerConfig:
     static_dir: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
     liveness_timeout: float = 10.0
+    virtual_camera_backend: str | None = None
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     demo_instructions: tuple[str, ...] = field(
         default=(
             "Turn this face from disgust to happiness",

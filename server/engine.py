@@ -120,6 +120,11 @@ class FrameRenderer(Protocol):
         """(size, size, 3) uint8 RGB frame of ``state``."""
         ...
 
+    def matte(self) -> NDArray[np.uint8]:
+        """(size, size) uint8 matte of the frame :meth:`render` made last: 255 where it shows
+        the person (face, hair, neck), 0 on the photo's background, soft between."""
+        ...
+
 
 class IdleSource(Protocol):
     """Adds blinks and slight head motion to a holding face."""
@@ -132,6 +137,8 @@ class AvatarEngine(Protocol):
     """What the server needs from the engines."""
 
     name: str
+    expression_names: tuple[str, ...]
+    """The (53,) expression coefficients' names (ICT order, ARKit-like names)."""
 
     def warmup(self) -> None:
         """Load models now (instead of on first use)."""
@@ -236,6 +243,9 @@ class _RealRenderer:
         # The renderer reuses its output buffer: the stream keeps frames, so copy.
         return np.array(frame, dtype=np.uint8, copy=True, order="C")
 
+    def matte(self) -> NDArray[np.uint8]:
+        return np.asarray(self._renderer.matte(), np.uint8)
+
 
 class _RealIdle:
     def __init__(self, idle: Any) -> None:
@@ -258,6 +268,9 @@ class FacecastEngine:
     name = "facecast"
 
     def __init__(self, config: EngineConfig | None = None) -> None:
+        from engines.face_model.ict import EXPRESSION_NAMES
+
+        self.expression_names: tuple[str, ...] = tuple(EXPRESSION_NAMES)
         self.config = config or EngineConfig()
         self._load_lock = threading.Lock()
         self._calibrate_lock = threading.Lock()

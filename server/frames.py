@@ -19,11 +19,14 @@ __all__ = ["FrameSlot", "ProducedFrame"]
 
 @dataclass(frozen=True)
 class ProducedFrame:
-    """One rendered frame: (H, W, 3) uint8 RGB, its sequence number and production time."""
+    """One rendered frame: (H, W, 3) uint8 RGB, its sequence number and production time, and
+    its (H, W) uint8 matte (255 = avatar, 0 = the photo's background) when an output that
+    keys the background asked for it (None otherwise, and for the placeholder)."""
 
     image: NDArray[np.uint8]
     sequence: int
     produced_at: float
+    matte: NDArray[np.uint8] | None = None
 
 
 class FrameSlot:
@@ -33,6 +36,7 @@ class FrameSlot:
         self._frame: ProducedFrame | None = None
         self._sequence = 0
         self._viewers = 0
+        self._matte_viewers = 0
         self._changed = asyncio.Event()
         self._has_viewers = asyncio.Event()
 
@@ -40,24 +44,35 @@ class FrameSlot:
     def viewers(self) -> int:
         return self._viewers
 
-    def attach(self) -> None:
-        """An output starts reading."""
+    @property
+    def matte_viewers(self) -> int:
+        """Outputs that need each frame's matte (the OBS overlay)."""
+        return self._matte_viewers
+
+    def attach(self, *, matte: bool = False) -> None:
+        """An output starts reading (``matte``: it needs the frames' mattes too)."""
         self._viewers += 1
+        if matte:
+            self._matte_viewers += 1
         self._has_viewers.set()
 
-    def detach(self) -> None:
-        """An output stops reading."""
+    def detach(self, *, matte: bool = False) -> None:
+        """An output stops reading (with the ``matte`` it attached with)."""
         self._viewers = max(0, self._viewers - 1)
+        if matte:
+            self._matte_viewers = max(0, self._matte_viewers - 1)
         if self._viewers == 0:
             self._has_viewers.clear()
 
     async def wait_for_viewers(self) -> None:
         await self._has_viewers.wait()
 
-    def put(self, image: NDArray[np.uint8]) -> ProducedFrame:
+    def put(
+        self, image: NDArray[np.uint8], matte: NDArray[np.uint8] | None = None
+    ) -> ProducedFrame:
         """Replace the newest frame (the previous one is dropped if nobody took it)."""
         self._sequence += 1
-        self._frame = ProducedFrame(image, self._sequence, time.monotonic())
+        self._frame = ProducedFrame(image, self._sequence, time.monotonic(), matte)
         self._changed.set()
         return self._frame
 

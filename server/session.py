@@ -72,6 +72,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 EventListener = Callable[[Event], None]
+FaceListener = Callable[[FaceState, float], None]
+"""Called with each frame's face (idle motion included) and its ``time.monotonic()``."""
 
 _MAX_PENDING = 8
 _PROGRESS_INTERVAL = 0.25
@@ -177,6 +179,7 @@ class Session:
         self._seed = seed
         self._motion: _RunningMotion | None = None
         self._listeners: dict[int, EventListener] = {}
+        self._face_listeners: dict[int, FaceListener] = {}
         self._listener_ids = itertools.count()
         self._queue: asyncio.Queue[Command] = asyncio.Queue(maxsize=_MAX_PENDING)
         self._received_at: dict[int, float] = {}
@@ -191,7 +194,9 @@ class Session:
         self._placeholder: NDArray[np.uint8] | None = None
         self._render_failures = 0
         self._kick = asyncio.Event()
-        self._last_rendered: tuple[FrameRenderer, FaceState, NDArray[np.uint8]] | None = None
+        self._last_rendered: (
+            tuple[FrameRenderer, FaceState, NDArray[np.uint8], NDArray[np.uint8] | None] | None
+        ) = None
         self.frames_rendered = 0
         self.state = "no_avatar"
 
@@ -223,6 +228,7 @@ class Session:
             if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
                 item.result.set_exception(SessionError("session closed", "closed"))
         self._listeners.clear()
+        self._face_listeners.clear()
 
     @property
     def closed(self) -> bool:
@@ -242,6 +248,25 @@ class Session:
     @property
     def listeners(self) -> int:
         return len(self._listeners)
+
+    def add_face_listener(self, listener: FaceListener) -> Callable[[], None]:
+        """Call ``listener(state, now)`` with every frame's face while there is an avatar
+        (whether or not anyone watches the video: VMC, iFacialMocap); returns the function
+        that removes it. Listeners run on the event loop and must be quick."""
+        key = next(self._listener_ids)
+        self._face_listeners[key] = listener
+
+        def remove() -> None:
+            self._face_listeners.pop(key, None)
+
+        return remove
+
+    def _notify_face(self, state: FaceState, now: float) -> None:
+        for listener in list(self._face_listeners.values()):
+            try:
+                listener(state, now)
+            except Exception:  # a broken output must not break the session
+                logger.exception("session %s: face listener failed", self.id)
 
     def emit(self, event: Event) -> None:
         for listener in list(self._listeners.values()):
@@ -637,13 +662,16 @@ class Session:
             now = time.monotonic()
             state = self._advance(now)
             self._maybe_demo(now)
-            if self.frames.viewers:
+            watched = self.frames.viewers > 0
+            if state is not None and (watched or self._face_listeners):
+                if self.settings.idle and self._idle is not None:
+                    state = self._idle.apply(now - self._started_at, state)
+                self._notify_face(state, now)
+            if watched:
                 renderer = self._renderer
                 if renderer is None or state is None:
                     self.frames.put(self._placeholder_image())
                 else:
-                    if self.settings.idle and self._idle is not None:
-                        state = self._idle.apply(now - self._started_at, state)
                     await self._render(loop, renderer, state)
             period = 1.0 / self.settings.fps
             next_tick += period
@@ -660,18 +688,23 @@ class Session:
     async def _render(
         self, loop: asyncio.AbstractEventLoop, renderer: FrameRenderer, state: FaceState
     ) -> None:
+        want_matte = self.frames.matte_viewers > 0
         last = self._last_rendered
         if (
             last is not None
             and last[0] is renderer
             and np.array_equal(last[1].expression, state.expression)
             and np.array_equal(last[1].pose, state.pose)
+            and (last[3] is not None or not want_matte)
         ):
-            self.frames.put(last[2])  # the face did not move: same picture, no render
+            # the face did not move: same picture, no render
+            self.frames.put(last[2], last[3] if want_matte else None)
             return
         sampled = self._motion  # the motion ``state`` was sampled from
         try:
-            image = await loop.run_in_executor(self.executors.render, renderer.render, state)
+            image, matte = await loop.run_in_executor(
+                self.executors.render, _render_frame, renderer, state, want_matte
+            )
         except Exception as error:
             self._render_failures += 1
             logger.exception("session %s: render failed", self.id)
@@ -687,15 +720,24 @@ class Session:
             return
         self._render_failures = 0
         if renderer is self._renderer:  # not replaced meanwhile (new avatar or size)
-            self.frames.put(image)
+            self.frames.put(image, matte)
             self.frames_rendered += 1
-            self._last_rendered = (renderer, state, image)
+            self._last_rendered = (renderer, state, image, matte)
             running = self._motion
             if running is not None and running is sampled and running.received_at is not None:
                 # The first frame rendered from an instruction's motion.
                 latency = (time.monotonic() - running.received_at) * 1000
                 self.instruct_latencies_ms.append(latency)
                 running.received_at = None
+
+
+def _render_frame(
+    renderer: FrameRenderer, state: FaceState, with_matte: bool
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
+    """One frame and, when asked, its matte (one call: the renderer is not thread-safe and
+    the matte belongs to the frame just rendered)."""
+    image = renderer.render(state)
+    return image, (renderer.matte() if with_matte else None)
 
 
 def _load_image(engine: AvatarEngine, data: bytes, max_pixels: int, max_side: int) -> Any:

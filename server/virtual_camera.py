@@ -1,7 +1,8 @@
 """Send a session's frames to a virtual camera (OBS, v4l2loopback) through pyvirtualcam.
 
 The sender runs in its own thread, paced by pyvirtualcam, reading the newest frame of the
-session (latest frame wins, as for WebRTC).
+session (latest frame wins, as for WebRTC). The picture is sent as rendered: never mirrored
+(the web page's mirror is a view setting of the page only).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class VirtualCamera(Protocol):
 
     width: int
     height: int
+    fps: float
 
     def send(self, frame: Any) -> None: ...
 
@@ -46,11 +48,16 @@ def open_virtual_camera(
     fps: float,
     device: str | None = None,
     factory: Callable[..., VirtualCamera] | None = None,
+    backend: str | None = None,
 ) -> VirtualCamera:
     """Open a (size × size) RGB virtual camera.
 
+    Args:
+        backend: pyvirtualcam backend name (None: the first that opens).
+
     Raises:
-        ServerError: ``no_virtual_camera`` with instructions when no device exists.
+        ServerError: ``no_virtual_camera`` with instructions when no device exists,
+            ``bad_virtual_camera_backend`` when the backend name is unknown.
     """
     if factory is None:
         try:
@@ -60,9 +67,17 @@ def open_virtual_camera(
                 f"pyvirtualcam is not installed: {error}", "no_virtual_camera"
             ) from error
         factory = pyvirtualcam.Camera
+        if backend is not None and backend not in pyvirtualcam.camera.BACKENDS:
+            known = ", ".join(sorted(pyvirtualcam.camera.BACKENDS)) or "none on this system"
+            raise ServerError(
+                f"unknown virtual camera backend {backend!r} (known: {known})",
+                "bad_virtual_camera_backend",
+            )
     options: dict[str, Any] = {"width": size, "height": size, "fps": fps}
     if device:
         options["device"] = device
+    if backend:
+        options["backend"] = backend
     try:
         return factory(**options)
     except (RuntimeError, OSError, ValueError) as error:
@@ -87,19 +102,22 @@ class VirtualCameraOutput:
 
     def _run(self) -> None:
         size = (int(self.camera.width), int(self.camera.height))
+        period = 1.0 / max(float(getattr(self.camera, "fps", 30.0)), 1.0)
         while not self._stop.is_set():
             produced = self.frames.latest()
-            if produced is not None:
-                image = produced.image
-                if (image.shape[1], image.shape[0]) != size:
-                    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                    image = np.asarray(resized, np.uint8)
-                try:
-                    self.camera.send(np.ascontiguousarray(image))
-                    self.frames_sent += 1
-                except Exception:
-                    logger.exception("virtual camera: send failed; stopping it")
-                    return
+            if produced is None:  # nothing yet: pyvirtualcam paces only after a first send
+                self._stop.wait(period)
+                continue
+            image = produced.image
+            if (image.shape[1], image.shape[0]) != size:
+                resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                image = np.asarray(resized, np.uint8)
+            try:
+                self.camera.send(np.ascontiguousarray(image))
+                self.frames_sent += 1
+            except Exception:
+                logger.exception("virtual camera: send failed; stopping it")
+                return
             self.camera.sleep_until_next_frame()
 
     def stop(self) -> None:

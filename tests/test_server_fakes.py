@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from engines.face_model.ict import EXPRESSION_NAMES
 from server.engine import (
     AvatarEngine,
     CalibratedAvatar,
@@ -79,7 +80,16 @@ class FakeRenderer:
         frame = np.roll(self._base, int(state.pose[1] * 200), axis=1).copy()
         length = int(np.clip(state.expression.sum(), 0, 4) / 4 * (self._size - 20))
         frame[-40:-10, 10 : 10 + length] = (255, 40, 40)
+        self._last_pose = state.pose
         return np.asarray(frame, np.uint8)
+
+    def matte(self) -> NDArray[np.uint8]:
+        """A disc around the frame's centre (shifted with the head yaw, as the picture)."""
+        matte = np.zeros((self._size, self._size), np.uint8)
+        shift = int(getattr(self, "_last_pose", np.zeros(3))[1] * 200)
+        centre = (self._size // 2 + shift, self._size // 2)
+        cv2.circle(matte, centre, self._size // 3, 255, -1, lineType=cv2.LINE_AA)
+        return matte
 
 
 class FakeIdle:
@@ -94,6 +104,7 @@ class FakeEngine:
     ``fail_render`` makes every render raise."""
 
     name = "fake"
+    expression_names = EXPRESSION_NAMES
 
     def __init__(
         self,

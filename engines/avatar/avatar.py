@@ -55,7 +55,8 @@ class Avatar:
             ``face_mask`` (H, W) uint8 (the fitted face region in the source frame),
             ``fitted_landmarks`` (478, 2) float32 (the fit's landmarks in source pixels) and
             ``sh_lighting`` (9, 3) float32 (second-order spherical-harmonic RGB lighting of the
-            source, see ``calibration.lighting``).
+            source, see ``calibration.lighting``) and ``person_matte`` (H, W) uint8 (the person
+            against the background, soft; older avatars lack it).
 
     ``meta`` (from calibration): calibration_version, source_size, model_version, camera_model,
     identity_modes, fit_quality, faces_found, identity_frames, texture_size, texture_layout.

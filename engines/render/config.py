@@ -56,6 +56,8 @@ class RenderConfig:
             disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
             photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
             plain warp of the photo there.
+        matte_edge: softness of the matte's edge where the mesh outline bounds it
+            (``AvatarRenderer.matte``: the OBS overlay's key), as a fraction of ``size``.
     """
 
     size: int = 512
@@ -75,6 +77,7 @@ class RenderConfig:
     unfold: bool = True
     mouth_cavity: bool = True
     eye_fill: bool = True
+    matte_edge: float = 0.006
 
     def __post_init__(self) -> None:
         if not isinstance(self.size, int) or not 16 <= self.size <= 4096:
@@ -106,6 +109,8 @@ class RenderConfig:
             )
         if not 0.0 <= self.wrinkle_strength <= 3.0:
             raise ValueError(f"wrinkle_strength must be in [0, 3], got {self.wrinkle_strength}")
+        if not 0.0 <= self.matte_edge <= 0.1:
+            raise ValueError(f"matte_edge must be in [0, 0.1], got {self.matte_edge}")
         if not 0.0 < self.texture_below_visibility <= 1.0:
             raise ValueError("texture_below_visibility must be in (0, 1]")
 

@@ -32,6 +32,7 @@ __all__ = [
     "CropFrame",
     "RenderMesh",
     "build_render_mesh",
+    "crop_person_matte",
     "crop_source",
     "sh_shade",
     "vertex_normals",
@@ -243,6 +244,33 @@ def _face_box(avatar: Avatar) -> tuple[float, float, float]:
     return float(centre[0]), float(centre[1]), extent
 
 
+def _crop_matrix(frame: CropFrame) -> NDArray[np.float64]:
+    """(2, 3) affine map from crop index coordinates to source index coordinates."""
+    # crop index j (centre j + 0.5) <- source continuous (j + 0.5) / zoom + origin, index - 0.5
+    inv = 1.0 / frame.zoom
+    return np.array(
+        [
+            [inv, 0.0, 0.5 * inv + frame.origin_u - 0.5],
+            [0.0, inv, 0.5 * inv + frame.origin_w - 0.5],
+        ]
+    )
+
+
+def _crop_plane(plane: NDArray[np.uint8], frame: CropFrame) -> NDArray[np.uint8]:
+    """An (H, W[, C]) uint8 source-frame plane cut and scaled like the crop (replicated
+    borders), anti-aliased first when shrinking."""
+    if frame.zoom < 1.0:
+        plane = np.asarray(cv2.GaussianBlur(plane, (0, 0), 0.45 / frame.zoom), np.uint8)
+    crop = cv2.warpAffine(
+        plane,
+        _crop_matrix(frame),
+        (frame.size, frame.size),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+    return np.asarray(crop, np.uint8)
+
+
 def crop_source(avatar: Avatar, config: RenderConfig) -> tuple[CropFrame, NDArray[np.uint8]]:
     """The square crop around the fitted face, scaled to ``config.size`` (pads by replication).
 
@@ -254,25 +282,21 @@ def crop_source(avatar: Avatar, config: RenderConfig) -> tuple[CropFrame, NDArra
     zoom = config.size / side
     frame = CropFrame(cu - side / 2.0, cw - side / 2.0, side, zoom, config.size)
     image = np.ascontiguousarray(avatar.source_image[..., :3], np.uint8)
-    if zoom < 1.0:  # anti-alias before shrinking
-        sigma = 0.45 / zoom
-        image = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), np.uint8)
-    # crop index j (centre j + 0.5) <- source continuous (j + 0.5) / zoom + origin, index - 0.5
-    inv = 1.0 / zoom
-    matrix = np.array(
-        [
-            [inv, 0.0, 0.5 * inv + frame.origin_u - 0.5],
-            [0.0, inv, 0.5 * inv + frame.origin_w - 0.5],
-        ]
-    )
-    crop = cv2.warpAffine(
-        image,
-        matrix,
-        (config.size, config.size),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    return frame, np.asarray(crop, np.uint8)
+    return frame, _crop_plane(image, frame)
+
+
+def crop_person_matte(avatar: Avatar, frame: CropFrame) -> NDArray[np.uint8] | None:
+    """(size, size) uint8 crop of the avatar's ``extra["person_matte"]`` (the person against
+    the background, from calibration), or None when the avatar has none (older files) or
+    it does not match the source frame."""
+    matte = avatar.extra.get("person_matte")
+    if matte is None:
+        return None
+    plane = np.asarray(matte)
+    if plane.dtype != np.uint8 or plane.shape != avatar.source_image.shape[:2]:
+        logger.warning("person_matte of shape %s does not match the source; ignored", plane.shape)
+        return None
+    return _crop_plane(np.ascontiguousarray(plane), frame)
 
 
 def _smoothstep(x: NDArray[np.float32], low: float, high: float) -> NDArray[np.float32]:

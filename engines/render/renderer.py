@@ -35,11 +35,13 @@ from engines.render.eyelids import (
     draw_lash_lines,
     soften_lid_shading,
 )
+from engines.render.matte import MatteBuilder
 from engines.render.mesh import (
     LABEL_SKIN,
     LABEL_TEETH,
     RenderMesh,
     build_render_mesh,
+    crop_person_matte,
     crop_source,
     vertex_normals,
 )
@@ -334,6 +336,9 @@ class AvatarRenderer:
             self._wrinkle_map = np.zeros((2, 2, 3), np.float32)
             self._folded = np.zeros(mesh.faces.shape[0], np.bool_)
         self.last_fragments: Fragments | None = None
+        self._matte = MatteBuilder(
+            crop_person_matte(avatar, self.crop), cfg.size, cfg.matte_edge * cfg.size
+        )
         self._coeffs = np.zeros(self.num_expressions, np.float32)
         if cfg.eye_fill:
             self._eye_fill = self._build_eye_fill(model)
@@ -484,6 +489,18 @@ class AvatarRenderer:
         self._shade()
         box = self._extend()
         return self._composite(box)
+
+    def matte(self, out: NDArray[np.uint8] | None = None) -> NDArray[np.uint8]:
+        """(size, size) uint8 matte of the last frame :meth:`render` made: 255 where it shows
+        the person (the photo's person matte carried by the frame's warp, joined with the
+        face and neck mesh), 0 on the photo's background, a soft edge between
+        (``engines.render.matte``). A new array unless ``out`` is given."""
+        return self._matte.matte(self._field[..., :2], self._coverage, out)
+
+    @property
+    def has_person_matte(self) -> bool:
+        """Whether the avatar carries calibration's person matte (else the mesh only)."""
+        return self._matte.has_person
 
     def _composite(self, box: tuple[int, int, int, int] | None) -> NDArray[np.uint8]:
         if self._remap is not None:

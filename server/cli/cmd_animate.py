@@ -8,7 +8,10 @@ and rendered frame by frame. Outputs:
 
 - ``OUT.mp4`` (H.264 or MPEG-4, yuv420p) and/or PNG frames in ``--frames-dir``;
 - ``--coeffs FILE.json``: per-frame expression coefficients and head pose (no renderer needed);
-- always a sidecar ``OUT.timeline.json``: per frame time, phase, active emotion and intensity.
+- with any file output, a sidecar ``OUT.timeline.json``: per frame time, phase, active emotion
+  and intensity;
+- ``--vmc HOST[:PORT]`` / ``--ifacialmocap HOST[:PORT]``: the timeline sent in real time to
+  VTuber apps (ARKit blendshapes and head pose; after the files are written).
 
 Exit codes: 0 ok; 2 bad input (instruction not understood, unreadable image, no face, bad
 options); 1 failure (renderer unavailable, write error).
@@ -83,6 +86,9 @@ def register(subparsers: Any) -> None:
         help="go straight from one emotion to the next (no neutral between)",
     )
     parser.add_argument("--no-idle", action="store_true", help="no blinks or idle head motion")
+    from server.cli.cmd_serve import add_vtuber_arguments
+
+    add_vtuber_arguments(parser, following=False)
     parser.add_argument(
         "--plot", type=Path, default=None, help="also save a PNG plot of the curves"
     )
@@ -106,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    _check_args(args)
+    tracking = _check_args(args)
     started = time.perf_counter()
     from engines.instructions import LexiconPlanner
 
@@ -154,11 +160,14 @@ def _run(args: argparse.Namespace) -> int:
         written.append(
             _write_coeffs(args.coeffs, timeline.times, expressions, poses, EXPRESSION_NAMES)
         )
-    sidecar_path = _sidecar_path(args)
-    _write_json(sidecar_path, sidecar)  # first: it exists even if rendering fails
-    written.append(sidecar_path)
+    if args.output is not None or args.coeffs is not None or args.frames_dir is not None:
+        sidecar_path = _sidecar_path(args)
+        _write_json(sidecar_path, sidecar)  # first: it exists even if rendering fails
+        written.append(sidecar_path)
     if args.output is not None or args.frames_dir is not None:
         written += _render(args, avatar, expressions, poses, timeline)
+    if tracking is not None:
+        _send_to_vtuber_apps(tracking, expressions, poses, timeline.fps, EXPRESSION_NAMES)
     if args.plot is not None:
         from engines.transition.plot import plot_timeline
 
@@ -177,10 +186,24 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_args(args: argparse.Namespace) -> None:
-    if args.output is None and args.frames_dir is None and args.coeffs is None:
+def _check_args(args: argparse.Namespace) -> Any:
+    """Validate the options; the VTuber outputs' config (None without --vmc/--ifacialmocap)."""
+    from server.cli.cmd_serve import tracking_from_args
+
+    try:
+        tracking = tracking_from_args(args)
+    except ValueError as error:
+        raise AnimateError(str(error), 2) from error
+    if (
+        args.output is None
+        and args.frames_dir is None
+        and args.coeffs is None
+        and not tracking.enabled
+    ):
         raise AnimateError(
-            "nothing to write: give -o OUT.mp4, --frames-dir DIR or --coeffs FILE.json", 2
+            "nothing to write: give -o OUT.mp4, --frames-dir DIR, --coeffs FILE.json "
+            "or --vmc HOST:PORT",
+            2,
         )
     if not (math.isfinite(args.fps) and 1 <= args.fps <= 120):
         raise AnimateError(f"--fps must be in [1, 120], got {args.fps}", 2)
@@ -200,6 +223,36 @@ def _check_args(args: argparse.Namespace) -> None:
         raise AnimateError(
             "source 'none' has no face to render: use a photo or avatar, or only --coeffs", 2
         )
+    return tracking if tracking.enabled else None
+
+
+def _send_to_vtuber_apps(
+    tracking: Any,
+    expressions: NDArray[np.float32],
+    poses: NDArray[np.float32],
+    fps: float,
+    names: tuple[str, ...],
+) -> None:
+    """The (T, 53) expressions and (T, 3) pose offsets to the VTuber apps, in real time."""
+    from server.vtuber import TrackingOutput
+    from server.vtuber.playback import play
+
+    output = TrackingOutput(tracking, names)
+    try:
+        seconds = play(output, expressions, poses, fps)
+    except KeyboardInterrupt:
+        logger.info("stopped after %d frames", output.frames_sent)
+        return
+    finally:
+        output.close()
+    failing = [log.target.label for log in output.logs if log.failed]
+    logger.info(
+        "sent %d frames in %.1f s to %s%s",
+        output.frames_sent,
+        seconds,
+        ", ".join(log.target.label for log in output.logs),
+        f" (could not reach {', '.join(failing)})" if failing else "",
+    )
 
 
 def _load_source(source: str) -> tuple[Any, NDArray[np.float32]]:

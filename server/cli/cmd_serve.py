@@ -11,6 +11,53 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
+def add_vtuber_arguments(parser: argparse.ArgumentParser, *, following: bool) -> None:
+    """``--vmc``, ``--vmc-names``, ``--ifacialmocap`` (and ``--vmc-session`` for serve)."""
+    parser.add_argument(
+        "--vmc",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="send ARKit blendshapes and the head pose over the VMC protocol (OSC/UDP) to a "
+        "VTuber app: VSeeFace, VNyan, Warudo, VMagicMirror, 3tene (repeatable; default port "
+        "39539)",
+    )
+    parser.add_argument(
+        "--vmc-names",
+        choices=("arkit", "pascal"),
+        default="arkit",
+        help="blendshape names: arkit = eyeBlinkLeft (Perfect Sync, default), pascal = "
+        "EyeBlinkLeft",
+    )
+    parser.add_argument(
+        "--ifacialmocap",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also send iFacialMocap's UDP text format (repeatable; default port 49983)",
+    )
+    if following:
+        parser.add_argument(
+            "--vmc-session",
+            choices=("broadcast", "latest"),
+            default="broadcast",
+            help="which avatar the VTuber outputs follow: the broadcast session (kiosk, "
+            "virtual camera; default) or the newest browser session (your own page)",
+        )
+
+
+def tracking_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`server.vtuber.TrackingConfig` of the VTuber flags (ValueError if bad)."""
+    from server.vtuber import tracking_config
+
+    return tracking_config(
+        args.vmc,
+        args.ifacialmocap,
+        names=args.vmc_names,
+        session=getattr(args, "vmc_session", "broadcast"),
+    )
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "serve",
@@ -42,6 +89,14 @@ def register(subparsers: Any) -> None:
         help="send the broadcast session to a virtual camera (pyvirtualcam)",
     )
     parser.add_argument("--virtual-camera-device", default=None, help="e.g. /dev/video10")
+    parser.add_argument(
+        "--virtual-camera-backend",
+        default=None,
+        metavar="NAME",
+        help="pyvirtualcam backend: v4l2loopback (Linux), obs, unitycapture (Windows); "
+        "default: the first that opens",
+    )
+    add_vtuber_arguments(parser, following=True)
     parser.add_argument(
         "--demo-idle",
         type=float,
@@ -116,6 +171,8 @@ def build_config(args: argparse.Namespace) -> Any:
         photo=args.photo,
         virtual_camera=args.virtual_camera,
         virtual_camera_device=args.virtual_camera_device,
+        virtual_camera_backend=args.virtual_camera_backend,
+        tracking=tracking_from_args(args),
         demo_idle_seconds=args.demo_idle,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
         message_rate=args.message_rate,
@@ -168,10 +225,15 @@ def run(args: argparse.Namespace) -> int:
     camera = None
     if config.virtual_camera:
         try:
-            camera = open_virtual_camera(config.size, config.fps, config.virtual_camera_device)
+            camera = open_virtual_camera(
+                config.size,
+                config.fps,
+                config.virtual_camera_device,
+                backend=config.virtual_camera_backend,
+            )
         except ServerError as error:
             print(f"facecast serve: {error}", file=sys.stderr)
-            return 1
+            return 2 if error.code == "bad_virtual_camera_backend" else 1
         logger.info("virtual camera: %s", getattr(camera, "device", "opened"))
     app = create_app(
         config, engine, virtual_camera=camera, startup_image=image, warmup=not args.no_warmup
@@ -182,7 +244,10 @@ def run(args: argparse.Namespace) -> int:
             config.host,
             "" if config.token else " WITHOUT a token (--token)",
         )
-    ready = f"Facecast on http://{config.host}:{config.port}/  (kiosk: /kiosk, websocket: /ws)"
+    ready = (
+        f"Facecast on http://{config.host}:{config.port}/  "
+        "(kiosk: /kiosk, OBS overlay: /overlay, websocket: /ws)"
+    )
     try:
         web.run_app(
             app,

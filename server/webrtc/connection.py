@@ -86,6 +86,7 @@ class PeerLink:
         session: the session this peer watches and controls.
         config: limits for the control channel.
         on_closed: called once when the peer is gone (failed, closed or disconnected).
+        overlay: send the picture with its matte (the OBS overlay page).
     """
 
     def __init__(
@@ -96,12 +97,13 @@ class PeerLink:
         on_closed: Callable[[PeerLink], Awaitable[None]],
         *,
         own_session: bool,
+        overlay: bool = False,
     ) -> None:
         self.pc = pc
         self.session = session
         self.own_session = own_session
         self.config = config
-        self.track = AvatarVideoTrack(session.frames, lambda: session.settings.fps)
+        self.track = AvatarVideoTrack(session.frames, lambda: session.settings.fps, overlay=overlay)
         self.encoder_config = EncoderConfig(
             codec=config.video_codec,
             max_bitrate=config.video_max_bitrate,

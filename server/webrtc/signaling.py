@@ -17,6 +17,7 @@ from server.webrtc.ice import rtc_ice_servers
 __all__ = ["Offer", "answer_offer", "parse_offer"]
 
 _MAX_SDP_CHARS = 64_000
+VIEWS = ("avatar", "overlay")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Offer:
     type: str
     session: str | None
     token: str | None
+    view: str = "avatar"
+    """``"avatar"`` (the picture) or ``"overlay"`` (picture and matte side by side: /overlay)."""
 
 
 def parse_offer(body: Any) -> Offer:
@@ -45,7 +48,10 @@ def parse_offer(body: Any) -> Offer:
         raise ProtocolError("session must be a string", "bad_offer")
     if token is not None and not isinstance(token, str):
         raise ProtocolError("token must be a string", "bad_offer")
-    return Offer(sdp, kind, session, token)
+    view = body.get("view", "avatar")
+    if view not in VIEWS:
+        raise ProtocolError(f"view must be one of {', '.join(VIEWS)}", "bad_offer")
+    return Offer(sdp, kind, session, token, view)
 
 
 async def answer_offer(
@@ -63,7 +69,9 @@ async def answer_offer(
     and never contacts a third party.
     """
     pc = RTCPeerConnection(RTCConfiguration(iceServers=rtc_ice_servers(config.ice_servers)))
-    link = PeerLink(pc, session, config, on_closed, own_session=own_session)
+    link = PeerLink(
+        pc, session, config, on_closed, own_session=own_session, overlay=offer.view == "overlay"
+    )
     try:
         link.attach_output()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type=offer.type))

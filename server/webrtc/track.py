@@ -8,6 +8,10 @@ encoder is late, the frames produced meanwhile are dropped and only the newest i
 delay never builds up. Timestamps come from the wall clock. The track ends with
 ``MediaStreamError``.
 This is the only place where arrays become ``av.VideoFrame``.
+
+The overlay (OBS browser source) watches with ``overlay=True``: each frame is the picture and
+its matte side by side, ``(H, 2W)``: the right half is the matte as grey (255 = avatar), which
+the page turns into transparency or a key colour (WebRTC video carries no alpha).
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from numpy.typing import NDArray
 
 from server.frames import FrameSlot, ProducedFrame
 
-__all__ = ["VIDEO_CLOCK_RATE", "AvatarVideoTrack", "rgb_to_i420", "rgb_to_video_frame"]
+__all__ = [
+    "VIDEO_CLOCK_RATE",
+    "AvatarVideoTrack",
+    "pack_overlay",
+    "rgb_to_i420",
+    "rgb_to_video_frame",
+]
 
 VIDEO_CLOCK_RATE = 90_000
 VIDEO_TIME_BASE = fractions.Fraction(1, VIDEO_CLOCK_RATE)
@@ -44,20 +54,45 @@ def rgb_to_video_frame(image: NDArray[np.uint8]) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(rgb_to_i420(image), format="yuv420p")
 
 
+def pack_overlay(produced: ProducedFrame) -> NDArray[np.uint8]:
+    """(H, 2W, 3) uint8: the (H, W, 3) picture, then its matte as grey (a frame without a
+    matte, e.g. the placeholder, is all background: the overlay shows nothing)."""
+    image = produced.image
+    height, width = image.shape[:2]
+    packed = np.zeros((height, 2 * width, 3), np.uint8)
+    packed[:, :width] = image
+    if produced.matte is not None and produced.matte.shape == (height, width):
+        packed[:, width:] = produced.matte[..., None]
+    return packed
+
+
+def _overlay_i420(produced: ProducedFrame) -> NDArray[np.uint8]:
+    return rgb_to_i420(pack_overlay(produced))
+
+
+def _i420(produced: ProducedFrame) -> NDArray[np.uint8]:
+    return rgb_to_i420(produced.image)
+
+
 class AvatarVideoTrack(MediaStreamTrack):
     """A video track reading a session's :class:`FrameSlot`.
 
     Args:
         frames: the session's frame slot (this track counts as one viewer while live).
         fps: returns the current target frame rate (it may change with ``set``).
+        overlay: send picture and matte side by side (:func:`pack_overlay`).
     """
 
     kind = "video"
 
-    def __init__(self, frames: FrameSlot, fps: Callable[[], float]) -> None:
+    def __init__(
+        self, frames: FrameSlot, fps: Callable[[], float], *, overlay: bool = False
+    ) -> None:
         super().__init__()
         self._frames = frames
         self._fps = fps
+        self.overlay = overlay
+        self._convert = _overlay_i420 if overlay else _i420
         self._start = 0.0
         self._last_sent: float | None = None
         self._last_sequence = 0
@@ -66,7 +101,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.frames_sent = 0
         self.frames_dropped = 0
         self._attached = True
-        frames.attach()
+        frames.attach(matte=overlay)
 
     async def _next_frame(self) -> ProducedFrame:
         """The frame to send now: a newer one as soon as it is produced (but never more often
@@ -106,9 +141,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         if self._cached is None or self._cached[0] != produced.sequence:
             # Off the event loop: the conversion is ~0.4 ms of a 512² frame (cv2 releases the
             # GIL), which the loop would otherwise spend once per frame and stream.
-            i420 = await asyncio.get_running_loop().run_in_executor(
-                None, rgb_to_i420, produced.image
-            )
+            i420 = await asyncio.get_running_loop().run_in_executor(None, self._convert, produced)
             if self.readyState != "live":
                 raise MediaStreamError
             self._cached = (produced.sequence, i420)
@@ -124,5 +157,5 @@ class AvatarVideoTrack(MediaStreamTrack):
     def stop(self) -> None:
         if self._attached:
             self._attached = False
-            self._frames.detach()
+            self._frames.detach(matte=self.overlay)
         super().stop()
