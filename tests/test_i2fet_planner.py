@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -199,3 +200,34 @@ def test_natural_chains_match_the_vocabulary_reading(planner) -> None:
         if got != expected:
             wrong.append((text, expected, got))
     assert len(wrong) <= 2, wrong  # the shipped checkpoint: 1 of 25
+
+
+LONG_TEXT = (
+    "We are recording a short clip for the museum's new exhibition about faces, and I will "
+    "tell you what to do now. To begin with, please look genuinely afraid, as if you heard a "
+    "strange noise in the dark corridor. After a moment, smile broadly and happily. "
+    "And at the very end, please look a bit sad, as if you were saying goodbye to friends."
+)
+
+
+def test_a_long_text_is_planned_in_pieces_every_emotion_in_order(planner) -> None:
+    assert len(LONG_TEXT) > planner.config.piece_chars
+    plan = planner.plan(LONG_TEXT)
+    # every emotion it names, in order (read at once, the encoder would cut it at 64 tokens)
+    named = [label for label, _ in itertools.groupby(plan.understood)]
+    assert named == ["fear", "happiness", "sadness"], plan.understood
+    assert len(plan.pieces) >= 3 and plan.text == LONG_TEXT
+    # the opening sentence names nothing: skipped, and said so (never dropped silently)
+    assert plan.skipped and plan.skipped[0].startswith("We are recording")
+    assert all(piece in plan.pieces for piece in plan.skipped)
+    assert len(plan.anchors) == len(plan.understood)
+    # nothing named in any piece: not understood, as for a short text
+    with pytest.raises(InstructionNotUnderstoodError):
+        planner.plan("We are recording a clip for the museum. " * 6)
+
+
+def test_a_long_text_at_the_limit_is_planned(planner) -> None:
+    text = ("Be happy, then be sad. " * 60)[: planner.config.max_chars].strip()
+    plan = planner.plan(text)
+    assert plan.understood[:4] == ("happiness", "sadness", "happiness", "sadness")
+    assert len(plan.understood) >= 80 and not plan.skipped
