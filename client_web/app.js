@@ -2,8 +2,8 @@
 // It keeps itself connected: when the connection drops (server restart, network) it connects
 // again with backoff and restores the face it had (the photo or still stays in the page).
 import {
-  cleanText, connect, describePieces, describePlan, meterFps, meterStatsFps, shorten,
-  takeStills, textLength, uploadPhoto, uploadStills,
+  cleanText, connect, describePieces, describePlan, freezeVideo, meterFps, meterStatsFps,
+  shorten, takeStills, textLength, uploadPhoto, uploadStills,
 } from "/static/facecast.js";
 import { describeHealth, watchFrames } from "/static/health.js";
 import { Reconnector } from "/static/reconnect.js";
@@ -236,7 +236,9 @@ function onEvent(event) {
       break;
     }
     case "plan": {
-      const unknown = event.unknown_words?.length ? ` · unknown words: ${event.unknown_words.join(", ")}` : "";
+      const words = event.unknown_words || [];
+      const more = words.length > 6 ? ` and ${words.length - 6} more` : "";
+      const unknown = words.length ? ` · unknown words: ${words.slice(0, 6).join(", ")}${more}` : "";
       const pieces = describePieces(event);
       const text = `understood: ${describePlan(event)} (${Number(event.duration).toFixed(1)} s)` +
         `${pieces ? ` · ${pieces}` : ""}${unknown}`;
@@ -436,8 +438,11 @@ function lost() {
   const old = facecast.link;
   facecast.link = null;
   current.live = false; // its late events do not count
+  freezeVideo(ui.avatar); // its last frame, dimmed, while reconnecting (not a black box)
   old.close();
   facecast.connected = false;
+  ui.fps.textContent = "– fps";
+  ui.progress.style.width = "0%";
   document.body.dataset.connection = "reconnecting";
   abandonPending();
   health.reset();

@@ -242,3 +242,15 @@ export function shorten(text, chars) {
   const cut = text.slice(0, chars);
   return `${cut.slice(0, Math.max(cut.lastIndexOf(" "), chars * 0.6)).trimEnd()}…`;
 }
+
+/** Keep the last frame a <video> showed as its poster and detach its stream (a dropped
+ *  connection then shows the face as it was, not a black box). */
+export function freezeVideo(video) {
+  if (!video.videoWidth) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  video.poster = canvas.toDataURL("image/jpeg", 0.8);
+  video.srcObject = null;
+}

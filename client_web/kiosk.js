@@ -5,7 +5,8 @@
 // server goes away (restart, network) the page reconnects by itself with backoff, putting
 // back the face it showed if the restarted server has none.
 import {
-  cleanText, connect, describePieces, describePlan, meterStatsFps, shorten, textLength, uploadPhoto,
+  cleanText, connect, describePieces, describePlan, freezeVideo, meterStatsFps, shorten, textLength,
+  uploadPhoto,
 } from "/static/facecast.js";
 import { describeHealth, watchFrames } from "/static/health.js";
 import { Reconnector } from "/static/reconnect.js";
@@ -95,6 +96,7 @@ function lost() {
   const old = facecast.link;
   facecast.link = null;
   current.live = false;
+  freezeVideo(video); // the last frame stays while reconnecting
   old?.close();
   text.disabled = send.disabled = true;
   health.reset();

@@ -158,8 +158,10 @@ async def page_scenario(photo: np.ndarray) -> dict[str, Any]:
                 files=[{"name": "astronaut.png", "mimeType": "image/png", "buffer": png.tobytes()}],
             )
             await page.wait_for_function(
-                "() => document.getElementById('state').textContent.includes('… 1 s')",
-                timeout=10_000,
+                "() => document.getElementById('state').textContent.match(/… [1-9][0-9]* s/)"
+                " && document.querySelector('#history li.you .detail').textContent"
+                " === 'calibrating the photo…'",
+                timeout=60_000,
             )
             steps["calibrating"] = await page.evaluate(STEP_TEXT)
             result["calibrating_entry"] = await page.inner_text("#history li.you .detail")
