@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -25,8 +26,17 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def planner() -> InstructionPlanner:
-    return InstructionPlanner.load()
+def planner() -> Iterator[InstructionPlanner]:
+    # one torch thread, as the server runs it (InstructionPlanner's docstring): on a busy CPU
+    # intra-op threads make a long text's many small runs 100x slower
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield InstructionPlanner.load()
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -220,7 +220,7 @@ def test_the_demo_resumes_after_a_visitor_and_keep_alives_do_not_stop_it() -> No
             await asyncio.sleep(0.1)
             if demos():
                 resumed_after = time.monotonic() - visitor_at
-        assert resumed_after is not None and 0.7 <= resumed_after <= 1.4, resumed_after
+        assert resumed_after is not None and 0.7 <= resumed_after <= 2.5, resumed_after
         assert demos()[0]["id"] == "demo-2"
         await broadcast.close()
         harness.close()
