@@ -211,3 +211,48 @@ export function describePlan(plan) {
   const anchors = (plan.anchors || []).map((a) => `${a.label.replaceAll("_", " ")} ${Number(a.intensity).toFixed(1)}`);
   return anchors.length ? anchors.join(" → ") : (plan.understood || []).join(" → ");
 }
+
+// The white space Python's str.strip() removes (the server's), so that the page and the server
+// count an instruction the same way.
+const SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const AROUND = new RegExp(`^[${SPACE}]+|[${SPACE}]+$`, "g");
+
+/** An instruction as it is sent: without its surrounding white space. */
+export function cleanText(text) {
+  return String(text).replace(AROUND, "");
+}
+
+/** The length of an instruction as the server counts it (protocol.text_length): Unicode code
+ *  points (an emoji is one, not two UTF-16 units) of the text without surrounding space. */
+export function textLength(text) {
+  return [...cleanText(text)].length;
+}
+
+/** "planned in 4 parts · nothing to perform in: “We are recording…”" from a plan event
+ *  ("" for a text read at once). */
+export function describePieces(plan) {
+  const parts = [];
+  if ((plan.pieces || 1) > 1) parts.push(`planned in ${plan.pieces} parts`);
+  const skipped = (plan.skipped || []).map((piece) => `“${shorten(piece, 48)}”`);
+  if (skipped.length) parts.push(`nothing to perform in ${skipped.join(", ")}`);
+  return parts.join(" · ");
+}
+
+/** ``text`` cut to about ``chars`` characters at a word, with an ellipsis. */
+export function shorten(text, chars) {
+  if (text.length <= chars) return text;
+  const cut = text.slice(0, chars);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(" "), chars * 0.6)).trimEnd()}…`;
+}
+
+/** Keep the last frame a <video> showed as its poster and detach its stream (a dropped
+ *  connection then shows the face as it was, not a black box). */
+export function freezeVideo(video) {
+  if (!video.videoWidth) return;
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  video.poster = canvas.toDataURL("image/jpeg", 0.8);
+  video.srcObject = null;
+}

@@ -1,8 +1,15 @@
 // Kiosk: the avatar of the shared "broadcast" session, large, with its caption below it and a
-// large chat box. When nobody types, the server's demo loop performs example instructions.
+// large chat box. When nobody types, the server's demo loop performs example instructions;
+// the caption says which is the demo and when it comes back.
 // Runs all day: the face can be changed at any time (the upload button stays), and when the
-// server goes away (restart, network) the page reconnects by itself with backoff.
-import { connect, describePlan, meterStatsFps, uploadPhoto } from "/static/facecast.js";
+// server goes away (restart, network) the page reconnects by itself with backoff, putting
+// back the face it showed if the restarted server has none.
+import {
+  cleanText, connect, describePieces, describePlan, freezeVideo, meterStatsFps, shorten, textLength,
+  uploadPhoto,
+} from "/static/facecast.js";
+import { describeHealth, watchFrames } from "/static/health.js";
+import { Reconnector } from "/static/reconnect.js";
 
 const $ = (id) => document.getElementById(id);
 const video = $("avatar");
@@ -10,13 +17,18 @@ const caption = $("caption");
 const text = $("text");
 const send = $("send");
 const upload = $("upload");
+const photo = $("photo");
 // Exposed for scripting and tests: events received, the link, reconnect attempts.
-const facecast = (window.facecast = { events: [], link: null, connects: 0, reconnecting: false });
+const facecast = (window.facecast = { events: [], link: null, connects: 0, reconnecting: false,
+  health: null, restored: 0 });
 let nextId = 1;
 let captionTimer = null;
-let textLimit = 300; // replaced by the server's limits.text_chars
+let textLimit = 1000; // replaced by the server's limits.text_chars
+let streamFps = 30;
+let demoIdle = null; // seconds without input before the server's demo loop plays
 let meter = null;
-const RETRY_MS = [500, 1000, 2000, 4000, 8000, 10000]; // backoff, then every 10 s
+let lastFace = null; // the photo uploaded here: put back after a server restart
+let current = { live: false }; // the connection whose events and state changes count
 
 // The caption sits below the video (its own row: it never covers the face). Sticky messages
 // stay; the others fade after 6 s, keeping their space so the video does not jump.
@@ -28,24 +40,37 @@ function show(message, sticky = false) {
 }
 
 function setHasFace(hasFace) {
-  text.disabled = send.disabled = !hasFace;
+  text.disabled = send.disabled = !hasFace || !facecast.link;
   upload.textContent = hasFace ? "Change the face" : "Upload a photo";
+}
+
+function demoNote() {
+  return demoIdle ? ` · demo after ${Math.round(demoIdle)} s idle` : "";
 }
 
 function onEvent(event) {
   facecast.events.push(event);
   if (event.type === "status") {
     if (event.limits?.text_chars) textLimit = event.limits.text_chars;
+    if (event.settings?.fps) streamFps = event.settings.fps;
+    if (event.demo_idle_seconds !== undefined) demoIdle = event.demo_idle_seconds;
+    $("demo").textContent = demoNote();
     if (event.has_avatar === false) {
       setHasFace(false);
-      show("No face yet: upload a photo of a face (button below)", true);
+      if (lastFace && !facecast.restoring) restoreFace();
+      else if (!facecast.restoring) show("No face yet: upload a photo of a face (button below)", true);
     } else if (event.has_avatar) {
       const hadFace = !text.disabled;
       setHasFace(true);
       if (!hadFace) show("Ready: type an instruction below, e.g. “look surprised, then smile”");
     }
   }
-  if (event.type === "plan") show(`“${event.text}” — ${describePlan(event)}`);
+  if (event.type === "plan") {
+    const pieces = describePieces(event);
+    const what = `“${shorten(event.text, 90)}” — ${describePlan(event)}${pieces ? ` (${pieces})` : ""}`;
+    const demo = String(event.id || "").startsWith("demo-");
+    show(demo ? `Demo: ${what}. Type your own below.` : what);
+  }
   if (event.type === "error") show(event.message);
 }
 
@@ -54,54 +79,72 @@ function setConnection(state) {
   (facecast.states ??= []).push(state);
   $("connection").textContent = state;
   document.body.dataset.connection = state;
-  if (["failed", "closed", "disconnected"].includes(state)) scheduleReconnect();
+  if (["failed", "closed", "disconnected"].includes(state)) lost();
 }
 
-let current = { live: false }; // the connection whose state changes count
 async function open() {
   facecast.connects += 1;
   current.live = false; // a replaced connection's late events are ignored
   const mine = (current = { live: true });
-  const link = await connect({ session: "broadcast", webcam: null, video, onEvent,
+  return connect({ session: "broadcast", webcam: null, video,
+    onEvent: (event) => { if (mine.live) onEvent(event); },
     onConnection: (state) => { if (mine.live) setConnection(state); } });
-  facecast.link = link;
-  facecast.reconnecting = false;
-  clearInterval(meter);
-  meter = meterStatsFps(link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
 }
 
-let retryTimer = null;
-function scheduleReconnect(attempt = 0) {
-  if (retryTimer !== null || (facecast.reconnecting && attempt === 0)) return;
-  facecast.reconnecting = true;
+function lost() {
+  if (!facecast.link && facecast.reconnecting) return;
   const old = facecast.link;
   facecast.link = null;
   current.live = false;
+  freezeVideo(video); // the last frame stays while reconnecting
   old?.close();
   text.disabled = send.disabled = true;
-  const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
-  show(`The server is not answering: reconnecting in ${Math.round(delay / 100) / 10} s…`, true);
-  $("connection").textContent = "reconnecting…";
-  document.body.dataset.connection = "reconnecting";
-  retryTimer = setTimeout(async () => {
-    retryTimer = null;
-    try {
-      await open();
-      show("Reconnected");
-    } catch (error) {
-      scheduleReconnect(attempt + 1);
-    }
-  }, delay);
+  health.reset();
+  showHealth(null);
+  reconnector.lost();
 }
 
-async function main() {
+const reconnector = new Reconnector(open, {
+  onWait(delay) {
+    facecast.reconnecting = true;
+    show(`The server is not answering: reconnecting in ${Math.round(delay / 100) / 10} s…`, true);
+    $("connection").textContent = "reconnecting…";
+    document.body.dataset.connection = "reconnecting";
+  },
+  onOpen(link, reconnected) {
+    facecast.link = link;
+    facecast.reconnecting = false;
+    clearInterval(meter);
+    meter = meterStatsFps(link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
+    if (reconnected) show("Reconnected");
+  },
+  fatal: (error) => error.code === "unauthorized",
+  onFatal: (error) => show(error.message, true),
+});
+
+// A restarted server without a face: put back the one this kiosk showed.
+async function restoreFace() {
+  facecast.restoring = true;
+  show("Reconnected: putting the face back…", true);
   try {
-    await open();
+    await uploadPhoto("broadcast", lastFace, `k${nextId++}`);
+    facecast.restored += 1;
+    show("Reconnected with the same face: type an instruction below");
   } catch (error) {
-    if (error.code === "server_full" || error.code === "unauthorized") { show(error.message, true); return; }
-    scheduleReconnect();
+    show(`${error.message}. Upload a photo of a face (button below).`, true);
+  } finally {
+    facecast.restoring = false;
   }
 }
+
+// A small honest line when frames come late (measured gaps between presented frames).
+function showHealth(report) {
+  facecast.health = report;
+  const message = facecast.link ? describeHealth(report) : "";
+  $("health").textContent = message;
+  $("health").hidden = !message;
+}
+const health = watchFrames(video, showHealth, { lateAfterMs: () => Math.max(250, 3000 / streamFps) });
 
 // Full screen needs a user gesture: a button, not a call at load.
 $("fullscreen").addEventListener("click", () => {
@@ -109,13 +152,14 @@ $("fullscreen").addEventListener("click", () => {
   else document.documentElement.requestFullscreen?.().catch((error) => show(`Full screen is not allowed here (${error.message})`));
 });
 
-$("photo").addEventListener("change", async () => {
-  const file = $("photo").files[0];
-  $("photo").value = "";
+photo.addEventListener("change", async () => {
+  const file = photo.files[0];
+  photo.value = "";
   if (!file) return;
   show("Reading the photo…", true);
   try {
     await uploadPhoto("broadcast", file, `k${nextId++}`); // the kiosk shows the broadcast session
+    lastFace = file;
     show("New face ready: type an instruction below");
   } catch (error) {
     show(`${error.message}. Try another photo: one face, from the front, in good light.`, true);
@@ -124,14 +168,15 @@ $("photo").addEventListener("change", async () => {
 
 $("chat").addEventListener("submit", (event) => {
   event.preventDefault();
-  const value = text.value.trim();
+  const value = cleanText(text.value);
   if (!value || !facecast.link) return;
-  if (value.length > textLimit) {
-    show(`That is ${value.length} characters; the limit is ${textLimit}. Shorten it.`);
+  const length = textLength(value);
+  if (length > textLimit) {
+    show(`That is ${length} characters; the limit is ${textLimit}. Shorten it.`);
     return;
   }
   facecast.link.send({ type: "instruct", text: value, id: `k${nextId++}` });
   text.value = "";
 });
 
-main();
+reconnector.start();

@@ -3,7 +3,12 @@
 Transport-agnostic: the WebRTC data channel and the websocket both wrap one of these, giving it a
 ``send(text)`` function. It enforces the per-connection limits (message size, message rate),
 parses at the edge and answers every bad message with an ``error`` event on the same connection,
-so the session keeps working.
+carrying the message's id whenever it can be read, so the session keeps working.
+
+A message over the rate is dropped unread but still answered: ``rate_limited`` with its id
+(read cheaply, without validating), at most ``message_rate`` such answers per second with a
+burst of ``message_burst`` (a flood never gets more answers than an honest client could send
+messages); the dropped ones beyond that, and those without an id, share one answer per second.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ from collections.abc import Callable
 
 from server.config import ServerConfig
 from server.exceptions import ServerError
-from server.protocol import ErrorEvent, Event, Ping, Pong, encode_event, parse_command
+from server.protocol import (
+    ErrorEvent,
+    Event,
+    Ping,
+    Pong,
+    encode_event,
+    message_label,
+    parse_command,
+)
 from server.ratelimit import TokenBucket
 from server.session import Session
 
@@ -22,7 +35,7 @@ __all__ = ["ControlChannel"]
 
 logger = logging.getLogger(__name__)
 
-_RATE_ERROR_INTERVAL = 1.0
+_RATE_ERROR_INTERVAL = 1.0  # a dropped message without a readable id: one error per second
 
 
 class ControlChannel:
@@ -43,6 +56,7 @@ class ControlChannel:
         self._send = send
         self._config = config
         self._bucket = TokenBucket(config.message_rate, config.message_burst)
+        self._answer_bucket = TokenBucket(config.message_rate, config.message_burst)
         self._last_rate_error = -1e9
         self.rejected = 0
         self._remove_listener = session.add_listener(self.send_event)
@@ -62,17 +76,7 @@ class ControlChannel:
             return
         if not self._bucket.allow():
             self.rejected += 1
-            now = time.monotonic()
-            if now - self._last_rate_error >= _RATE_ERROR_INTERVAL:  # one error per second
-                self._last_rate_error = now
-                limit = self._config.message_rate
-                self.send_event(
-                    ErrorEvent(
-                        code="rate_limited",
-                        message=f"too many messages: at most {limit:g} per second; "
-                        f"{self.rejected} dropped so far",
-                    )
-                )
+            self._answer_rate_limited(raw)
             return
         try:
             command = parse_command(raw, max_bytes=self._config.max_message_bytes)
@@ -86,6 +90,25 @@ class ControlChannel:
             return
         if isinstance(command, Ping):  # to this connection only, never to the session's others
             self.send_event(Pong(id=command.id))
+
+    def _answer_rate_limited(self, raw: str | bytes) -> None:
+        limit = f"at most {self._config.message_rate:g} per second"
+        if self._answer_bucket.allow():
+            command_id, kind = message_label(raw, max_bytes=self._config.max_message_bytes)
+            if command_id is not None:
+                message = (
+                    f"Too many messages ({limit}): this one was not handled. "
+                    "Wait a second, then send it again."
+                )
+                self.send_event(
+                    ErrorEvent(code="rate_limited", message=message, id=command_id, command=kind)
+                )
+                return
+        now = time.monotonic()
+        if now - self._last_rate_error >= _RATE_ERROR_INTERVAL:  # one error per second
+            self._last_rate_error = now
+            message = f"Too many messages ({limit}): {self.rejected} dropped so far."
+            self.send_event(ErrorEvent(code="rate_limited", message=message))
 
     def _send_error(self, error: ServerError, command_id: str | None, kind: str | None) -> None:
         self.send_event(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from server.protocol import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, MIN_MESSAGE_BYTES
 from server.vtuber.config import TrackingConfig
 
 __all__ = ["IceServer", "ServerConfig", "parse_ice_server"]
@@ -123,7 +124,9 @@ class ServerConfig:
         size: default side of the square avatar video, pixels (multiple of 16).
         intensity: default intensity scale of instructions.
         max_sessions: largest number of WebRTC peers at once; the next is refused politely.
-        max_message_bytes: largest accepted protocol message.
+        max_message_bytes: largest accepted protocol message, bytes; at least
+            ``protocol.MIN_MESSAGE_BYTES`` so that every instruction the character limit
+            accepts fits.
         max_websockets_per_client: open websockets allowed from one client address at once;
             the next handshake is refused with HTTP 429 ``too_many_connections``.
         message_rate: sustained messages per second accepted per connection.
@@ -165,7 +168,7 @@ class ServerConfig:
     size: int = 512
     intensity: float = 1.0
     max_sessions: int = 4
-    max_message_bytes: int = 4096
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     max_websockets_per_client: int = 16
     message_rate: float = 10.0
     message_burst: int = 20
@@ -212,8 +215,11 @@ class ServerConfig:
             raise ValueError(f"intensity must be in [0.1, 2], got {self.intensity}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
-        if self.max_message_bytes < 256:
-            raise ValueError(f"max_message_bytes must be >= 256, got {self.max_message_bytes}")
+        if self.max_message_bytes < MIN_MESSAGE_BYTES:
+            raise ValueError(
+                f"max_message_bytes must be >= {MIN_MESSAGE_BYTES} (an instruction of "
+                f"{MAX_TEXT_CHARS} characters must fit), got {self.max_message_bytes}"
+            )
         if self.max_websockets_per_client < 1:
             raise ValueError(
                 f"max_websockets_per_client must be >= 1, got {self.max_websockets_per_client}"

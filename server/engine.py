@@ -98,6 +98,11 @@ class PlannedInstruction:
     anchors: tuple[dict[str, Any], ...]
     unknown_words: tuple[str, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    pieces: int = 1
+    """How many pieces a long text was planned in (1: read at once)."""
+    skipped: tuple[str, ...] = ()
+    """Pieces of the text that named nothing to perform (said to the user, never dropped
+    silently)."""
 
 
 class Motion(Protocol):
@@ -444,6 +449,8 @@ class FacecastEngine:
             anchors=anchors,
             unknown_words=tuple(str(word) for word in plan.unknown_words),
             timings_ms={str(k): float(v) for k, v in dict(plan.timings_ms).items()},
+            pieces=max(1, len(getattr(plan, "pieces", ()))),
+            skipped=tuple(str(piece) for piece in getattr(plan, "skipped", ())),
         )
 
     def timeline(self, plan: PlannedInstruction, start: FaceState, fps: float) -> Motion:

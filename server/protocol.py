@@ -15,7 +15,8 @@ Client → server commands::
 Server → client events::
 
     {"type": "status", "state": "ready", "message": "...", "session": "a1b2", ...}
-    {"type": "plan", "text": "...", "understood": ["disgust", "happiness"], "anchors": [...]}
+    {"type": "plan", "text": "...", "understood": ["disgust", "happiness"], "anchors": [...],
+        "pieces": 1, "skipped": []}
     {"type": "progress", "command": "instruct", "fraction": 0.4, "phase": "onset", "label": "..."}
     {"type": "done", "command": "capture", "result": {"reason": "...", ...}}
     {"type": "error", "code": "no_face", "message": "...", "command": "capture"}
@@ -43,8 +44,10 @@ __all__ = [
     "COMMAND_TYPES",
     "LIMITS",
     "MAX_JSON_DEPTH",
+    "MAX_MESSAGE_BYTES",
     "MAX_NUMBER_CHARS",
     "MAX_TEXT_CHARS",
+    "MIN_MESSAGE_BYTES",
     "Cancel",
     "Capture",
     "Command",
@@ -59,22 +62,42 @@ __all__ = [
     "Set",
     "Status",
     "encode_event",
+    "message_label",
     "parse_command",
     "parse_json",
+    "text_length",
 ]
 
-MAX_TEXT_CHARS = 300
-"""Longest instruction text accepted (characters): the one limit of the whole chain. It is the
-planner's own (``engines.i2fet.planner.PlannerConfig.max_chars``; a test pins the two
-together), checked here at the edge (error ``too_long``) and handed to the pages in every
-``status`` event (``limits.text_chars``) for their counter."""
+MAX_TEXT_CHARS = 1000
+"""Longest instruction text accepted: the one limit of the whole chain. It is the planner's own
+(``engines.i2fet.planner.PlannerConfig.max_chars``; a test pins the two together), checked here
+at the edge (error ``too_long``) and handed to the pages in every ``status`` event
+(``limits.text_chars``) for their counter. A text longer than what the model reads at once is
+planned in pieces (sentences, then clauses), every named emotion in order.
+
+Length is counted one way everywhere (:func:`text_length`): Unicode code points of the text
+without its surrounding white space; the pages count the same."""
 
 LIMITS: dict[str, int] = {"text_chars": MAX_TEXT_CHARS}
 """What a client needs to know to refuse before sending (``status.limits``)."""
 
+MIN_MESSAGE_BYTES = 4 * MAX_TEXT_CHARS + 256
+"""The smallest message limit a server may be given: an instruction of :data:`MAX_TEXT_CHARS`
+characters, each 4 bytes of UTF-8 (an emoji), with its other fields, always fits, so that
+``message_too_large`` never refuses a text the character limit accepts."""
+
+MAX_MESSAGE_BYTES = 8192
+"""Largest accepted message by default (``ServerConfig.max_message_bytes``)."""
+
 _ID_SCAN_BYTES = 65536  # an over-size message is still read this far for its id
 
 _ID_MAX_CHARS = 64
+
+# A top-level ``"id": value`` or ``"type": value`` right after a key string of the pre-scan,
+# for messages the decoder refuses (the id is read from the text as far as it is well formed).
+_KEY_VALUE = re.compile(
+    r'\s*:\s*(?:("[^"\\]*(?:\\.[^"\\]*)*")|(-?[0-9]{1,20})(?![0-9.eE]))', re.DOTALL
+)
 
 MAX_JSON_DEPTH = 16
 """Deepest nesting of arrays and objects accepted in any JSON a client sends (messages and the
@@ -182,7 +205,10 @@ class Status(Event):
     has_avatar: bool | None = None
     settings: dict[str, Any] | None = None
     limits: dict[str, int] | None = None
-    """Client-side limits, e.g. ``{"text_chars": 300}`` (:data:`LIMITS`)."""
+    """Client-side limits, e.g. ``{"text_chars": 1000}`` (:data:`LIMITS`)."""
+    demo_idle_seconds: float | None = None
+    """The broadcast session's demo loop plays after this many seconds without input (left
+    out when it has none)."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +223,10 @@ class PlanEvent(Event):
     unknown_words: list[str] = field(default_factory=list)
     duration: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    pieces: int = 1
+    """A long text is planned in pieces (sentences, then clauses): how many (1: at once)."""
+    skipped: list[str] = field(default_factory=list)
+    """The pieces that named no emotion or facial action: nothing was performed for them."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +352,14 @@ def parse_json(
         raise ProtocolError(f"message is not valid JSON: {error}", code="bad_json") from None
 
 
-def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
+def text_length(text: str) -> int:
+    """The length of an instruction as Facecast counts it everywhere (the edge's ``too_long``,
+    its ``details.length``, the pages' counters): Unicode code points of ``text`` without its
+    surrounding white space."""
+    return len(text.strip())
+
+
+def parse_command(raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Command:
     """Parse and validate one client message.
 
     Args:
@@ -330,31 +367,90 @@ def parse_command(raw: str | bytes, *, max_bytes: int = 4096) -> Command:
         max_bytes: largest accepted message, in bytes.
 
     Raises:
-        LimitError: ``message_too_large``.
+        LimitError: ``message_too_large`` (an over-size ``instruct`` whose text is over
+            :data:`MAX_TEXT_CHARS` is ``too_long`` instead: that is why it is too large).
         ProtocolError: ``bad_json``, ``too_deep``, ``bad_number`` (see :func:`parse_json`),
             ``bad_message``, ``unknown_type``, ``bad_field`` (also text that is not valid
             Unicode, e.g. a lone surrogate) or ``too_long`` (instruction text over
             :data:`MAX_TEXT_CHARS`).
 
     Every error carries the message's ``id`` and ``type`` (``command_id``, ``command``) when
-    they could be read, so that the answer reaches the entry that sent it.
+    they could be read, so that the answer reaches the entry that sent it: from the decoded
+    object, or for a message the decoder refuses (``bad_json``, ``too_deep``, ``bad_number``)
+    from its top-level ``"id"`` and ``"type"`` as far as the text is well formed.
     """
-    size = len(raw.encode() if isinstance(raw, str) else raw)
+    size = _byte_size(raw)
     if size > max_bytes:
-        error = LimitError(
+        error: ServerError = LimitError(
             f"the message is {size} bytes long; the limit is {max_bytes} bytes. "
             f"Send a shorter message (an instruction has at most {MAX_TEXT_CHARS} characters).",
             code="message_too_large",
         )
         if size <= _ID_SCAN_BYTES:  # still small enough to read its id cheaply
-            with contextlib.suppress(ProtocolError):
-                _label(error, parse_json(raw))
+            try:
+                data = parse_json(raw)
+            except ProtocolError:
+                data = _scan_label(raw)
+            if isinstance(data, dict) and data.get("type") == "instruct":
+                text = data.get("text")
+                if isinstance(text, str) and text_length(text) > MAX_TEXT_CHARS:
+                    error = _too_long(text)
+            _label(error, data)
         raise error
-    data = parse_json(raw)
+    try:
+        data = parse_json(raw)
+    except ProtocolError as error:
+        raise _label(error, _scan_label(raw)) from None
     try:
         return _parse_object(data)
     except ProtocolError as error:
         raise _label(error, data) from None
+
+
+def message_label(
+    raw: str | bytes, *, max_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[str | None, str | None]:
+    """``(id, type)`` of a message as far as they can be read, without validating it (for
+    answering a message that is not handled, e.g. ``rate_limited``); ``(None, None)`` for a
+    message over ``max_bytes``."""
+    if _byte_size(raw) > max_bytes:
+        return None, None
+    try:
+        data = parse_json(raw)
+    except ProtocolError:
+        data = _scan_label(raw)
+    label = _label(ServerError(""), data)
+    return label.command_id, label.command
+
+
+def _byte_size(raw: str | bytes) -> int:
+    return len(raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw)
+
+
+def _scan_label(raw: str | bytes) -> dict[str, Any]:
+    """The top-level ``"id"`` and ``"type"`` of a message the decoder refused, as far as its
+    text is well formed up to them (``{"id": "7", "text": "smile}`` still has its id). A value
+    string is never taken for a key: a key is a string followed by a colon, at depth 1."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes | bytearray) else raw
+    found: dict[str, Any] = {}
+    depth = 0
+    for token in _SCAN_TOKEN.finditer(text):
+        item = token.group()
+        if item in "[{":
+            depth += 1
+        elif item in "]}":
+            depth -= 1
+        elif item == '"':  # an unterminated string: nothing after it can be read
+            break
+        elif depth == 1 and item in ('"id"', '"type"') and item[1:-1] not in found:
+            match = _KEY_VALUE.match(text, token.end())
+            if match is not None:
+                with contextlib.suppress(ValueError):
+                    value = json.loads(match.group(1)) if match.group(1) else int(match.group(2))
+                    found[item[1:-1]] = value
+            if len(found) == 2:
+                break
+    return found
 
 
 def _label(error: ServerError, data: Any) -> ServerError:
@@ -369,6 +465,16 @@ def _label(error: ServerError, data: Any) -> ServerError:
     if isinstance(data.get("type"), str) and data["type"] in COMMAND_TYPES:
         error.command = data["type"]
     return error
+
+
+def _too_long(text: str) -> ProtocolError:
+    length = text_length(text)
+    return ProtocolError(
+        f"That instruction is {length} characters long; the limit is {MAX_TEXT_CHARS}. "
+        f'Shorten it (a few sentences, e.g. "look surprised, then smile") and send it again.',
+        code="too_long",
+        details={"length": length, "limit": MAX_TEXT_CHARS},
+    )
 
 
 def _parse_object(data: Any) -> Command:
@@ -426,14 +532,8 @@ def _validate_field(kind: str, name: str, value: Any) -> Any:
                 "instruction as plain UTF-8 text",
                 code="bad_field",
             )
-        if len(value.strip()) > MAX_TEXT_CHARS:
-            raise ProtocolError(
-                f"That instruction is {len(value.strip())} characters long; the limit is "
-                f'{MAX_TEXT_CHARS}. Shorten it (a sentence or two, e.g. "look surprised, '
-                f'then smile") and send it again.',
-                code="too_long",
-                details={"length": len(value.strip()), "limit": MAX_TEXT_CHARS},
-            )
+        if text_length(value) > MAX_TEXT_CHARS:
+            raise _too_long(value)
         return value.strip()
     if name == "idle":
         if not isinstance(value, bool):

@@ -186,6 +186,7 @@ class Session:
         self.instruct_latencies_ms: collections.deque[float] = collections.deque(maxlen=200)
         """Instruction received -> first frame of its motion rendered (milliseconds)."""
         self._running: asyncio.Task[None] | None = None
+        self._running_command: Command | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
         self._started_at = time.monotonic()
@@ -283,7 +284,14 @@ class Session:
             has_avatar=self.avatar is not None,
             settings=self.settings.to_dict(),
             limits=dict(LIMITS),
+            demo_idle_seconds=self._demo_idle_seconds(),
         )
+
+    def _demo_idle_seconds(self) -> float | None:
+        """Seconds without input after which this session plays its demo loop (None: never)."""
+        if self.kind != "broadcast" or self.config.demo_idle_seconds <= 0:
+            return None
+        return None if not self.config.demo_instructions else self.config.demo_idle_seconds
 
     def _set_state(self, state: str, message: str) -> None:
         self.state = state
@@ -299,9 +307,9 @@ class Session:
         """
         if self._closed:
             raise SessionError("this session is closed", "closed")
-        self._last_activity = time.monotonic()
         if isinstance(command, Ping):  # liveness only: the connection answers its own pong
-            return
+            return  # (and not a person's activity: a client's keep-alive never stops the demo)
+        self._last_activity = time.monotonic()
         if isinstance(command, Cancel):
             self._cancel(command)
             return
@@ -338,9 +346,24 @@ class Session:
             dropped += 1
             if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
                 item.result.set_exception(SessionError("cancelled", "cancelled"))
+            elif isinstance(item, Instruct):  # its entry gets an answer: it will not run
+                self.emit(
+                    Done(
+                        id=item.id, command="instruct",
+                        result={"cancelled": True, "started": False},
+                    )
+                )  # fmt: skip
         stopped = self._running is not None and not self._running.done()
         if self._running is not None:
             self._running.cancel()
+            planning = self._running_command
+            if stopped and isinstance(planning, Instruct):  # stopped while being planned
+                self.emit(
+                    Done(
+                        id=planning.id, command="instruct",
+                        result={"cancelled": True, "started": False},
+                    )
+                )  # fmt: skip
         running = self._motion
         eased = False
         if running is not None and not running.finished and self.avatar is not None:
@@ -368,6 +391,7 @@ class Session:
     async def _work(self) -> None:
         while True:
             command = await self._queue.get()
+            self._running_command = command
             self._running = asyncio.create_task(self._run(command))
             await asyncio.wait({self._running})
             if (
@@ -464,6 +488,8 @@ class Session:
                 unknown_words=list(plan.unknown_words),
                 duration=round(float(motion.duration), 3),
                 timings_ms=dict(plan.timings_ms),
+                pieces=plan.pieces,
+                skipped=list(plan.skipped),
             )
         )
         understood = " → ".join(plan.understood) or "?"
@@ -507,11 +533,25 @@ class Session:
         )
 
     async def _choose_source(self, frames: list[Any], command_id: str | None) -> dict[str, Any]:
-        """Pick the best of ``frames`` (engine.choose_source), calibrate it, report it."""
-        self._set_state("calibrating", f"choosing the best of {len(frames)} frames")
+        """Pick the best of ``frames`` (engine.choose_source), calibrate it, report it. Each step
+        is a ``progress`` event answering ``command_id`` (phase ``choosing``, ``calibrating``)."""
+        count = len(frames)
+        self._set_state("calibrating", f"choosing the best of {count} frames")
+        self.emit(
+            Progress(
+                id=command_id, command="capture", fraction=0.0, phase="choosing",
+                message=f"choosing the best of {count} stills",
+            )
+        )  # fmt: skip
         choice = await self._in_worker(self.engine.choose_source, frames)
-        if not 0 <= choice.index < len(frames):
+        if not 0 <= choice.index < count:
             raise ServerError(f"source selection returned index {choice.index}", "engine_error")
+        self.emit(
+            Progress(
+                id=command_id, command="capture", fraction=0.5, phase="calibrating",
+                message=f"calibrating still {choice.index + 1} of {count} ({choice.reason})",
+            )
+        )  # fmt: skip
         result = await self._install_avatar(frames[choice.index])
         result.update(
             {
@@ -529,6 +569,12 @@ class Session:
     async def _upload(self, command: PhotoUpload) -> dict[str, Any]:
         self._set_state("calibrating", "reading the photo")
         image = await self._read_image(command.data)
+        self.emit(
+            Progress(
+                id=command.id, command="upload", fraction=0.5, phase="calibrating",
+                message="calibrating the photo",
+            )
+        )  # fmt: skip
         result = await self._install_avatar(image)
         result["reason"] = "uploaded photo"
         result["thumbnail"] = jpeg_data_url(image)

@@ -51,7 +51,7 @@ async def send_command(
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     async with websockets.connect(target, open_timeout=min(timeout, 10.0)) as ws:
-        await ws.send(json.dumps(command))
+        await ws.send(json.dumps(command, ensure_ascii=False))  # UTF-8: a text at the limit fits
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:

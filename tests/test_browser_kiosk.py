@@ -1,11 +1,13 @@
 """The kiosk that runs all day (issue 16), in Debian chromium driven by playwright, against the
 server with the transport test double: the face changed twice from the kiosk, the caption
-below the video (never over the face, also on a 390×844 phone), the full-screen button, and
-the page reconnecting by itself after the server restarts on the same port."""
+below the video (never over the face, also on a 390×844 phone), the full-screen button, the
+page reconnecting by itself after the server restarts on the same port (putting its face back
+when the restarted server has none), and the demo loop resuming after idle."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import cv2
@@ -51,8 +53,10 @@ def png_bytes(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-async def start_server(engine: Any, photo: np.ndarray | None, port: int | None) -> TestServer:
-    config = ServerConfig(size=256, fps=30.0, demo_idle_seconds=60.0)
+async def start_server(
+    engine: Any, photo: np.ndarray | None, port: int | None, demo_idle_seconds: float = 60.0
+) -> TestServer:
+    config = ServerConfig(size=256, fps=30.0, demo_idle_seconds=demo_idle_seconds)
     app = create_app(config, engine, startup_image=photo, warmup=False)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
@@ -128,24 +132,44 @@ async def kiosk_scenario(photo: np.ndarray) -> dict[str, Any]:
             )
             result["caption_while_down"] = await page.inner_text("#caption")
             await asyncio.sleep(1.5)  # down for a while: a few attempts fail
-            server = await start_server(engine, photo, port)
+            # it comes back without a face (no --photo): the kiosk puts its own back; its
+            # demo loop plays after 1.5 s without input
+            server = await start_server(engine, None, port, demo_idle_seconds=1.5)
             await page.wait_for_function(
                 "() => document.body.dataset.connection === 'connected'"
                 " && window.facecast.link !== null",
                 timeout=30_000,
             )
             result["reconnects"] = await page.evaluate("() => window.facecast.connects") - connects
+            await page.wait_for_function("() => window.facecast.restored === 1", timeout=20_000)
             await page.wait_for_function(
                 "() => { const v = document.getElementById('avatar');"
                 " return v.readyState >= 2 && v.currentTime > 0; }",
                 timeout=20_000,
             )
+            await asyncio.sleep(1.0)  # the restored face reaches the video
+            restored = await grab(page)
+            result["restored_vs_second"] = float(np.abs(restored - frames[1]).mean())
+            result["restored_vs_first"] = float(np.abs(restored - frames[0]).mean())
             await page.wait_for_selector("#text:not([disabled])", timeout=10_000)
             await page.fill("#text", "look surprised")
             await page.press("#text", "Enter")
             result["plan_after_restart"] = await wait_event(
                 page, "e.type === 'plan' && e.text === 'look surprised'", 10_000
             )
+            visitor_at = time.monotonic()
+            result["demo_note"] = await page.inner_text(".kiosk-status")
+            # nobody types: the demo loop comes back by itself, and the caption says it is one
+            seen = await page.evaluate("() => window.facecast.events.length")
+            later_demo = (
+                f"window.facecast.events.slice({seen})"
+                ".find(e => e.type === 'plan' && e.id.startsWith('demo-'))"
+            )
+            await page.wait_for_function(f"() => {later_demo}", timeout=15_000)
+            result["demo_after"] = time.monotonic() - visitor_at
+            result["demo"] = await page.evaluate(f"() => {later_demo}")
+            await asyncio.sleep(0.2)
+            result["demo_caption"] = await page.inner_text("#caption")
             result["navigations"] = await page.evaluate(
                 "() => performance.getEntriesByType('navigation').length"
             )
@@ -176,5 +200,12 @@ def test_kiosk_changes_face_keeps_captions_off_the_face_and_reconnects(
     assert not any("fullscreen" in line.lower() for line in result.get("console", []))
     assert "reconnecting" in result["caption_while_down"]
     assert result["reconnects"] >= 2  # failed attempts while it was down, then the one that worked
+    # the restarted server had no face: the kiosk put back the one it showed (the second)
+    assert result["restored_vs_second"] < 0.5 * result["restored_vs_first"], result
     assert result["plan_after_restart"]["understood"] == ["surprise"]
+    assert "demo after 2 s idle" in result["demo_note"], result["demo_note"]
+    # the demo loop resumed after the idle time, and the caption says it is the demo
+    assert 1.2 <= result["demo_after"] <= 8.0, result["demo_after"]
+    assert result["demo"]["understood"]
+    assert result["demo_caption"].startswith("Demo: “"), result["demo_caption"]
     assert result["navigations"] == 1  # no reload

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -24,8 +26,17 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def planner() -> InstructionPlanner:
-    return InstructionPlanner.load()
+def planner() -> Iterator[InstructionPlanner]:
+    # one torch thread, as the server runs it (InstructionPlanner's docstring): on a busy CPU
+    # intra-op threads make a long text's many small runs 100x slower
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield InstructionPlanner.load()
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +210,34 @@ def test_natural_chains_match_the_vocabulary_reading(planner) -> None:
         if got != expected:
             wrong.append((text, expected, got))
     assert len(wrong) <= 2, wrong  # the shipped checkpoint: 1 of 25
+
+
+LONG_TEXT = (
+    "We are recording a short clip for the museum's new exhibition about faces, and I will "
+    "tell you what to do now. To begin with, please look genuinely afraid, as if you heard a "
+    "strange noise in the dark corridor. After a moment, smile broadly and happily. "
+    "And at the very end, please look a bit sad, as if you were saying goodbye to friends."
+)
+
+
+def test_a_long_text_is_planned_in_pieces_every_emotion_in_order(planner) -> None:
+    assert len(LONG_TEXT) > planner.config.piece_chars
+    plan = planner.plan(LONG_TEXT)
+    # every emotion it names, in order (read at once, the encoder would cut it at 64 tokens)
+    named = [label for label, _ in itertools.groupby(plan.understood)]
+    assert named == ["fear", "happiness", "sadness"], plan.understood
+    assert len(plan.pieces) >= 3 and plan.text == LONG_TEXT
+    # the opening sentence names nothing: skipped, and said so (never dropped silently)
+    assert plan.skipped and plan.skipped[0].startswith("We are recording")
+    assert all(piece in plan.pieces for piece in plan.skipped)
+    assert len(plan.anchors) == len(plan.understood)
+    # nothing named in any piece: not understood, as for a short text
+    with pytest.raises(InstructionNotUnderstoodError):
+        planner.plan("We are recording a clip for the museum. " * 6)
+
+
+def test_a_long_text_at_the_limit_is_planned(planner) -> None:
+    text = ("Be happy, then be sad. " * 60)[: planner.config.max_chars].strip()
+    plan = planner.plan(text)
+    assert plan.understood[:4] == ("happiness", "sadness", "happiness", "sadness")
+    assert len(plan.understood) >= 80 and not plan.skipped

@@ -7,6 +7,7 @@ follows the expression and a shift that follows the head yaw. Not the product.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +35,20 @@ WORDS = {
     "surprise": ("surprise", "surprised"),
     "fear": ("fear", "afraid"),
 }
+
+
+def _labels_in(text: str) -> list[str]:
+    """The labels of WORDS found in ``text``, in order of appearance, each once."""
+    lowered = text.lower()
+    found = sorted(
+        (lowered.find(word), label) for label, words in WORDS.items() for word in words
+        if word in lowered
+    )  # fmt: skip
+    labels: list[str] = []
+    for _, label in found:
+        if label not in labels:
+            labels.append(label)
+    return labels
 
 
 class FakeMotion:
@@ -176,19 +191,18 @@ class FakeEngine:
         self.threads.add(threading.current_thread().name)
         if self.plan_delay:
             time.sleep(self.plan_delay)
-        lowered = text.lower()
-        if "crash" in lowered:
+        if "crash" in text.lower():
             raise RuntimeError("fake planner bug")
-        found = sorted(
-            (lowered.find(word), label)
-            for label, words in WORDS.items()
-            for word in words
-            if word in lowered
-        )
+        # like the product planner, several sentences are planned one by one; a sentence
+        # that names nothing is skipped and said so
+        sentences = [part for part in re.split(r"(?<=[.!?])\s+", text.strip()) if part]
         labels: list[str] = []
-        for _, label in found:
-            if label not in labels:
-                labels.append(label)
+        skipped: list[str] = []
+        for sentence in sentences:
+            found = _labels_in(sentence)
+            labels.extend(found)
+            if not found:
+                skipped.append(sentence)
         if not labels:
             raise EngineInputError(
                 f"no emotion understood in {text!r}. Try e.g.: 'smile'", "not_understood"
@@ -199,7 +213,16 @@ class FakeEngine:
             expression[list(WORDS).index(label) * 4 : list(WORDS).index(label) * 4 + 4] = intensity
             keys.append(FaceState(expression, np.array([0, 0.05, 0], np.float32), "apex", label))
         anchors = tuple({"label": label, "intensity": float(intensity)} for label in labels)
-        return PlannedInstruction(keys, text, tuple(labels), anchors, (), {"plan": 0.1})
+        return PlannedInstruction(
+            keys,
+            text,
+            tuple(labels),
+            anchors,
+            (),
+            {"plan": 0.1},
+            pieces=len(sentences),
+            skipped=tuple(skipped) if len(sentences) > 1 else (),
+        )
 
     def timeline(self, plan: PlannedInstruction, start: FaceState, fps: float) -> FakeMotion:
         return FakeMotion([start, *plan.handle], self.segment_seconds)

@@ -14,7 +14,7 @@ from test_server_fakes import FakeEngine
 
 from server.config import ServerConfig
 from server.exceptions import LimitError, SessionError
-from server.protocol import Cancel, Event, Instruct, Set
+from server.protocol import Cancel, Event, Instruct, Ping, Set
 from server.session import Executors, Session
 
 pytestmark = pytest.mark.timeout(60)
@@ -83,6 +83,10 @@ def test_cancel_jumps_the_queue_and_eases_back_to_rest() -> None:
             "dropped": 2,
             "easing_to_rest": False,
         }
+        # every one of them is answered: none of the three will run
+        for number in range(3):
+            done = harness.of("a", "done", id=f"i{number}")
+            assert done and done[0]["result"] == {"cancelled": True, "started": False}, number
         await asyncio.sleep(0.5)
         assert not harness.of("a", "plan")  # nothing planned after the cancel
         # Cancel during a transition: the face eases back to rest from where it is.
@@ -187,8 +191,60 @@ def test_broadcast_demo_loop_plays_when_idle() -> None:
         assert plans[0]["id"] == "demo-1" and plans[0]["understood"]
         await asyncio.sleep(0.5)
         assert not harness.of("peer", "plan")  # only the broadcast session demos
+        # the pages learn when the demo plays (the kiosk says so); a peer has none
+        assert broadcast.status().demo_idle_seconds == 0.3
+        assert peer.status().demo_idle_seconds is None
         await broadcast.close()
         await peer.close()
+        harness.close()
+
+    run(scenario)
+
+
+def test_the_demo_resumes_after_a_visitor_and_keep_alives_do_not_stop_it() -> None:
+    async def scenario() -> None:
+        harness = Harness(FakeEngine(segment_seconds=0.1), demo_idle_seconds=0.8)
+        broadcast = harness.session("broadcast", kind="broadcast")
+        await broadcast.set_avatar_image(face())
+        await harness.until(lambda: harness.of("broadcast", "plan", id="demo-1"), timeout=5)
+        broadcast.handle(Instruct(id="visitor", text="look sad"))
+        visitor_at = time.monotonic()
+
+        # a client's keep-alive pings are not a person: they never hold the demo back
+        def demos() -> list[dict[str, Any]]:
+            return [p for p in harness.of("broadcast", "plan") if p["id"] != "visitor"][1:]
+
+        resumed_after = None
+        while resumed_after is None and time.monotonic() - visitor_at < 4.0:
+            broadcast.handle(Ping(id="keepalive"))
+            await asyncio.sleep(0.1)
+            if demos():
+                resumed_after = time.monotonic() - visitor_at
+        assert resumed_after is not None and 0.7 <= resumed_after <= 2.5, resumed_after
+        assert demos()[0]["id"] == "demo-2"
+        await broadcast.close()
+        harness.close()
+
+    run(scenario)
+
+
+def test_capture_and_upload_report_each_step_to_their_entry() -> None:
+    async def scenario() -> None:
+        harness = Harness(FakeEngine(calibrate_delay=0.1))
+        session = harness.session("a")
+        import cv2
+
+        ok, png = cv2.imencode(".png", face())
+        assert ok
+        await session.capture_stills([png.tobytes()] * 3, "cap")
+        steps = [(e["phase"], e["message"]) for e in harness.of("a", "progress", id="cap")]
+        assert [phase for phase, _ in steps] == ["choosing", "calibrating"]
+        assert steps[0][1] == "choosing the best of 3 stills"
+        assert steps[1][1].startswith("calibrating still 1 of 3")
+        assert harness.of("a", "done", id="cap")
+        await session.upload_photo(png.tobytes(), "up")
+        assert [e["phase"] for e in harness.of("a", "progress", id="up")] == ["calibrating"]
+        await session.close()
         harness.close()
 
     run(scenario)

@@ -6,6 +6,11 @@ I2FET's slot labels then contradict the phrases, the text is planned one phrase 
 otherwise I2FET reads the raw text and its count head decides (and the text is rejected
 unless every slot is near-certain). I2FET always generates the expressions, poses and intensities.
 
+A text longer than ``PlannerConfig.piece_chars`` (more than I2FET reads at once) is planned in
+pieces (``engines.i2fet.pieces``: sentences, then clauses), each from where the previous one
+ends; a piece that names nothing is skipped and said so (``Plan.skipped``), never dropped
+silently.
+
 Facial actions that are not emotions ("wink", "close your eyes", "raise your eyebrows"; see
 ``engines.instructions.actions``) are anchors of their own, or join the emotion they are
 linked to by "and" ("smile and wink").
@@ -34,6 +39,7 @@ from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodE
 from engines.i2fet.grounding import grounded_text, lexicon_reading, split_at_mentions
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
+from engines.i2fet.pieces import split_long_text
 from engines.instructions.actions import ActionMention, compose_actions, find_actions
 from engines.instructions.plan import Anchor, PlanRecord
 from engines.text import TextEncoder, get_encoder
@@ -59,7 +65,16 @@ class Plan(PlanRecord):
     chain is planned in pieces); the neutral face is the
     subject's, from NED; ``understood`` comes from I2FET's slot heads; ``timings_ms`` has
     "text", "i2fet", "ned" and "total".
+
+    Attributes:
+        pieces: the pieces a long text was planned in, in order (empty when it was read at
+            once; see :func:`engines.i2fet.pieces.split_long_text`).
+        skipped: the pieces that named no emotion or facial action: nothing was performed for
+            them (their unknown words are in ``unknown_words``).
     """
+
+    pieces: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +82,11 @@ class PlannerConfig:
     """Planner options.
 
     Attributes:
-        max_chars: longer instructions are rejected (InstructionError).
+        max_chars: longer instructions are rejected (InstructionError); the server's one limit
+            (``server.protocol.MAX_TEXT_CHARS``, a test pins them together).
+        piece_chars: longest text I2FET reads at once. Its training instructions are at most
+            135 characters (33 wordllama tokens; the encoder cuts at 64): a longer text is
+            planned in pieces of at most this many characters (sentences, then clauses).
         min_confidence: with no emotion word found by the vocabulary, every used slot's label
             must be at least this probable for the text to be accepted. The model has never
             seen non-emotional text: at 0.995, 3% of 30 everyday sentences ("be yourself")
@@ -76,13 +95,16 @@ class PlannerConfig:
         sample_temperature: prior-sample scale when ``plan(seed=...)`` asks for variation.
     """
 
-    max_chars: int = 300
+    max_chars: int = 1000
+    piece_chars: int = 160
     min_confidence: float = 0.999
     sample_temperature: float = 0.6
 
     def __post_init__(self) -> None:
         if self.max_chars < 1:
             raise ValueError("max_chars must be >= 1")
+        if not 1 <= self.piece_chars <= self.max_chars:
+            raise ValueError(f"piece_chars must be in [1, max_chars], got {self.piece_chars}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise ValueError("min_confidence must be in [0, 1]")
         if self.sample_temperature < 0:
@@ -202,6 +224,12 @@ class InstructionPlanner:
             if current_pose is None
             else _vector(current_pose, POSE_DIM, "current_pose")
         )
+        if len(text.strip()) > self.config.piece_chars:
+            pieces = split_long_text(text, self.config.piece_chars)
+            if len(pieces) > 1:
+                return self._plan_long(
+                    text, pieces, expression, pose, intensity_scale, seed, started
+                )
         actions = find_actions(text)
         if actions:
             return self._plan_with_actions(
@@ -315,19 +343,46 @@ class InstructionPlanner:
             )
             plans.append(plan)
             expression, pose = plan.anchors[-1].expression, plan.anchors[-1].pose
-        timings: dict[str, float] = {}
-        for plan in plans:
-            _add_timings(timings, plan)
-        timings["total"] = (time.perf_counter() - started) * 1e3
-        unknown = tuple(dict.fromkeys(w for plan in plans for w in plan.unknown_words))
-        return Plan(
-            text=text,
-            anchors=tuple(a for plan in plans for a in plan.anchors),
-            neutral_expression=plans[0].neutral_expression,
-            neutral_pose=plans[0].neutral_pose,
-            understood=tuple(label for plan in plans for label in plan.understood),
-            unknown_words=unknown,
-            timings_ms=timings,
+        return _joined(text, plans, started)
+
+    def _plan_long(
+        self,
+        text: str,
+        pieces: list[str],
+        expression: NDArray[np.float32],
+        pose: NDArray[np.float32],
+        intensity_scale: float,
+        seed: int | None,
+        started: float,
+    ) -> Plan:
+        """A text longer than I2FET reads at once: each piece (sentence or clauses) planned
+        from where the previous one ends; pieces naming nothing are skipped and listed in
+        ``Plan.skipped``. Raises InstructionNotUnderstoodError when no piece names anything."""
+        plans: list[Plan] = []
+        skipped: list[str] = []
+        unknown: list[str] = []
+        for number, piece in enumerate(pieces):
+            try:
+                plan = self.plan(
+                    piece,
+                    current_expression=expression,
+                    current_pose=pose,
+                    intensity_scale=intensity_scale,
+                    seed=None if seed is None else seed + number,
+                )
+            except InstructionNotUnderstoodError as error:
+                skipped.append(piece)
+                unknown.extend(error.unknown_words)
+                continue
+            plans.append(plan)
+            unknown.extend(plan.unknown_words)
+            expression, pose = plan.anchors[-1].expression, plan.anchors[-1].pose
+        if not plans:
+            raise InstructionNotUnderstoodError(
+                text, unknown_words=tuple(dict.fromkeys(unknown)), examples=self.examples
+            )
+        return _joined(
+            text, plans, started, pieces=tuple(pieces), skipped=tuple(skipped), unknown=unknown
         )
 
     def _plan_with_actions(
@@ -385,6 +440,36 @@ class InstructionPlanner:
     def plan_many(self, texts: Sequence[str], **options: Any) -> list[Plan]:
         """``plan`` for each text (convenience for tests and benchmarks)."""
         return [self.plan(text, **options) for text in texts]
+
+
+def _joined(
+    text: str,
+    plans: list[Plan],
+    started: float,
+    *,
+    pieces: tuple[str, ...] = (),
+    skipped: tuple[str, ...] = (),
+    unknown: Sequence[str] | None = None,
+) -> Plan:
+    """One plan of ``text`` from the plans of its pieces, in order: their anchors joined, the
+    subject's neutral face the first piece's, stage times summed."""
+    timings: dict[str, float] = {}
+    for plan in plans:
+        _add_timings(timings, plan)
+    timings["total"] = (time.perf_counter() - started) * 1e3
+    if unknown is None:
+        unknown = [word for plan in plans for word in plan.unknown_words]
+    return Plan(
+        text=text,
+        anchors=tuple(a for plan in plans for a in plan.anchors),
+        neutral_expression=plans[0].neutral_expression,
+        neutral_pose=plans[0].neutral_pose,
+        understood=tuple(label for plan in plans for label in plan.understood),
+        unknown_words=tuple(dict.fromkeys(unknown)),
+        timings_ms=timings,
+        pieces=pieces,
+        skipped=skipped,
+    )
 
 
 def _add_timings(timings: dict[str, float], plan: Plan) -> None:

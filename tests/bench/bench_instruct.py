@@ -85,6 +85,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     torch.set_num_threads(best)
     try:
         out.update(_unknown_words(planner, 20 if quick else 100))
+        out.update(_long_texts(planner, 5 if quick else 20))
     finally:
         torch.set_num_threads(default_threads)
     return out
@@ -114,6 +115,38 @@ def _unknown_words(planner: Any, count: int) -> dict[str, Any]:
         "instruct_unknown_word_ms_p50": round(float(np.percentile(values, 50)), 3),
         "instruct_unknown_word_ms_p95": round(float(np.percentile(values, 95)), 3),
         "instruct_unknown_word_count": int(values.size),
+    }
+
+
+def _long_texts(planner: Any, count: int) -> dict[str, Any]:
+    """Latency of texts near the one limit (``PlannerConfig.max_chars``): corpus instructions
+    joined into sentences, planned in pieces (``engines.i2fet.pieces``)."""
+    from engines.i2fet import InstructionNotUnderstoodError
+
+    pool = _instructions(count * 24)
+    limit = planner.config.max_chars
+    totals: list[float] = []
+    lengths: list[int] = []
+    pieces: list[int] = []
+    for number in range(count):
+        sentences = [f"{text.rstrip('.!')}." for text in pool[number * 24 : (number + 1) * 24]]
+        text = ""
+        for sentence in sentences:
+            if len(text) + len(sentence) + 1 > limit:
+                break
+            text = f"{text} {sentence}".strip()
+        started = time.perf_counter()
+        with contextlib.suppress(InstructionNotUnderstoodError):
+            pieces.append(len(planner.plan(text).pieces))
+        totals.append((time.perf_counter() - started) * 1e3)
+        lengths.append(len(text))
+    values = np.asarray(totals)
+    return {
+        "instruct_long_ms_p50": round(float(np.percentile(values, 50)), 3),
+        "instruct_long_ms_max": round(float(values.max()), 3),
+        "instruct_long_chars_mean": round(float(np.mean(lengths)), 1),
+        "instruct_long_pieces_mean": round(float(np.mean(pieces)), 2) if pieces else 0.0,
+        "instruct_long_count": len(totals),
     }
 
 
