@@ -27,6 +27,8 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+from engines.face_model.camera import euler_to_matrix
+
 __all__ = [
     "UNITY_FROM_MODEL",
     "pose_matrix",
@@ -46,13 +48,7 @@ def pose_matrix(pose: NDArray[np.floating]) -> NDArray[np.float64]:
     """(3, 3) rotation ``Rz(roll) · Ry(yaw) · Rx(pitch)`` of a (3,) ``(pitch, yaw, roll)``
     pose in radians (model frame)."""
     pitch, yaw, roll = (float(v) for v in np.asarray(pose, np.float64).reshape(3))
-    cx, sx = math.cos(pitch), math.sin(pitch)
-    cy, sy = math.cos(yaw), math.sin(yaw)
-    cz, sz = math.cos(roll), math.sin(roll)
-    rx = np.array([[1.0, 0.0, 0.0], [0.0, cx, -sx], [0.0, sx, cx]])
-    ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
-    rz = np.array([[cz, -sz, 0.0], [sz, cz, 0.0], [0.0, 0.0, 1.0]])
-    return rz @ ry @ rx
+    return np.asarray(euler_to_matrix(pitch, yaw, roll), np.float64)
 
 
 def quaternion_from_matrix(rotation: NDArray[np.floating]) -> NDArray[np.float64]:
