@@ -9,6 +9,8 @@ gathered tensor is S times the features; measured on this project's machines: a 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from numpy.typing import NDArray
@@ -26,7 +28,9 @@ def csr_matrix(
     coo = torch.sparse_coo_tensor(
         indices, torch.from_numpy(np.asarray(values, np.float32)), shape, check_invariants=True
     ).coalesce()
-    return coo.to_sparse_csr()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product is all we use
+        warnings.simplefilter("ignore", UserWarning)
+        return coo.to_sparse_csr()
 
 
 class _SparseProduct(torch.autograd.Function):

@@ -61,6 +61,21 @@ class DeformationPCA:
         out[:, :count] = flat @ unit[:count].T
         return out
 
+    def coefficients_of_weights(
+        self, scaled_weights: NDArray[np.floating], basis: RegionBasis, size: int
+    ) -> NDArray[np.float32]:
+        """:meth:`coefficients` of ``scaled_weights @ X`` ((N, E) face scale × coefficients)
+        without building the deformations (the map is linear: an (R, E) matrix)."""
+        unit = self.scaled_basis.astype(np.float64) / (self.stddev[:, None].astype(np.float64) ** 2)
+        flat = basis.basis.reshape(basis.num_expressions, -1).astype(np.float64)
+        through = unit @ flat.T  # (R, E)
+        offset = unit @ self.mean.astype(np.float64)
+        out = np.zeros((len(scaled_weights), size), np.float32)
+        count = min(size, self.rank)
+        values = np.asarray(scaled_weights, np.float64) @ through.T - offset
+        out[:, :count] = values[:, :count]
+        return out
+
     def decoder_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean, scaled_basis) as float32 tensors for ``PCADecoder.set_basis``."""
         return torch.from_numpy(self.mean.copy()), torch.from_numpy(self.scaled_basis.copy())
