@@ -163,7 +163,7 @@ def read_frames(
         stream = container.streams.video[0]
         rate = float(fps or (stream.average_rate or 25))
         count = int(stream.frames or 0)
-    except (av.error.FFmpegError, IndexError, OSError) as error:  # type: ignore[attr-defined]
+    except (av.error.FFmpegError, IndexError, OSError) as error:
         raise ImageError(f"cannot read the video {path}: {error}") from error
 
     def frames() -> Iterator[NDArray[np.uint8]]:
@@ -171,8 +171,8 @@ def read_frames(
             for index, frame in enumerate(container.decode(stream)):
                 if index >= max_frames:
                     raise ImageError(f"{path} has more than {max_frames} frames")
-                yield frame.to_ndarray(format="rgb24")
-        except av.error.FFmpegError as error:  # type: ignore[attr-defined]
+                yield np.asarray(frame.to_ndarray(format="rgb24"), np.uint8)
+        except av.error.FFmpegError as error:
             raise ImageError(f"cannot decode {path}: {error}") from error
         finally:
             container.close()
@@ -224,8 +224,8 @@ def fit_sequence(
     if not present.any():
         raise NoFaceError(f"no face found in any of the {len(faces)} frames")
     with_face = np.flatnonzero(present)
-    picks = with_face[np.linspace(0, len(with_face) - 1, min(config.identity_frames,
-                                                            len(with_face))).round().astype(int)]  # fmt: skip
+    count = min(config.identity_frames, len(with_face))
+    picks = with_face[np.linspace(0, len(with_face) - 1, count).round().astype(int)]
     shared = calibrator.fit_frames([faces[i] for i in picks])
     identity = shared[0].identity.astype(np.float64)
     fixed = calibrator.fitter.with_fixed_identity(identity)
@@ -242,7 +242,7 @@ def fit_sequence(
 
         limits = contextlib.nullcontext()
     with limits:
-        for index in with_face:
+        for index in with_face.tolist():
             fit = fixed.fit(faces[index].points)
             expressions[index] = fit.expression
             rotations[index] = fit.rotation

@@ -19,8 +19,8 @@ def basis(ict):
 
 @pytest.fixture(scope="module")
 def corpus(ict, basis):
-    return generate_corpus(ict, basis, DynamicsCorpusConfig(seed=3, train_subjects=5,
-                                                            test_subjects=3))  # fmt: skip
+    return generate_corpus(ict, basis, DynamicsCorpusConfig(seed=3, train_subjects=3,
+                                                            test_subjects=2))  # fmt: skip
 
 
 def test_corpus_is_deterministic_and_splits_identities(ict, basis, corpus) -> None:
@@ -29,9 +29,9 @@ def test_corpus_is_deterministic_and_splits_identities(ict, basis, corpus) -> No
                                                                      strict=True))  # fmt: skip
     train_subjects = {s.subject for s in corpus.train}
     test_subjects = {s.subject for s in corpus.test}
-    assert len(train_subjects) == 5 and len(test_subjects) == 3
+    assert len(train_subjects) == 3 and len(test_subjects) == 2
     assert not train_subjects & test_subjects
-    assert len(corpus.train) == 5 * (7 * 3 + 1)
+    assert len(corpus.train) == 3 * (7 * 3 + 1)
     identities = np.stack([s.identity for s in corpus.subjects])
     assert np.linalg.matrix_rank(identities) == len(corpus.subjects)  # all different people
     assert {s.label for s in corpus.train} == set(corpus.references)

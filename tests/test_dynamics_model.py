@@ -111,7 +111,7 @@ def test_generator_folded_tail_equals_full_decoding(ict, hierarchy) -> None:
     generator = LearnedDynamics(model, hierarchy, ict)
     curve = generator.curve("fear", 0.9, 0.5, 0.4, 0.6)
     fps = model.config.fps
-    assert curve.expressions.shape == (int(round(1.5 * fps)) + 1, 53)
+    assert curve.expressions.shape == (round(1.5 * fps) + 1, 53)
     assert np.allclose(curve.times[1] - curve.times[0], 1.0 / fps)
     # the same window decoded at full resolution and projected by least squares
     lead = generator.config.lead_frames

@@ -229,7 +229,7 @@ def decimate(
                 else:
                     heapq.heappush(heap, (cost_into_vertex, other, vertex, 0, 0))
     while alive_count > target_vertices and heap:
-        cost, u, v, stamp_u, stamp_v = heapq.heappop(heap)
+        _, u, v, stamp_u, stamp_v = heapq.heappop(heap)
         if not (mesh.alive[u] and mesh.alive[v]):
             continue
         if stamp[u] != stamp_u or stamp[v] != stamp_v:

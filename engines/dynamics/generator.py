@@ -38,11 +38,12 @@ from engines.dynamics.labels import (
     motion_labels,
     phase_amplitude,
 )
+from engines.dynamics.layers import SpiralConv, UpSample
 from engines.dynamics.model import DynamicsModel, SpiralDecoder
 from engines.dynamics.projection import RegionBasis
 from engines.face_model.ict import FaceModelData
 
-__all__ = ["LearnedCurve", "LearnedDynamics", "MAX_INTENSITY"]
+__all__ = ["MAX_INTENSITY", "LearnedCurve", "LearnedDynamics"]
 
 logger = logging.getLogger(__name__)
 
@@ -137,9 +138,11 @@ class LearnedDynamics:
     def _fold_tail(self, decoder: SpiralDecoder) -> tuple[torch.Tensor, torch.Tensor]:
         """(E, V_k * C_k) weight and (E,) bias of projection ∘ linear tail."""
         level = decoder.feature_level
-        first_linear = decoder.convs[len(decoder.convs) - decoder.linear_levels]
-        channels = first_linear.weight.shape[1]
-        vertices = int(decoder.ups[len(decoder.ups) - decoder.linear_levels].matrix.shape[1])
+        first = len(decoder.convs) - decoder.linear_levels
+        conv, up = decoder.convs[first], decoder.ups[first]
+        assert isinstance(conv, SpiralConv) and isinstance(up, UpSample)
+        channels = int(conv.weight.shape[1])
+        vertices = int(up.matrix.shape[1])
         projection = torch.from_numpy(self.basis.pseudo_inverse)  # (E, 3V_0)
         features = torch.zeros(vertices, 1, channels, requires_grad=True)
         with torch.enable_grad():
@@ -195,7 +198,9 @@ class LearnedDynamics:
         labels = motion_labels(label, intensity, amplitude, self.labels)
         with torch.inference_mode():
             latents = self.model.latents(torch.from_numpy(labels)[None])[0]
-            features = self.model.decoder.features(latents)  # (V_k, T, C_k)
+            decoder = self.model.decoder
+            assert isinstance(decoder, SpiralDecoder)
+            features = decoder.features(latents)  # (V_k, T, C_k)
             flat = features.permute(1, 0, 2).reshape(frames, -1)
             coefficients = (flat @ self.head_weight.T + self.head_bias).numpy()
         # the model's output at rest (the last lead frame), subtracted from every frame

@@ -13,6 +13,7 @@ Shapes: T frames, L labels, V vertices, E expression shapes.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class PhaseTimes:
             values.append(self.offset_end)
         if not all(math.isfinite(v) and 0.0 <= v <= MAX_SECONDS for v in values):
             raise MotionLabelError(f"phase times must be in [0, {MAX_SECONDS}] s, got {values}")
-        if not all(a <= b for a, b in zip(values, values[1:], strict=False)):
+        if not all(a <= b for a, b in itertools.pairwise(values)):
             raise MotionLabelError(f"phase times must be in order, got {values}")
         if self.apex_start - self.onset_start <= 0:
             raise MotionLabelError("the onset must last longer than 0 s")

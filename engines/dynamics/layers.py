@@ -38,7 +38,7 @@ class _SparseProduct(torch.autograd.Function):
     own backward through a CSR product converts the matrix on every call: 3x slower here)."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: torch.autograd.function.FunctionCtx,
         matrix: torch.Tensor,
         transpose: torch.Tensor,
@@ -48,7 +48,7 @@ class _SparseProduct(torch.autograd.Function):
         return matrix @ dense
 
     @staticmethod
-    def backward(  # type: ignore[override]
+    def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[None, None, torch.Tensor]:
         return None, None, ctx.transpose @ grad  # type: ignore[attr-defined]

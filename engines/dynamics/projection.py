@@ -49,7 +49,9 @@ class RegionBasis:
         out = (array @ flat) * np.float32(scale)
         return out.reshape(*array.shape[:-1], self.num_vertices, 3)
 
-    def project(self, deformation: NDArray[np.floating], *, clip: bool = True) -> NDArray[np.float32]:
+    def project(
+        self, deformation: NDArray[np.floating], *, clip: bool = True
+    ) -> NDArray[np.float32]:
         """(N, V, 3) or (V, 3) deformation -> (N, E) or (E,) least-squares coefficients."""
         array = np.asarray(deformation, np.float32)
         flat = array.reshape(*array.shape[:-2], -1)

@@ -82,7 +82,8 @@ class TransitionConfig:
             if easing is not None and easing not in EASINGS:
                 raise ValueError(f"unknown easing {easing!r}; valid: {', '.join(EASINGS)}")
         if self.dynamics not in DYNAMICS:
-            raise ValueError(f"dynamics must be one of {', '.join(DYNAMICS)}, got {self.dynamics!r}")
+            valid = ", ".join(DYNAMICS)
+            raise ValueError(f"dynamics must be one of {valid}, got {self.dynamics!r}")
         if not (0.0 <= self.blink_rate_hz <= 2.0):
             raise ValueError(f"blink_rate_hz must be in [0, 2], got {self.blink_rate_hz}")
         if not (0.05 <= self.blink_duration_s <= 1.0):

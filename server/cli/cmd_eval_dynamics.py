@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 
 def add_dynamics_eval_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("dynamics")
-    group.add_argument("--strip", type=Path, default=None,
-                       help="write the latent interpolation strip (happiness -> surprise)")  # fmt: skip
+    group.add_argument(
+        "--strip", type=Path, default=None,
+        help="write the latent interpolation strip (happiness -> surprise)",
+    )  # fmt: skip
     group.add_argument("--limit", type=int, default=None,
                        help="only the first N test sequences (a quick look)")  # fmt: skip
 
@@ -71,10 +73,10 @@ def _print_summary(result: dict[str, Any]) -> None:
     print(f"held-out: {result['test_sequences']} sequences of {result['test_subjects']} subjects")
     for name in ("spiral", "pca"):
         block = result[name]
+        f1 = result["classification"][name]["macro_f1"]
         print(f"{name:7s} vertex error {block['vertex_error_mm']:.3f} mm (moving frames "
               f"{block['vertex_error_mm_moving_frames']:.3f}; paper "
-              f"{paper[f'{name}_vertex_error_mm']}), F1 {result['classification'][name]['macro_f1']}"
-              f", per phase {block['per_phase_mm']}")  # fmt: skip
+              f"{paper[f'{name}_vertex_error_mm']}), F1 {f1}, per phase {block['per_phase_mm']}")
     print(f"ground truth F1 {result['classification']['ground_truth']['macro_f1']} "
           f"(paper {paper['classification_f1_ground_truth']})")  # fmt: skip
     for source, per in result["unfolding"].items():

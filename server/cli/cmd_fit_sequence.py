@@ -46,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
         logger.error("-o must end in .npz (got %s)", args.output.name)
         return 2
     try:
-        config = SequenceFitConfig(identity_frames=args.identity_frames,
-                                   smoothing_frames=args.smooth, max_frames=args.max_frames)  # fmt: skip
+        config = SequenceFitConfig(
+            identity_frames=args.identity_frames, smoothing_frames=args.smooth,
+            max_frames=args.max_frames,
+        )  # fmt: skip
         frames, fps, _ = read_frames(args.source, fps=args.fps, max_frames=args.max_frames)
         with Calibrator() as calibrator:
             fit = fit_sequence(frames, calibrator, fps, config)

@@ -37,8 +37,10 @@ def add_dynamics_arguments(parser: argparse.ArgumentParser) -> None:
                        help="weight of the temporal-coherence loss")  # fmt: skip
     group.add_argument("--train-subjects", type=int, default=40, help="training identities")
     group.add_argument("--test-subjects", type=int, default=12, help="held-out identities")
-    group.add_argument("--max-minutes", type=float, default=0.0,
-                       help="stop each training after this much wall time (0 = no limit)")  # fmt: skip
+    group.add_argument(
+        "--max-minutes", type=float, default=0.0,
+        help="stop each training after this much wall time (0 = no limit)",
+    )  # fmt: skip
 
 
 def canonical_command(args: argparse.Namespace, decoder: str) -> str:

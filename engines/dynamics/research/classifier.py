@@ -29,13 +29,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    """Attributes: frames (F), coefficients (Z), hidden widths, classes, training steps."""
+    """Attributes: frames (F), coefficients (Z), hidden widths, classes, and training: Adam
+    steps on mini-batches of ``batch_size`` sequences, ``lr``, ``seed``."""
 
     frames: int = 32
     coefficients: int = 64
     hidden: tuple[int, int] = (256, 128)
     classes: int = 8
-    steps: int = 600
+    steps: int = 300
+    batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
 
@@ -70,7 +72,8 @@ def resample(features: NDArray[np.floating], frames: int) -> NDArray[np.float32]
 def train_classifier(
     features: NDArray[np.float32], labels: NDArray[np.int64], config: ClassifierConfig
 ) -> SequenceClassifier:
-    """Train on (N, F, Z) features and (N,) label indices (full batch, Adam, fixed seed)."""
+    """Train on (N, F, Z) features and (N,) label indices (Adam, fixed seed)."""
+    generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     model = SequenceClassifier(config)
     x = torch.from_numpy(features)
@@ -80,7 +83,8 @@ def train_classifier(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=1e-4)
     model.train()
     for _ in range(config.steps):
-        loss = F.cross_entropy(model(x / scale), y)
+        rows = torch.randint(len(x), (min(config.batch_size, len(x)),), generator=generator)
+        loss = F.cross_entropy(model(x[rows] / scale), y[rows])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -96,7 +100,9 @@ def predict(model: SequenceClassifier, features: NDArray[np.float32]) -> NDArray
     return logits.argmax(dim=1).numpy().astype(np.int64)
 
 
-def macro_f1(truth: NDArray[np.int64], predicted: NDArray[np.int64], classes: int) -> dict[str, object]:
+def macro_f1(
+    truth: NDArray[np.int64], predicted: NDArray[np.int64], classes: int
+) -> dict[str, object]:
     """Macro F1 over the classes present in ``truth``, and per-class F1."""
     per_class: list[float] = []
     for k in range(classes):

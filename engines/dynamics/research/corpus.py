@@ -296,7 +296,8 @@ class _SequenceMaker:
                 )
                 envelope = rise * fall
                 wobble = 1.0 + style.apex_wobble * np.sin(2 * np.pi * style.apex_hz * times + phase)
-                curve = gain * shape_weight * side_gain * envelope * (1.0 + (wobble - 1.0) * envelope)
+                held = 1.0 + (wobble - 1.0) * envelope  # the wobble only where the AU is held
+                curve = gain * shape_weight * side_gain * envelope * held
                 column = self.index[shape]
                 weights[:, column] = np.maximum(weights[:, column], curve)
                 apex_weights[column] = max(apex_weights[column], gain * shape_weight * side_gain)

@@ -94,15 +94,15 @@ class _ErrorTable:
 
     def report(self) -> dict[str, Any]:
         moving = self.by_phase["onset"] + self.by_phase["apex"] + self.by_phase["offset"]
+        def mean(values: list[float]) -> float | None:
+            return round(float(np.mean(values)), 4) if values else None
+
         return {
-            "vertex_error_mm": round(float(np.mean(self.frames)), 4),
-            "vertex_error_mm_moving_frames": round(float(np.mean(moving)), 4),
-            "per_expression_mm": {k: round(float(np.mean(v)), 4)
-                                  for k, v in sorted(self.by_label.items())},  # fmt: skip
-            "per_phase_mm": {k: round(float(np.mean(v)), 4) if v else None
-                             for k, v in self.by_phase.items()},  # fmt: skip
-            "per_phase_bins_mm": {k: [round(float(np.mean(b)), 4) if b else None for b in bins]
-                                  for k, bins in self.by_bin.items()},  # fmt: skip
+            "vertex_error_mm": mean(self.frames),
+            "vertex_error_mm_moving_frames": mean(moving),
+            "per_expression_mm": {k: mean(v) for k, v in sorted(self.by_label.items())},
+            "per_phase_mm": {k: mean(v) for k, v in self.by_phase.items()},
+            "per_phase_bins_mm": {k: [mean(b) for b in bins] for k, bins in self.by_bin.items()},
         }
 
 
@@ -114,12 +114,10 @@ def _generate(model: DynamicsModel, sequence: DynamicSequence) -> NDArray[np.flo
 
 
 def _unfold(
-    coefficients: NDArray[np.floating],
-    sequence: DynamicSequence,
-    names: Sequence[str],
-    displacement: NDArray[np.float64],
+    coefficients: NDArray[np.floating], sequence: DynamicSequence, names: Sequence[str]
 ) -> Unfolding:
-    return half_change_times(coefficients, sequence.times, sequence.phases, names, displacement)
+    """Half-change times of the (at most 8) shapes whose coefficient changes most."""
+    return half_change_times(coefficients, sequence.times, sequence.phases, names, top=8)
 
 
 def _eased(sequence: DynamicSequence) -> NDArray[np.float32]:
@@ -156,7 +154,6 @@ def evaluate_dynamics(
     started = time.perf_counter()
     corpus, basis, pca = workspace.corpus, workspace.basis, workspace.pca
     names = basis.expression_names
-    displacement = np.linalg.norm(basis.basis.astype(np.float64), axis=-1).mean(axis=1)  # (E,)
     test = corpus.test[:limit] if limit else corpus.test
     labels = MOTION_LABELS
     classifier_config = classifier or ClassifierConfig(classes=len(labels))
@@ -176,7 +173,7 @@ def evaluate_dynamics(
     truth = np.array([labels.index(s.label) for s in test], np.int64)
 
     tables = {name: _ErrorTable() for name in models}
-    residual = {name: [] for name in models}
+    residual: dict[str, list[float]] = {name: [] for name in models}
     generated_features: dict[str, list[NDArray[np.float32]]] = {name: [] for name in models}
     unfold: dict[str, dict[str, list[Unfolding]]] = {
         name: {} for name in ("ground_truth", "eased", *models)
@@ -188,9 +185,9 @@ def evaluate_dynamics(
         moving = sequence.label != NEUTRAL
         if moving:
             unfold["ground_truth"].setdefault(sequence.label, []).append(
-                _unfold(sequence.weights, sequence, names, displacement))  # fmt: skip
+                _unfold(sequence.weights, sequence, names))  # fmt: skip
             unfold["eased"].setdefault(sequence.label, []).append(
-                _unfold(_eased(sequence), sequence, names, displacement))  # fmt: skip
+                _unfold(_eased(sequence), sequence, names))  # fmt: skip
         for name, model in models.items():
             predicted = _generate(model, sequence)
             errors = np.linalg.norm(predicted - target, axis=-1).mean(axis=1) * 10.0
@@ -201,7 +198,7 @@ def evaluate_dynamics(
             residual[name].append(float(np.linalg.norm(predicted - rebuilt, axis=-1).mean()) * 10)
             if moving:
                 unfold[name].setdefault(sequence.label, []).append(
-                    _unfold(coefficients, sequence, names, displacement))  # fmt: skip
+                    _unfold(coefficients, sequence, names))  # fmt: skip
 
     result: dict[str, Any] = {
         "paper": PAPER,

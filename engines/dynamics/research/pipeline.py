@@ -114,7 +114,8 @@ def train_and_save(
         "test_vertex_error_mm_first64": round(_test_error_mm(model, workspace), 4),
         "pca_rank": workspace.pca.rank,
         "train": train_config.to_dict(),
-        "history": [(step, round(loss * 10.0, 4)) for step, loss in result.history[::10]],
+        "history": [(step, round(loss * 10.0, 4))
+                    for step, loss in result.history[:: max(1, len(result.history) // 100)]],
     }
     if path is not None:
         extra = {"corpus": _jsonable(asdict(workspace.corpus.config))}

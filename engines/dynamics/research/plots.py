@@ -109,7 +109,7 @@ def plot_eased_vs_learned(
     onset = next(s for s in first.segments if s.phase == "onset")
     end = min(first.duration, onset.end + 0.35)
     frame_times = np.linspace(onset.start, end, columns)
-    frames = [int(round(t * first.fps)) for t in frame_times]
+    frames = [round(t * first.fps) for t in frame_times]
     reference = timelines["learned"].expressions
     change = np.abs(reference[frames[-1]] - reference[frames[0]])
     chosen = [int(e) for e in np.argsort(-change)[:curves]]
@@ -169,9 +169,9 @@ def _docs_images(directory: str) -> None:
     plan = LexiconPlanner().plan(text, seed=0)
     start = np.asarray(avatar.expression, np.float32)
     generator = LearnedDynamics.load(face_model)
+    pose = np.zeros(3, np.float32)
     timelines = {
-        kind: build_timeline(plan, start, np.zeros(3, np.float32),
-                             TransitionConfig(dynamics=kind), dynamics=generator)  # fmt: skip
+        kind: build_timeline(plan, start, pose, TransitionConfig(dynamics=kind), dynamics=generator)
         for kind in ("eased", "learned")
     }
     plot_eased_vs_learned(timelines, renderer, face_model.expression_names,

@@ -1,9 +1,9 @@
 """How an expression unfolds: when each of its most-moving shapes reaches half of its change.
 
 For one sequence's per-frame expression coefficients (fitted, generated or eased), the
-shapes that move the face most between the onset's start and the apex are taken (change of
-the coefficient × the shape's mean vertex displacement; every shape at least ``min_share`` of
-the largest, at most ``top``); for each, the time it first
+shapes whose coefficient changes most between the onset's start and the apex are taken
+(every shape at least ``min_share`` of the largest change, at most ``top``; optionally
+weighted by how far each shape moves the vertices); for each, the time it first
 reaches half of its change, as a share of the onset (0 = the onset's start, 1 = the apex).
 The spread is the latest minus the earliest. An eased interpolation moves every shape on the
 same curve, so its spread is 0; posed onsets of people spread by about 0.2-0.4.
@@ -60,13 +60,13 @@ def half_change_times(
     """
     values = np.asarray(coefficients, np.float64)
     t = np.asarray(times, np.float64)
-    start = np.array([np.interp(phases.onset_start, t, values[:, e]) for e in range(values.shape[1])])
+    columns = range(values.shape[1])
+    start = np.array([np.interp(phases.onset_start, t, values[:, e]) for e in columns])
     apex_frames = (t >= phases.apex_start) & (t <= phases.offset_start)
     if apex_frames.any():
         apex = values[apex_frames].mean(axis=0)
     else:
-        apex = np.array([np.interp(phases.apex_start, t, values[:, e])
-                         for e in range(values.shape[1])])  # fmt: skip
+        apex = np.array([np.interp(phases.apex_start, t, values[:, e]) for e in columns])
     change = apex - start
     scale = np.ones(values.shape[1]) if shape_displacement is None else np.asarray(
         shape_displacement, np.float64
