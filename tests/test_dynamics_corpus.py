@@ -47,9 +47,12 @@ def test_timing_follows_the_published_dynamics(ict, corpus) -> None:
             continue
         phases = sequence.phases
         assert phases.offset_s > phases.onset_s  # offsets last longer than onsets
-        onsets[sequence.label].append(phases.onset_s)
+        if sequence.tempo == 1.0:  # at natural speed (the others at an instructed tempo)
+            onsets[sequence.label].append(phases.onset_s)
         assert 0.3 < sequence.intensity < 2.0
     assert np.mean(onsets["surprise"]) < np.mean(onsets["happiness"]) < np.mean(onsets["sadness"])
+    tempi = [s.tempo for s in corpus.train if s.label != "neutral"]
+    assert 0.3 < np.mean(np.array(tempi) != 1.0) < 0.7 and 0.4 <= min(tempi) and max(tempi) <= 2.5
     surprises = [s for s in corpus.train if s.label == "surprise"]
     spreads, brows_first = [], []
     for sequence in surprises:

@@ -208,8 +208,13 @@ class Timeline:
         if segment.curve is None:
             a, b = segment.expression_start, segment.expression_end
             expression = (a + (b - a) * s).astype(np.float32)
-        else:
-            expression = segment.expressions_at(np.array([t]))[0]
+        else:  # a learned curve: two rows blended (no arrays built per frame)
+            curve = segment.curve
+            u = 0.0 if segment.duration <= 0 else (t - segment.start) / segment.duration
+            position = min(max(u, 0.0), 1.0) * (curve.shape[0] - 1)
+            low = min(int(position), curve.shape[0] - 2)
+            fraction = np.float32(position - low)
+            expression = curve[low] + (curve[low + 1] - curve[low]) * fraction
         pose = (segment.pose_start + (segment.pose_end - segment.pose_start) * s).astype(np.float32)
         intensity = segment.intensity_start + (segment.intensity_end - segment.intensity_start) * s
         return FrameState(expression, pose, segment.phase, segment.label, float(intensity))

@@ -68,6 +68,13 @@ class DynamicsCorpusConfig:
         fps: frame rate.
         identity_modes: identity coefficients drawn (first K of the ICT's 100).
         lead_s, tail_s: rest before the onset / after the offset, (low, high) seconds.
+        tempo_share: share of the sequences performed at an instructed tempo: their onset
+            and offset durations times a factor drawn log-uniformly from ``tempo_range``
+            (the product's speed words scale transitions from x0.35, "suddenly", to x3,
+            "very slowly": ``engines.instructions.SPEED_WORDS``; the actions keep their
+            order and their shares of the onset, our choice). Without them the model sees
+            each expression only at its natural speed and does not follow a slower label.
+        tempo_range: (low, high) tempo factors.
     """
 
     seed: int = 0
@@ -80,6 +87,8 @@ class DynamicsCorpusConfig:
     identity_modes: int = 60
     lead_s: tuple[float, float] = (0.2, 0.5)
     tail_s: tuple[float, float] = (0.2, 0.5)
+    tempo_share: float = 0.5
+    tempo_range: tuple[float, float] = (0.4, 2.5)
 
     def __post_init__(self) -> None:
         if self.train_subjects < 1 or self.test_subjects < 0:
@@ -92,6 +101,9 @@ class DynamicsCorpusConfig:
             raise ValueError(f"fps must be in [5, 120], got {self.fps}")
         if not 0 <= self.identity_modes <= 100:
             raise ValueError("identity_modes must be in [0, 100]")
+        low, high = self.tempo_range
+        if not (0.0 <= self.tempo_share <= 1.0 and 0.1 <= low <= high <= 10.0):
+            raise ValueError("tempo_share must be in [0, 1] and tempo_range within [0.1, 10]")
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,7 @@ class DynamicSequence:
         weights: (T, E) expression coefficients.
         face_scale: the subject's (deformation = face_scale · weights · X).
         au_onsets: AU -> (start, end) seconds of its onset (left side).
+        tempo: the instructed-tempo factor on its onset and offset (1: natural speed).
     """
 
     subject: int
@@ -138,6 +151,7 @@ class DynamicSequence:
     weights: NDArray[np.float32]
     face_scale: float
     au_onsets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    tempo: float = 1.0
 
     @property
     def num_frames(self) -> int:
@@ -250,6 +264,10 @@ class _SequenceMaker:
         style = subject.style
         (on_lo, on_hi), (ap_lo, ap_hi), (off_lo, off_hi) = EXPRESSION_PHASES[label]
         trial = float(np.exp(rng.normal(0.0, 0.08)))
+        tempo = 1.0
+        if rng.random() < config.tempo_share:
+            tempo = float(np.exp(rng.uniform(*np.log(config.tempo_range))))
+        trial *= tempo
         onset = rng.uniform(on_lo, on_hi) * style.speed * trial
         apex = rng.uniform(ap_lo, ap_hi)
         offset = rng.uniform(off_lo, off_hi) * style.speed * trial
@@ -307,7 +325,7 @@ class _SequenceMaker:
         intensity = mean_displacement(apex_deformation) / self.references[label]
         return DynamicSequence(subject.index, label, float(intensity), float(requested),
                                self.fps, phases, weights.astype(np.float32), subject.face_scale,
-                               au_onsets)  # fmt: skip
+                               au_onsets, tempo)  # fmt: skip
 
 
 def _references(basis: RegionBasis) -> dict[str, float]:

@@ -61,7 +61,7 @@ def corpus_config_from(extra: dict[str, Any]) -> DynamicsCorpusConfig:
     """The corpus config stored in a checkpoint's ``extra`` block."""
     try:
         values = dict(extra["corpus"])
-        for key in ("intensities", "lead_s", "tail_s"):
+        for key in ("intensities", "lead_s", "tail_s", "tempo_range"):
             values[key] = tuple(values[key])
         return DynamicsCorpusConfig(**values)
     except (KeyError, TypeError, ValueError) as error:

@@ -107,15 +107,18 @@ def plot_eased_vs_learned(
 
     first = next(iter(timelines.values()))
     onset = next(s for s in first.segments if s.phase == "onset")
-    end = min(first.duration, onset.end + 0.35)
+    end = min(first.duration, onset.end + 0.15)
     frame_times = np.linspace(onset.start, end, columns)
     frames = [round(t * first.fps) for t in frame_times]
     reference = timelines["learned"].expressions
-    change = np.abs(reference[frames[-1]] - reference[frames[0]])
-    chosen = [int(e) for e in np.argsort(-change)[:curves]]
+    change = reference[frames[-1]] - reference[frames[0]]
+    change[[k for k, name in enumerate(expression_names) if name.endswith("_R")]] = 0.0
+    rising = [int(e) for e in np.argsort(-change)[: curves - 1]]
+    # the (left or central) shapes that rise most, and the one that falls most
+    chosen = [*rising, int(np.argmin(change))]
     rows = len(timelines)
-    fig = plt.figure(figsize=(1.55 * columns + 4.6, 1.75 * rows + 0.4))
-    grid = fig.add_gridspec(rows, columns + 3, wspace=0.04, hspace=0.25)
+    fig = plt.figure(figsize=(1.55 * columns + 5.2, 1.9 * rows + 0.5))
+    grid = fig.add_gridspec(rows, columns + 4, wspace=0.05, hspace=0.45)
     colours = plt.get_cmap("tab10")
     for row, (name, timeline) in enumerate(timelines.items()):
         images = _render_strip(renderer, timeline.expressions, frames)
@@ -129,7 +132,7 @@ def plot_eased_vs_learned(
                 ax.set_title(f"{t - onset.start:.2f} s", fontsize=8)
             if column == 0:
                 ax.set_ylabel(name, fontsize=10)
-        ax = fig.add_subplot(grid[row, columns:])
+        ax = fig.add_subplot(grid[row, columns + 1 :])
         times = timeline.times
         window = (times >= onset.start - 0.05) & (times <= end)
         for k, index in enumerate(chosen):
@@ -141,7 +144,7 @@ def plot_eased_vs_learned(
         ax.yaxis.tick_right()
         ax.set_title(f"{name}: shape activations", fontsize=9)
         if row == 0:
-            ax.legend(fontsize=6.5, loc="upper left", ncol=2, frameon=False)
+            ax.legend(fontsize=6.5, loc="center right", frameon=False)
     fig.suptitle(f"\"{first.text}\": eased (top) vs learned dynamics (bottom)", fontsize=10)
     return save_small_png(fig, path, dpi=72, colors=128)
 
@@ -165,7 +168,7 @@ def _docs_images(directory: str) -> None:
     plot_latent_strip(model, workspace.basis, face_model, out / "dynamics_latent_strip.png")
     avatar = calibrate(data.astronaut(), model=face_model).avatar
     renderer = AvatarRenderer(avatar, face_model, RenderConfig(size=256))
-    text = "look surprised"
+    text = "slowly look surprised"  # an onset of 0.66 s: long enough to see it unfold
     plan = LexiconPlanner().plan(text, seed=0)
     start = np.asarray(avatar.expression, np.float32)
     generator = LearnedDynamics.load(face_model)
