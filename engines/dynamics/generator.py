@@ -57,8 +57,8 @@ class LearnedCurve:
     Attributes:
         times: (T,) seconds from the onset's start (frame k at k / fps).
         expressions: (T, E) coefficients (the model's rest output subtracted: 0 at rest).
-        apex: (E,) the model's apex (mean over the apex frames; the onset's last frame when
-            the apex is not held).
+        apex: (E,) the model's coefficients where its apex ends (``onset_s + hold_s``): the
+            window hands over to what follows there, so a plan pinned to it is exact there.
         intensity: the s_i the labels were scaled by.
     """
 
@@ -207,10 +207,6 @@ class LearnedDynamics:
         rest = coefficients[max(self.config.lead_frames - 1, 0)].copy()
         window = coefficients[self.config.lead_frames :] - rest
         window_times = times[self.config.lead_frames :] - lead
-        apex_mask = (window_times >= onset_s - 1e-9) & (window_times <= onset_s + hold_s + 1e-9)
-        if apex_mask.any():
-            apex = window[apex_mask].mean(axis=0)
-        else:  # the apex falls between two frames: the nearer one
-            apex = window[int(np.argmin(np.abs(window_times - onset_s)))]
-        return LearnedCurve(window_times, window.astype(np.float32), apex.astype(np.float32),
-                            float(intensity))  # fmt: skip
+        curve = LearnedCurve(window_times, window.astype(np.float32), window[0], float(intensity))
+        apex = curve.at(np.array([onset_s + hold_s]))[0]
+        return LearnedCurve(window_times, curve.expressions, apex, float(intensity))

@@ -9,10 +9,11 @@ model's curve ``L(t)`` (0 at rest) is composed with the plan:
 with ã the window's eased amplitude (0 -> 1 over the onset on the segment's own easing, 1
 held, 1 -> 0 over the offset), ``rest`` the face the onset leaves (the current face, or the
 apex of the previous emotion when there is no neutral midpoint) and the neutral face the
-offset returns to, and ``L_apex`` the model's apex. The window therefore leaves and reaches
-exactly the planned faces and holds the planner's apex (its intensity, its compound AUs),
-while everything in between, which shape moves first, how each curve bends, comes from the
-model. Labels the model does not know (compound emotions) keep their eased segments.
+offset returns to, and ``L_apex`` the model's value where its apex ends. The window therefore
+leaves the planned face, is exactly at the planner's apex (its intensity, its compound AUs)
+where the apex ends and the next phase (or the held end state) takes over, and returns
+exactly to the neutral face, while everything in between, which shape moves first, how each
+curve bends, how the held apex drifts, comes from the model. Labels the model does not know (compound emotions) keep their eased segments.
 """
 
 from __future__ import annotations

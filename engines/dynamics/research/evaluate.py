@@ -14,8 +14,8 @@ from its motion labels alone; against the ground truth:
   interpolation;
 - what projecting a generated deformation onto the 53 expression shapes for the renderer
   changes: the part it drops (``projection_residual_mm``) and the error of what the renderer
-  receives (``vertex_error_mm_projected``, over all frames like ``vertex_error_mm``); the plan-time cost is a
-  ``facecast bench`` key, ``dynamics_segment_ms_p50``.
+  receives (``vertex_error_mm_projected``, over all frames like ``vertex_error_mm``); the
+  plan-time cost is a ``facecast bench`` key, ``dynamics_segment_ms_p50``.
 
 Shapes: T frames, V region vertices, E shapes.
 """
