@@ -13,7 +13,8 @@ offset returns to, and ``L_apex`` the model's value where its apex ends. The win
 leaves the planned face, is exactly at the planner's apex (its intensity, its compound AUs)
 where the apex ends and the next phase (or the held end state) takes over, and returns
 exactly to the neutral face, while everything in between, which shape moves first, how each
-curve bends, how the held apex drifts, comes from the model. Labels the model does not know (compound emotions) keep their eased segments.
+curve bends, how the held apex drifts, comes from the model. Labels the model does not know
+(compound emotions) keep their eased segments.
 """
 
 from __future__ import annotations
