@@ -192,16 +192,24 @@ class EngineConfig:
         text_encoder: text encoder name for the planner ("wordllama", "minilm", "clip");
             None = the one the checkpoint records (checkpoints without it: "wordllama").
         render_backend: renderer backend name (None = the renderer's default).
+        dynamics: "eased" (every shape of an emotion on one easing curve) or "learned" (each
+            emotion window from the dynamics model, ``engines.dynamics``; generated at plan
+            time, nothing per frame).
+        dynamics_checkpoint: the dynamics model (None = the packaged one).
     """
 
     planner: str = "auto"
     planner_checkpoint: Path | None = None
     text_encoder: str | None = None
     render_backend: str | None = None
+    dynamics: str = "eased"
+    dynamics_checkpoint: Path | None = None
 
     def __post_init__(self) -> None:
         if self.planner not in ("auto", "i2fet", "lexicon"):
             raise ValueError(f"planner must be auto, i2fet or lexicon, got {self.planner!r}")
+        if self.dynamics not in ("eased", "learned"):
+            raise ValueError(f"dynamics must be eased or learned, got {self.dynamics!r}")
 
 
 def _vec(values: Any, size: int) -> NDArray[np.float32]:
@@ -283,6 +291,7 @@ class FacecastEngine:
         self._model: Any = None
         self._calibrator: Any = None
         self._planner: Any = None
+        self._dynamics: Any = None
         self.planner_name = "not loaded"
 
     # -- loading -------------------------------------------------------------------------
@@ -339,10 +348,34 @@ class FacecastEngine:
         self.planner_name = "lexicon"
         return LexiconPlanner()
 
+    def load_dynamics(self) -> Any:
+        """The learned dynamics model (loaded once); None with eased dynamics.
+
+        Raises:
+            EngineUnavailableError: learned dynamics asked for, and the model does not load.
+        """
+        if self.config.dynamics != "learned":
+            return None
+        model = self._face_model()
+        with self._load_lock:
+            if self._dynamics is None:
+                try:
+                    from engines.dynamics import DynamicsError, LearnedDynamics
+                except ImportError as error:
+                    raise EngineUnavailableError(f"dynamics unavailable: {error}") from error
+                try:
+                    self._dynamics = LearnedDynamics.load(model, self.config.dynamics_checkpoint)
+                except DynamicsError as error:
+                    raise EngineUnavailableError(
+                        f"the learned dynamics model is not available: {error}"
+                    ) from error
+            return self._dynamics
+
     def warmup(self) -> None:
         """Load the models and run the planner once (its first call is several times slower:
         lazy initialisation), so that the first user's instruction is as fast as the rest."""
         self._get_calibrator()
+        self.load_dynamics()
         rest = FaceState(np.zeros(EXPRESSION_DIM, np.float32), np.zeros(3, np.float32))
         started = time.perf_counter()
         self.plan("smile", rest, 1.0)
@@ -457,8 +490,12 @@ class FacecastEngine:
         from engines.transition import TransitionConfig, build_timeline
 
         # live: the movement leaving the current face starts at once (no min-jerk ease-in lag)
-        config = TransitionConfig(fps=float(fps), start_easing="responsive")
-        timeline = build_timeline(plan.handle, start.expression, start.pose, config)
+        config = TransitionConfig(
+            fps=float(fps), start_easing="responsive", dynamics=self.config.dynamics
+        )
+        timeline = build_timeline(
+            plan.handle, start.expression, start.pose, config, dynamics=self.load_dynamics()
+        )
         return _RealMotion(timeline)
 
     def idle_motion(self, seed: int) -> IdleSource:

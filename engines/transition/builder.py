@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from engines.transition.config import TransitionConfig
 from engines.transition.exceptions import TransitionError
-from engines.transition.plan import AnchorLike, PlanLike
+from engines.transition.plan import AnchorLike, PlanLike, WindowDynamics
 from engines.transition.timeline import Phase, Segment, Timeline
 from engines.transition.timing import offset_factor, onset_factor
 
@@ -35,6 +35,7 @@ def build_timeline(
     start_expression: NDArray[np.floating],
     start_pose: NDArray[np.floating],
     config: TransitionConfig | None = None,
+    dynamics: WindowDynamics | None = None,
 ) -> Timeline:
     """Per-frame coefficients realising ``plan`` from the current state.
 
@@ -42,11 +43,14 @@ def build_timeline(
         plan: anchors in order plus the subject's neutral face (``engines.i2fet.Plan``).
         start_expression: (E,) the face now (the trajectory's first frame).
         start_pose: (3,) the head-rotation offset now.
-        config: timing, easing and midpoint options.
+        config: timing, easing, midpoint and dynamics options.
+        dynamics: the model ``config.dynamics == "learned"`` needs
+            (``engines.dynamics.LearnedDynamics``); ignored for eased dynamics.
     Returns:
         the timeline; ``timeline.state_at(t)`` for any ``t``, frames at ``config.fps``.
     Raises:
-        TransitionError: no anchors, or arrays of mismatched or non-finite shapes.
+        TransitionError: no anchors, arrays of mismatched or non-finite shapes, or learned
+            dynamics without a model.
     """
     return build_timeline_from_anchors(
         plan.anchors,
@@ -56,6 +60,7 @@ def build_timeline(
         start_pose=start_pose,
         config=config,
         text=getattr(plan, "text", ""),
+        dynamics=dynamics,
     )
 
 
@@ -68,9 +73,14 @@ def build_timeline_from_anchors(
     start_pose: NDArray[np.floating],
     config: TransitionConfig | None = None,
     text: str = "",
+    dynamics: WindowDynamics | None = None,
 ) -> Timeline:
     """:func:`build_timeline` on the parts of a plan (see there)."""
     config = config or TransitionConfig()
+    if config.dynamics == "learned" and dynamics is None:
+        raise TransitionError(
+            "learned dynamics need the dynamics model (engines.dynamics.LearnedDynamics)"
+        )
     if len(anchors) == 0:
         raise TransitionError("the plan has no anchors: nothing to animate")
     start_e = _vector(start_expression, "start_expression")
@@ -126,7 +136,15 @@ def build_timeline_from_anchors(
             {"label": label, "intensity": round(intensity, 4)} for label, intensity, _, _ in targets
         ],
     }
-    return Timeline.from_segments(builder.segments, config.fps, text=text, meta=meta)
+    segments = builder.segments
+    if config.dynamics == "learned" and dynamics is not None:
+        from engines.transition.learned import apply_learned_dynamics
+
+        segments, summary = apply_learned_dynamics(segments, dynamics, config.fps)
+        meta["dynamics"] = {"kind": "learned", **summary}
+    else:
+        meta["dynamics"] = {"kind": "eased"}
+    return Timeline.from_segments(segments, config.fps, text=text, meta=meta)
 
 
 def _offset_factor(config: TransitionConfig, label: str | None) -> float:

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from engines.transition.easing import EASINGS
 
-__all__ = ["TransitionConfig"]
+__all__ = ["DYNAMICS", "TransitionConfig"]
+
+DYNAMICS: tuple[str, ...] = ("eased", "learned")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class TransitionConfig:
         speed: a further factor on onset / offset durations (> 1 slower).
         emotion_timing: per-emotion onset / offset speed (surprise fast, sadness slow; see
             ``engines.transition.timing``).
+        dynamics: ``eased`` (every shape of an emotion starts, peaks and stops together on the
+            easing curve) or ``learned`` (each emotion window, onset -> apex -> offset, comes
+            from the trained dynamics model: staggered shapes, its own curves; the builder
+            then needs the model, see ``engines.dynamics.LearnedDynamics``).
         blink_rate_hz: mean blinks per second of :class:`~engines.transition.IdleMotion`.
         blink_duration_s: duration of one blink (close + open).
         min_blink_interval_s: shortest time between two blinks.
@@ -52,6 +58,7 @@ class TransitionConfig:
     speed_from_text: bool = True
     speed: float = 1.0
     emotion_timing: bool = True
+    dynamics: str = "eased"
     blink_rate_hz: float = 0.25
     blink_duration_s: float = 0.25
     min_blink_interval_s: float = 1.5
@@ -74,6 +81,9 @@ class TransitionConfig:
         for easing in (self.easing, self.start_easing):
             if easing is not None and easing not in EASINGS:
                 raise ValueError(f"unknown easing {easing!r}; valid: {', '.join(EASINGS)}")
+        if self.dynamics not in DYNAMICS:
+            valid = ", ".join(DYNAMICS)
+            raise ValueError(f"dynamics must be one of {valid}, got {self.dynamics!r}")
         if not (0.0 <= self.blink_rate_hz <= 2.0):
             raise ValueError(f"blink_rate_hz must be in [0, 2], got {self.blink_rate_hz}")
         if not (0.05 <= self.blink_duration_s <= 1.0):

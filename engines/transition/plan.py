@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["AnchorLike", "PlanLike"]
+__all__ = ["AnchorLike", "LearnedCurveLike", "PlanLike", "WindowDynamics"]
 
 
 class AnchorLike(Protocol):
@@ -41,3 +41,25 @@ class PlanLike(Protocol):
 
     @property
     def neutral_pose(self) -> NDArray[np.floating]: ...
+
+
+class LearnedCurveLike(Protocol):
+    """Coefficients of one emotion window, from its onset's start (seconds)."""
+
+    @property
+    def apex(self) -> NDArray[np.floating]: ...
+
+    def at(self, times: NDArray[np.floating]) -> NDArray[np.floating]: ...
+
+
+class WindowDynamics(Protocol):
+    """A model of how an emotion unfolds (``engines.dynamics.LearnedDynamics`` satisfies it):
+    per-frame coefficients of a window onset -> hold -> offset (None: held to the end)."""
+
+    def supports(self, label: str) -> bool: ...
+
+    def intensity_of(self, label: str, apex_expression: NDArray[np.floating]) -> float: ...
+
+    def curve(
+        self, label: str, intensity: float, onset_s: float, hold_s: float, offset_s: float | None
+    ) -> LearnedCurveLike: ...

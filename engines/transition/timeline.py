@@ -44,6 +44,9 @@ class Segment:
         pose_start, pose_end: (3,) head-rotation offsets at both ends.
         intensity_start, intensity_end: active emotion's intensity at both ends.
         easing: curve name (holds are constant whatever the curve).
+        curve: None (the expression eases from start to end), or (M, E) expression
+            coefficients at M >= 2 evenly spaced times from ``start`` to ``end`` (learned
+            dynamics), linearly interpolated; pose and intensity still ease.
     """
 
     start: float
@@ -57,10 +60,35 @@ class Segment:
     intensity_start: float
     intensity_end: float
     easing: str
+    curve: NDArray[np.float32] | None = None
+
+    def __post_init__(self) -> None:
+        if self.curve is not None and (
+            self.curve.ndim != 2
+            or self.curve.shape[0] < 2
+            or self.curve.shape[1] != self.expression_start.shape[0]
+        ):
+            raise ValueError(
+                f"curve must be (M >= 2, {self.expression_start.shape[0]}), got "
+                f"{self.curve.shape}"
+            )
 
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    def expressions_at(self, times: NDArray[np.float64]) -> NDArray[np.float32]:
+        """(M, E) expression at ``times`` (seconds, inside the segment)."""
+        if self.curve is None:
+            return _lerp(self.expression_start, self.expression_end, _progress(self, times))
+        if self.duration <= 0:
+            return np.repeat(self.curve[-1:], len(times), axis=0)
+        u = np.clip((times - self.start) / self.duration, 0.0, 1.0) * (self.curve.shape[0] - 1)
+        low = np.minimum(np.floor(u).astype(np.int64), self.curve.shape[0] - 2)
+        fraction = (u - low)[:, None].astype(np.float32)
+        return (self.curve[low] * (1.0 - fraction) + self.curve[low + 1] * fraction).astype(
+            np.float32
+        )
 
 
 @dataclass(frozen=True)
@@ -130,7 +158,7 @@ class Timeline:
             if len(rows) == 0:
                 continue
             s = _progress(segment, times[rows])
-            expressions[rows] = _lerp(segment.expression_start, segment.expression_end, s)
+            expressions[rows] = segment.expressions_at(times[rows])
             poses[rows] = _lerp(segment.pose_start, segment.pose_end, s)
             intensities[rows] = (
                 segment.intensity_start + (segment.intensity_end - segment.intensity_start) * s
@@ -177,8 +205,16 @@ class Timeline:
         else:
             u = (t - segment.start) / segment.duration
             s = float(ease(segment.easing, u))
-        a, b = segment.expression_start, segment.expression_end
-        expression = (a + (b - a) * s).astype(np.float32)
+        if segment.curve is None:
+            a, b = segment.expression_start, segment.expression_end
+            expression = (a + (b - a) * s).astype(np.float32)
+        else:  # a learned curve: two rows blended (no arrays built per frame)
+            curve = segment.curve
+            u = 0.0 if segment.duration <= 0 else (t - segment.start) / segment.duration
+            position = min(max(u, 0.0), 1.0) * (curve.shape[0] - 1)
+            low = min(int(position), curve.shape[0] - 2)
+            fraction = np.float32(position - low)
+            expression = curve[low] + (curve[low + 1] - curve[low]) * fraction
         pose = (segment.pose_start + (segment.pose_end - segment.pose_start) * s).astype(np.float32)
         intensity = segment.intensity_start + (segment.intensity_end - segment.intensity_start) * s
         return FrameState(expression, pose, segment.phase, segment.label, float(intensity))
@@ -209,6 +245,7 @@ class Timeline:
                     "intensity_start": round(float(s.intensity_start), 4),
                     "intensity_end": round(float(s.intensity_end), 4),
                     "easing": s.easing,
+                    "learned": s.curve is not None,
                 }
                 for s in self.segments
             ],

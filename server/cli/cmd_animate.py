@@ -90,6 +90,13 @@ def register(subparsers: Any) -> None:
 
     add_vtuber_arguments(parser, following=False)
     parser.add_argument(
+        "--dynamics", choices=("eased", "learned"), default="eased",
+        help="how each emotion unfolds: eased (all shapes on one curve, the default) or learned "
+        "(the dynamics model of engines/dynamics: staggered shapes, their own curves)",
+    )  # fmt: skip
+    parser.add_argument("--dynamics-checkpoint", type=Path, default=None,
+                        help="dynamics model (.pt; default: the packaged one)")  # fmt: skip
+    parser.add_argument(
         "--plot", type=Path, default=None, help="also save a PNG plot of the curves"
     )
     parser.add_argument(
@@ -142,8 +149,11 @@ def _run(args: argparse.Namespace) -> int:
             speed=args.speed,
             neutral_midpoints=not args.no_neutral_midpoints,
             seed=args.seed,
+            dynamics=args.dynamics,
         )
-        timeline = build_timeline(plan, start_expression, np.zeros(3, np.float32), config)
+        timeline = build_timeline(
+            plan, start_expression, np.zeros(3, np.float32), config, dynamics=_dynamics(args)
+        )
     except (TransitionError, ValueError) as error:
         raise AnimateError(str(error), 2) from error
     idle = None if args.no_idle else IdleMotion(config)
@@ -184,6 +194,21 @@ def _run(args: argparse.Namespace) -> int:
         ", ".join(str(p) for p in written),
     )  # fmt: skip
     return 0
+
+
+def _dynamics(args: argparse.Namespace) -> Any:
+    """The learned dynamics model for ``--dynamics learned``, else None."""
+    if args.dynamics != "learned":
+        return None
+    try:
+        from engines.dynamics import DynamicsError, LearnedDynamics
+        from engines.face_model.ict import load_ict
+    except ImportError as error:
+        raise AnimateError(f"learned dynamics are not available: {error}", 1) from error
+    try:
+        return LearnedDynamics.load(load_ict(progress=False), args.dynamics_checkpoint)
+    except DynamicsError as error:
+        raise AnimateError(f"the learned dynamics model is not available: {error}", 1) from error
 
 
 def _check_args(args: argparse.Namespace) -> Any:

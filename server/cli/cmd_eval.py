@@ -37,14 +37,17 @@ _SUMMARY_KEYS = ("acc1", "acc2", "gmean", "count_accuracy", "per_class_recall")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion)")
+    parser = subparsers.add_parser(
+        "eval", help="evaluate I2FET (Acc1, Acc2, G-mean, confusion), fidelity or dynamics"
+    )
     parser.add_argument(
         "target",
-        choices=["i2fet", "grounding", "fidelity"],
+        choices=["i2fet", "grounding", "fidelity", "dynamics"],
         help="i2fet: the model; grounding: WordNet grounding on development sets drawn from the "
         "training vocabulary only (leave-one-out recall, random and made-up words, typos); "
         "fidelity: animate instructions on photos and let an independent image-level judge "
-        "(FER2013 mini-Xception) read the frames",
+        "(FER2013 mini-Xception) read the frames; dynamics: the dynamic-expression model "
+        "against its PCA baseline on held-out identities",
     )
     parser.add_argument("--json", action="store_true", help="print the full JSON result")
     parser.add_argument("--checkpoint-dir", default=None, help="default: the committed ones")
@@ -77,6 +80,9 @@ def register(subparsers: Any) -> None:
     from server.cli.cmd_eval_fidelity import add_fidelity_arguments
 
     add_fidelity_arguments(parser)
+    from server.cli.cmd_eval_dynamics import add_dynamics_eval_arguments
+
+    add_dynamics_eval_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -263,6 +269,10 @@ def run(args: argparse.Namespace) -> int:
         from server.cli.cmd_eval_fidelity import run_fidelity
 
         return run_fidelity(args)
+    if args.target == "dynamics":
+        from server.cli.cmd_eval_dynamics import run_eval_dynamics
+
+        return run_eval_dynamics(args)
     if args.eval_size < 1:
         logger.error("--eval-size must be >= 1")
         return 2

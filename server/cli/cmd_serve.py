@@ -144,6 +144,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-idle", action="store_true", help="no blinks/head motion when idle")
     parser.add_argument("--no-warmup", action="store_true", help="load models on first use")
     parser.add_argument("--checkpoint", default=None, help="instruction planner checkpoint dir")
+    parser.add_argument(
+        "--dynamics", choices=("eased", "learned"), default="eased",
+        help="how each emotion unfolds: eased (all shapes on one curve) or learned (the "
+        "dynamics model: staggered shapes; generated at plan time)",
+    )  # fmt: skip
+    parser.add_argument("--dynamics-checkpoint", default=None, help="dynamics model (.pt)")
     parser.set_defaults(func=run)
 
 
@@ -215,8 +221,19 @@ def run(args: argparse.Namespace) -> int:
     # default pool competing against the render threads (engines/i2fet/planner.py).
     torch.set_num_threads(1)
     engine = FacecastEngine(
-        EngineConfig(planner_checkpoint=Path(args.checkpoint) if args.checkpoint else None)
-    )
+        EngineConfig(
+            planner_checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+            dynamics=args.dynamics,
+            dynamics_checkpoint=Path(args.dynamics_checkpoint) if args.dynamics_checkpoint
+            else None,
+        )
+    )  # fmt: skip
+    if args.dynamics == "learned":
+        try:
+            engine.load_dynamics()  # fail now, not at the first instruction
+        except ServerError as error:
+            print(f"facecast serve: {error}", file=sys.stderr)
+            return 1
     try:
         image = _startup_image(config, engine)
     except (OSError, ServerError) as error:

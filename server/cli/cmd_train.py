@@ -4,7 +4,8 @@ Every run generates the instruction corpus (deterministic for ``--corpus-seed``)
 Adam and fixed seeds (``--seed``) and writes ``<name>.pt`` beside ``<name>.json`` (metrics and
 the exact command) into ``--out`` (default: engines/i2fet/checkpoints). ``ablation`` trains the
 Table V variants (no IFED, IFED, IFED + vertex loss, pooled-text baseline) with the same
-settings and writes only ``ablation.json``.
+settings and writes only ``ablation.json``. ``dynamics`` trains the dynamic-expression models
+(``server.cli.cmd_train_dynamics``; not part of ``all``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-TARGETS = ("classifier", "ned", "i2fet", "ablation", "all")
+TARGETS = ("classifier", "ned", "i2fet", "ablation", "all", "dynamics")
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("train", help="train the I2FET / NED / classifier models")
+    parser = subparsers.add_parser(
+        "train", help="train the I2FET / NED / classifier / dynamics models"
+    )
     parser.add_argument("target", choices=TARGETS, help="what to train")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--corpus-seed", type=int, default=0, help="corpus generation seed")
@@ -72,6 +75,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = torch default)")
     parser.add_argument("--out", default=None, help="checkpoint directory")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from server.cli.cmd_train_dynamics import add_dynamics_arguments
+
+    add_dynamics_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -128,6 +134,11 @@ def _train_config(args: argparse.Namespace, what: str, **overrides: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     import os
+
+    if args.target == "dynamics":
+        from server.cli.cmd_train_dynamics import run_dynamics
+
+        return run_dynamics(args)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from engines.face_model.exceptions import FaceModelError

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server.cli.cmd_calibrate",
     "server.cli.cmd_render",
     "server.cli.cmd_animate",
+    "server.cli.cmd_fit_sequence",
     "server.cli.cmd_train",
     "server.cli.cmd_eval",
     "server.cli.cmd_serve",
