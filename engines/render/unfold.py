@@ -82,7 +82,8 @@ def flatten_gain(
     kept = cv2.GaussianBlur(rgb, (0, 0), max(_FLATTEN_KEEP_MM * px_per_mm, 0.5))
     ratio = np.asarray(smooth / np.maximum(kept, 8.0) - 1.0, np.float32)
     out = _bilinear(ratio, points)
-    logger.debug("flatten: p1 %.3f p50 %.3f p99 %.3f", *np.percentile(out, [1, 50, 99]))
+    if logger.isEnabledFor(logging.DEBUG):  # the percentiles are not free (one per avatar)
+        logger.debug("flatten: p1 %.3f p50 %.3f p99 %.3f", *np.percentile(out, [1, 50, 99]))
     return np.clip(out, *_FLATTEN_LIMITS)
 
 
