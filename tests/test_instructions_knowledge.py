@@ -106,6 +106,22 @@ def test_analysis_with_knowledge() -> None:
     assert analyze_text("look glum", include_heldout=False).labels == ()  # no knowledge
 
 
+
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        ("smile, then look behind you in fear", ("happiness", "fear")),  # was + sadness
+        ("smile twice, then look around in surprise", ("happiness", "surprise")),
+        ("feeling down", ("sadness",)),  # "down" is a lexicon word, not a function word
+    ],
+)
+def test_function_words_are_never_grounded(text: str, labels: tuple[str, ...]) -> None:
+    """Prepositions, place adverbs and numbers name no emotion: WordNet grounding used to
+    read "behind" as sadness (its sense {behind, down})."""
+    analysis = analyze_text(text, knowledge=default_knowledge())
+    assert analysis.labels == labels
+    assert not {"behind", "around", "twice"} & set(analysis.unknown_words)
+
 @pytest.mark.parametrize(
     ("text", "labels"),
     [

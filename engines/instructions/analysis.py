@@ -126,7 +126,14 @@ shows some more less very not no don't dont also again still while after before 
 second third next finally last lastly end start begin little bit back up over avatar
 person girl boy woman man guy lady someone somebody okay ok hey hi so really am i'm im
 feel feels feeling seem seems kind sort bit lot way when what how
+about above across against along among around behind below beneath beside besides between
+beyond during except inside near onto outside past since through throughout toward towards
+under underneath until upon within where here there once twice one two three four five six
+seven eight nine ten times
 """
+# The last three lines are closed-class words (prepositions, place adverbs, numbers): they
+# never name an emotion themselves, so WordNet must not ground them ("look behind you in
+# fear" grounded "behind" → sadness through {behind, down}; "down" stays: "feeling down").
 STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 
 
