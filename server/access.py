@@ -138,11 +138,11 @@ class AccessPolicy:
             origins.add(_origin("http", host.lower(), port))
         return frozenset(origins)
 
-    def allowed_origins(self, request: web.Request) -> frozenset[str]:
-        """Every ``Origin`` accepted on this request's state-changing routes."""
+    def allowed_origins(self, sockname: Any) -> frozenset[str]:
+        """Every ``Origin`` accepted on the state-changing routes of a request that came in on
+        the local ``sockname``."""
         if self._configured:
             return self._configured | self._extra
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
         return self.own_origins(sockname) | self._extra
 
     def check_origin(self, request: web.Request) -> None:
@@ -157,7 +157,8 @@ class AccessPolicy:
                     status=403,
                 )
             return
-        if origin.strip().lower() not in self.allowed_origins(request):
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        if origin.strip().lower() not in self.allowed_origins(sockname):
             raise AccessError(
                 f"origin {origin[:100]!r} is not allowed: open the page from the server's own "
                 "address, or start the server with --public-origin",
