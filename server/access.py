@@ -87,11 +87,23 @@ def keys_match(presented: str | None, expected: str | None) -> bool:
     )
 
 
+def _plain_address(address: str) -> str:
+    """``address`` with an IPv4-mapped IPv6 form (``::ffff:127.0.0.1``, what a dual-stack
+    socket reports) written as the IPv4 address, and without an IPv6 zone (``%eth0``)."""
+    address = address.split("%", 1)[0]
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return str(mapped) if mapped is not None else address
+
+
 def _is_loopback_address(address: str | None) -> bool:
     if not address:
         return False
     try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+        return ipaddress.ip_address(_plain_address(address)).is_loopback
     except ValueError:
         return False
 
@@ -129,7 +141,7 @@ class AccessPolicy:
         from the local ``(address, port, ...)`` the request came in on."""
         if not isinstance(sockname, tuple) or len(sockname) < 2:
             return frozenset()
-        address, port = str(sockname[0]), int(sockname[1])
+        address, port = _plain_address(str(sockname[0])), int(sockname[1])
         origins = {_origin("http", address, port)}
         if _is_loopback_address(address):
             origins |= {_origin("http", name, port) for name in ("127.0.0.1", "localhost", "::1")}

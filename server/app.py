@@ -450,9 +450,11 @@ class FacecastServer:
                 )
             session = self._new_session("peer")
         else:
-            found = self.sessions.get(offer.session or "")
-            if offer.session == BROADCAST:
-                found = self.broadcast_session()
+            found = (
+                self.broadcast_session()
+                if offer.session == BROADCAST
+                else self.sessions.get(offer.session or "")
+            )
             if found is None:
                 return _error_response(404, "unknown_session", f"no session {offer.session!r}")
             session = found

@@ -448,6 +448,8 @@ def test_public_origin_flag_and_validation() -> None:
     assert own == {"http://127.0.0.1:8123", "http://localhost:8123", "http://[::1]:8123"}
     lan = AccessPolicy(ServerConfig(host="0.0.0.0")).own_origins(("192.168.1.20", 8080))
     assert lan == {"http://192.168.1.20:8080"}
+    dual_stack = AccessPolicy(ServerConfig(host="::")).own_origins(("::ffff:127.0.0.1", 8080, 0, 0))
+    assert dual_stack == {"http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080"}
     named = AccessPolicy(ServerConfig(host="facecast.local")).own_origins(("10.0.0.2", 80))
     assert named == {"http://10.0.0.2", "http://facecast.local"}
 

@@ -10,6 +10,11 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+_NO_TOKEN_NOTE = (
+    " (without --token: the broadcast is driven from this machine only; every other client "
+    "may watch it)"
+)
+
 
 def add_vtuber_arguments(parser: argparse.ArgumentParser, *, following: bool) -> None:
     """``--vmc``, ``--vmc-names``, ``--ifacialmocap`` (and ``--vmc-session`` for serve)."""
@@ -274,8 +279,7 @@ def run(args: argparse.Namespace) -> int:
         logger.warning(
             "listening on %s: reachable from other machines%s",
             config.host,
-            "" if config.token else " (without --token: the broadcast is driven from this "
-            "machine only; every other client may watch it)",
+            "" if config.token else _NO_TOKEN_NOTE,
         )
     ready = (
         f"Facecast on http://{config.host}:{config.port}/  "
