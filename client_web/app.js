@@ -50,7 +50,7 @@ function nextStepText() {
       return `${view.retryReason} ${when} (attempt ${view.attempt}); nothing to do meanwhile.`;
     }
     case "restoring": return "Reconnected. Restoring your face from the photo you gave…";
-    case "failed": return "The server refused this page (a token is needed?). Check the address, then reload.";
+    case "failed": return "The server refused this page (see the message below). Check the address, then reload.";
     case "taking": return `Taking stills: ${view.stills.taken} of ${view.stills.count} — hold still and look at the camera`;
     case "calibrating": {
       const seconds = view.calibratingSince ? Math.floor((performance.now() - view.calibratingSince) / 1000) : 0;
@@ -489,7 +489,7 @@ const reconnector = new Reconnector(open, {
       if (source) uploadFace(source.blob, source.name, { restoring: true });
     }
   },
-  fatal: (error) => error.code === "unauthorized",
+  fatal: (error) => ["unauthorized", "bad_origin"].includes(error.code), // a retry cannot help
   onFatal(error) {
     setPill("refused", "bad");
     setStep("failed");

@@ -131,7 +131,7 @@ const reconnector = new Reconnector(open, {
     meter = meterStatsFps(link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
     if (reconnected) show("Reconnected");
   },
-  fatal: (error) => error.code === "unauthorized",
+  fatal: (error) => ["unauthorized", "bad_origin"].includes(error.code), // a retry cannot help
   onFatal: (error) => show(error.message, true),
 });
 
