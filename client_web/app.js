@@ -50,7 +50,7 @@ function nextStepText() {
       return `${view.retryReason} ${when} (attempt ${view.attempt}); nothing to do meanwhile.`;
     }
     case "restoring": return "Reconnected. Restoring your face from the photo you gave…";
-    case "failed": return "The server refused this page (a token is needed?). Check the address, then reload.";
+    case "failed": return "The server refused this page (see the message below). Check the address, then reload.";
     case "taking": return `Taking stills: ${view.stills.taken} of ${view.stills.count} — hold still and look at the camera`;
     case "calibrating": {
       const seconds = view.calibratingSince ? Math.floor((performance.now() - view.calibratingSince) / 1000) : 0;
@@ -349,7 +349,7 @@ async function uploadFace(blob, name, { restoring = false } = {}) {
   facecast.restoring = restoring;
   const started = performance.now();
   try {
-    await uploadPhoto(facecast.link.sessionId, blob, id);
+    await uploadPhoto(facecast.link.sessionId, blob, id, facecast.link.key);
     source = { blob, name };
     detail.textContent = readyText(entry, started, "",
       { first: "reading", done: restoring ? "face restored" : "avatar ready" });
@@ -388,7 +388,7 @@ async function captureFace() {
     detail.textContent = `sending ${stills.length} stills…`;
     view.calibratingSince = performance.now();
     setStep("calibrating");
-    const answer = await uploadStills(facecast.link.sessionId, stills, id);
+    const answer = await uploadStills(facecast.link.sessionId, stills, id, facecast.link.key);
     const index = answer.result?.index;
     if (Number.isInteger(index) && stills[index]) source = { blob: stills[index], name: "your captured still" };
     detail.textContent = readyText(entry, started, answer.result?.reason || "");
@@ -480,6 +480,8 @@ const reconnector = new Reconnector(open, {
   onOpen(link, reconnected) {
     facecast.link = link;
     ui.session.textContent = "session " + link.sessionId;
+    ui.session.title = "Click to copy the command that drives this avatar from a script " +
+      "(it holds this session's secret key: share it only with who may drive your avatar)";
     clearInterval(statsMeter);
     statsMeter = meterStatsFps(link.pc, (fps) => { ui.fps.textContent = `${fps.toFixed(0)} fps`; facecast.fps = fps; });
     if (reconnected) {
@@ -487,7 +489,7 @@ const reconnector = new Reconnector(open, {
       if (source) uploadFace(source.blob, source.name, { restoring: true });
     }
   },
-  fatal: (error) => error.code === "unauthorized",
+  fatal: (error) => ["unauthorized", "bad_origin"].includes(error.code), // a retry cannot help
   onFatal(error) {
     setPill("refused", "bad");
     setStep("failed");
@@ -582,6 +584,25 @@ ui.intensity.addEventListener("input", () => { ui.intensityValue.textContent = N
 ui.intensity.addEventListener("change", () => command({ type: "set", intensity: Number(ui.intensity.value) }));
 ui.fpsSelect.addEventListener("change", () => command({ type: "set", fps: Number(ui.fpsSelect.value) }));
 ui.idle.addEventListener("change", () => command({ type: "set", idle: ui.idle.checked }));
+
+// The session id, clicked: the `facecast send` command that drives this avatar, with the
+// session's key, copied (the key is shown nowhere else; a new session has a new one).
+async function copyDriveCommand() {
+  const link = facecast.link;
+  if (!link?.key) return;
+  const command = `facecast send --session ${link.sessionId} --key ${link.key} "${EXAMPLE}"`;
+  try {
+    await navigator.clipboard.writeText(command);
+    ui.session.textContent = "command copied";
+  } catch (error) { // no clipboard (plain http on another host): let the person copy it
+    window.prompt("Drive this avatar from a script (this holds the session's key):", command);
+  }
+  setTimeout(() => { if (facecast.link === link) ui.session.textContent = "session " + link.sessionId; }, 1500);
+}
+ui.session.addEventListener("click", copyDriveCommand);
+ui.session.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" || event.key === " ") { event.preventDefault(); copyDriveCommand(); }
+});
 
 // The avatar mirrored like the webcam preview: on by default, remembered by the browser. Only
 // this page's view; the stream itself (virtual camera, overlay, VTuber apps) is never mirrored.

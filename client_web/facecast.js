@@ -1,12 +1,33 @@
 // Facecast browser client library: WebRTC connection, the JSON protocol, an fps meter.
 // Plain ES module, no build step.
 
-const params = new URLSearchParams(location.search);
-export const token = params.get("token");
+// The operator token (the server's --token: drives the broadcast session, e.g. from the kiosk),
+// given as /kiosk#token=T (a fragment never reaches the server or its log) or ?token=T. It is
+// kept in this tab's sessionStorage and removed from the address bar, and sent in a header,
+// never in a URL. A private session's key stays in memory (the link), never in a URL.
+const TOKEN_KEY = "facecast.token";
+function readToken() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const query = new URLSearchParams(location.search);
+  const given = hash.get("token") || query.get("token");
+  if (given) {
+    try { sessionStorage.setItem(TOKEN_KEY, given); } catch (error) { /* private mode */ }
+    hash.delete("token");
+    query.delete("token");
+    const rest = (query.toString() ? `?${query}` : "") + (hash.toString() ? `#${hash}` : "");
+    history.replaceState(history.state, "", location.pathname + rest);
+    return given;
+  }
+  try { return sessionStorage.getItem(TOKEN_KEY); } catch (error) { return null; }
+}
+export const token = readToken();
 
-function withToken(url) {
-  if (!token) return url;
-  return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
+/** The headers that carry the operator token and a session key (when there are). */
+function authHeaders(key = null, headers = {}) {
+  const all = { ...headers };
+  if (token) all["X-Facecast-Token"] = token;
+  if (key) all["X-Facecast-Key"] = key;
+  return all;
 }
 
 // Wait until ICE gathering is complete (the server does not trickle candidates).
@@ -26,7 +47,7 @@ function iceGathered(pc, timeoutMs = 3000) {
  */
 export async function iceConfig() {
   try {
-    const response = await fetch(withToken("/api/ice"), { cache: "no-store" });
+    const response = await fetch("/api/ice", { cache: "no-store" });
     const config = response.ok ? await response.json() : {};
     return { iceServers: Array.isArray(config.iceServers) ? config.iceServers : [] };
   } catch (error) {
@@ -38,8 +59,11 @@ export async function iceConfig() {
  * Connect to the server.
  * options: {session: null | "broadcast" | id, webcam: MediaStream | null,
  *           video: HTMLVideoElement, onEvent(event), onConnection(state),
- *           view?: "avatar" | "overlay" (the picture with its matte beside it: /overlay)}
- * Returns {send(obj), sessionId, pc, close()}.
+ *           view?: "avatar" | "overlay" (the picture with its matte beside it: /overlay),
+ *           key?: the key of the private session ``session``}
+ * Returns {send(obj), sessionId, key, rights, pc, close()}: ``key`` is the new private
+ * session's secret (kept in memory only: uploads to it need it), ``rights`` "drive" or "view"
+ * (the broadcast without the operator right: watch only).
  */
 export async function connect(options) {
   const pc = new RTCPeerConnection(await iceConfig());
@@ -47,8 +71,8 @@ export async function connect(options) {
   // not when ICE consent runs out).
   window.addEventListener("pagehide", () => pc.close(), { once: true });
   const channel = pc.createDataChannel("facecast");
-  const link = { pc, sessionId: null, channel, send: null, close: () => pc.close(),
-    setWebcamSending: () => {} };
+  const link = { pc, sessionId: null, key: null, rights: null, channel, send: null,
+    close: () => pc.close(), setWebcamSending: () => {} };
   const queue = [];
   link.send = (message) => {
     const text = JSON.stringify(message);
@@ -81,9 +105,11 @@ export async function connect(options) {
   const body = { sdp: pc.localDescription.sdp, type: "offer" };
   if (options.session) body.session = options.session;
   if (options.view) body.view = options.view;
+  if (options.key) body.key = options.key;
+  if (token && options.session === "broadcast") body.token = token;
   let response, answer;
   try {
-    response = await fetch(withToken("/offer"), {
+    response = await fetch("/offer", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     answer = await response.json();
@@ -103,18 +129,20 @@ export async function connect(options) {
     throw error;
   }
   link.sessionId = answer.session;
+  link.key = answer.key || options.key || null;
+  link.rights = answer.rights || "drive";
   await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
   return link;
 }
 
 /** Upload a photo (File/Blob) to a session; resolves to the server's JSON answer. ``id`` is
- *  echoed in the session's done/error events for this upload. */
-export async function uploadPhoto(sessionId, file, id = null) {
+ *  echoed in the session's done/error events for this upload; ``key`` is the session's key
+ *  (the link's; the broadcast needs the operator token instead). */
+export async function uploadPhoto(sessionId, file, id = null, key = null) {
   let url = "/upload?session=" + encodeURIComponent(sessionId);
   if (id) url += "&id=" + encodeURIComponent(id); // the session's events for it carry this id
-  url = withToken(url);
   const response = await fetch(url, { method: "POST", body: file,
-    headers: { "Content-Type": file.type || "application/octet-stream" } });
+    headers: authHeaders(key, { "Content-Type": file.type || "application/octet-stream" }) });
   const answer = await response.json().catch(() => ({ code: "bad_answer", message: response.statusText }));
   if (!response.ok) {
     const error = new Error(answer.message || (response.status === 413
@@ -147,13 +175,14 @@ export async function takeStills(video, count = 8, seconds = 2.0, onStill = null
 }
 
 /** Post stills (Blobs) to a session's POST /capture: the server picks the best and calibrates
- *  it; resolves to its JSON answer (``done`` with command "capture"). */
-export async function uploadStills(sessionId, stills, id = null) {
+ *  it; resolves to its JSON answer (``done`` with command "capture"). ``key`` as for
+ *  uploadPhoto. */
+export async function uploadStills(sessionId, stills, id = null, key = null) {
   let url = "/capture?session=" + encodeURIComponent(sessionId);
   if (id) url += "&id=" + encodeURIComponent(id);
   const form = new FormData();
   stills.forEach((still, i) => form.append("frame", still, `still${i}.jpg`));
-  const response = await fetch(withToken(url), { method: "POST", body: form });
+  const response = await fetch(url, { method: "POST", body: form, headers: authHeaders(key) });
   const answer = await response.json().catch(() => ({ code: "bad_answer", message: response.statusText }));
   if (!response.ok) {
     const error = new Error(answer.message || `capture failed (HTTP ${response.status})`);

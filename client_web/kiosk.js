@@ -4,6 +4,9 @@
 // Runs all day: the face can be changed at any time (the upload button stays), and when the
 // server goes away (restart, network) the page reconnects by itself with backoff, putting
 // back the face it showed if the restarted server has none.
+// Driving the broadcast (instructions, the face) needs the operator right: the server's
+// --token given as /kiosk#token=T, or this machine when the server has no token. Without it
+// the kiosk only watches ("view only": no chat box, no upload button).
 import {
   cleanText, connect, describePieces, describePlan, freezeVideo, meterStatsFps, shorten, textLength,
   uploadPhoto,
@@ -20,7 +23,10 @@ const upload = $("upload");
 const photo = $("photo");
 // Exposed for scripting and tests: events received, the link, reconnect attempts.
 const facecast = (window.facecast = { events: [], link: null, connects: 0, reconnecting: false,
-  health: null, restored: 0 });
+  health: null, restored: 0, viewOnly: false });
+const VIEW_ONLY = "View only: this screen watches the shared avatar. To type instructions or " +
+  "change the face here, open /kiosk#token=… with the server's --token (or open it on the " +
+  "server's own machine).";
 let nextId = 1;
 let captionTimer = null;
 let textLimit = 1000; // replaced by the server's limits.text_chars
@@ -40,7 +46,7 @@ function show(message, sticky = false) {
 }
 
 function setHasFace(hasFace) {
-  text.disabled = send.disabled = !hasFace || !facecast.link;
+  text.disabled = send.disabled = !hasFace || !facecast.link || facecast.viewOnly;
   upload.textContent = hasFace ? "Change the face" : "Upload a photo";
 }
 
@@ -55,7 +61,10 @@ function onEvent(event) {
     if (event.settings?.fps) streamFps = event.settings.fps;
     if (event.demo_idle_seconds !== undefined) demoIdle = event.demo_idle_seconds;
     $("demo").textContent = demoNote();
-    if (event.has_avatar === false) {
+    if (facecast.viewOnly) {
+      setHasFace(Boolean(event.has_avatar));
+      if (event.has_avatar === false) show(`No face yet. ${VIEW_ONLY}`, true);
+    } else if (event.has_avatar === false) {
       setHasFace(false);
       if (lastFace && !facecast.restoring) restoreFace();
       else if (!facecast.restoring) show("No face yet: upload a photo of a face (button below)", true);
@@ -114,11 +123,15 @@ const reconnector = new Reconnector(open, {
   onOpen(link, reconnected) {
     facecast.link = link;
     facecast.reconnecting = false;
+    facecast.viewOnly = link.rights === "view";
+    document.body.dataset.rights = link.rights;
+    $("rights").textContent = facecast.viewOnly ? " · view only" : "";
+    if (facecast.viewOnly && !reconnected) show(VIEW_ONLY, true);
     clearInterval(meter);
     meter = meterStatsFps(link.pc, (fps) => { $("fps").textContent = `${fps.toFixed(0)} fps`; });
     if (reconnected) show("Reconnected");
   },
-  fatal: (error) => error.code === "unauthorized",
+  fatal: (error) => ["unauthorized", "bad_origin"].includes(error.code), // a retry cannot help
   onFatal: (error) => show(error.message, true),
 });
 

@@ -6,12 +6,16 @@ session.
 
 Sessions:
     * every ``POST /offer`` without ``session`` creates a private *peer* session (at most
-      ``max_sessions`` at once; the next offer gets HTTP 503 with a polite message);
-    * ``POST /offer`` with ``"session": "broadcast"`` watches and controls the shared
-      *broadcast* session (the kiosk page; the virtual camera shows it too);
-    * a websocket ``/ws`` controls the broadcast session, or with ``?session=<id>`` attaches to an
-      existing session (the id is shown in the web page), e.g. to drive a browser's avatar
-      from a script.
+      ``max_sessions`` at once; the next offer gets HTTP 503 with a polite message) and answers
+      its secret key; driving it, uploading to it and watching it need that key;
+    * ``POST /offer`` with ``"session": "broadcast"`` watches the shared *broadcast* session
+      (the kiosk page, the overlay; the virtual camera shows it too), and drives it with the
+      operator right;
+    * a websocket ``/ws`` attaches to the broadcast session, or with ``?session=<id>`` and the
+      session's key to an existing private session, e.g. to drive a browser's avatar from a
+      script.
+
+Who may do what (keys, the operator, view-only viewers, Origin) is :mod:`server.access`.
 
 The VTuber outputs (``--vmc``, ``--ifacialmocap``) follow one session: the broadcast one, or
 with ``tracking.session == "latest"`` the newest browser session still open (re-chosen
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
 import json
 import logging
 import secrets
@@ -33,15 +36,15 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from server.access import KEY_HEADER, AccessPolicy, Right, new_session_key
 from server.channel import ControlChannel
 from server.config import ServerConfig
 from server.engine import AvatarEngine
-from server.exceptions import LimitError, ProtocolError, ServerError
+from server.exceptions import AccessError, LimitError, ProtocolError, ServerError
 from server.protocol import parse_json
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
@@ -66,6 +69,7 @@ _WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers 
 _MAX_OFFER_BYTES = 256 * 1024  # an SDP is at most 64,000 characters (signaling._MAX_SDP_CHARS)
 _MAX_PATH_CHARS = 1024  # longer request paths are 414 before any route or file lookup
 _MAX_PATH_SEGMENT_CHARS = 255  # a longer segment names no file (NAME_MAX): 404, no stat()
+_UPLOAD_TYPES = ("image/", "application/octet-stream")  # /upload's raw bodies (or multipart)
 
 
 def _done_response(command: str, session: Session, result: dict[str, Any]) -> web.Response:
@@ -82,6 +86,16 @@ def _done_response(command: str, session: Session, result: dict[str, Any]) -> we
 
 def _error_response(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"type": "error", "code": code, "message": message}, status=status)
+
+
+def _denied(request: web.Request, error: AccessError) -> web.Response:
+    """The answer to a request without the right it needs (one INFO line, no traceback)."""
+    logger.info("%s %s refused: %s (%s)", request.method, request.path, error.code, error)
+    return _error_response(error.status, error.code, error.message)
+
+
+def _unsupported_type(expected: str) -> web.Response:
+    return _error_response(415, "bad_content_type", f"the body must be {expected}")
 
 
 @web.middleware
@@ -142,6 +156,7 @@ class FacecastServer:
     ) -> None:
         self.config = config
         self.engine = engine
+        self.access = AccessPolicy(config)
         self.static_dir = Path(config.static_dir) if config.static_dir else CLIENT_DIR
         self.sessions: dict[str, Session] = {}
         self.peers: set[PeerLink] = set()
@@ -248,9 +263,11 @@ class FacecastServer:
             raise ServerError("server is not started", "not_ready")
         session_id = BROADCAST if kind == BROADCAST else secrets.token_hex(4)
         self._seed += 1
+        key = None if kind == BROADCAST else new_session_key()
         session = Session(
-            session_id, self.config, self.engine, self.executors, kind=kind, seed=self._seed
-        )
+            session_id, self.config, self.engine, self.executors, kind=kind, seed=self._seed,
+            key=key,
+        )  # fmt: skip
         self.sessions[session_id] = session
         session.start()
         self._follow()
@@ -312,27 +329,28 @@ class FacecastServer:
             await link.close()
 
     # ----------------------------------------------------------------------- auth
-    def _token_ok(self, request: web.Request, body_token: str | None = None) -> bool:
-        if self.config.token is None:
-            return True
-        candidates = [
-            body_token,
-            request.query.get("token"),
-            request.headers.get("X-Facecast-Token"),
-        ]
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Bearer "):
-            candidates.append(auth.removeprefix("Bearer ").strip())
-        expected = self.config.token.encode()
-        return any(c is not None and hmac.compare_digest(c.encode(), expected) for c in candidates)
-
-    def _origin_ok(self, request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
-        if origin is None:  # not a browser (e.g. `facecast send`): the token protects it
-            return True
-        if origin in self.config.allowed_origins:
-            return True
-        return urlsplit(origin).netloc.lower() == request.host.lower()
+    def _right(
+        self,
+        request: web.Request,
+        session: Session,
+        *,
+        body_key: str | None = None,
+        body_token: str | None = None,
+        query_key: bool = False,
+    ) -> Right:
+        """The request's right on ``session`` (AccessError when it has none): the session key
+        from the offer body, the ``X-Facecast-Key`` header or (websockets only: browsers cannot
+        set their headers) ``?key=``, masked in the access log."""
+        keys = [body_key, request.headers.get(KEY_HEADER)]
+        if query_key:
+            keys.append(request.query.get("key"))
+        return self.access.right(
+            request,
+            broadcast=session.kind == BROADCAST,
+            session_key=session.key,
+            presented_keys=keys,
+            body_token=body_token,
+        )
 
     # ------------------------------------------------------------------- handlers
     async def index(self, request: web.Request) -> web.StreamResponse:
@@ -346,6 +364,11 @@ class FacecastServer:
         return web.FileResponse(self.static_dir / "overlay.html")
 
     async def api_status(self, request: web.Request) -> web.Response:
+        """Sessions and counters for the operator (no keys, no tokens)."""
+        try:
+            self.access.require_operator(request, "/api/status")
+        except AccessError as error:
+            return _denied(request, error)
         return web.json_response(
             {
                 "engine": self.engine.name,
@@ -388,15 +411,19 @@ class FacecastServer:
         }
 
     async def api_ice(self, request: web.Request) -> web.Response:
-        """The page's RTCConfiguration: the ``--ice-server`` list (empty by default). TURN
-        credentials are in it, so it needs the token when one is set."""
-        if not self._token_ok(request):
-            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        """The page's RTCConfiguration: the ``--ice-server`` list (empty by default). Every page
+        that may open a session needs it, TURN credentials included, so it needs no right."""
         return web.json_response(
             browser_ice_config(self.config.ice_servers), headers={"Cache-Control": "no-store"}
         )
 
     async def offer(self, request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _unsupported_type('application/json: {"sdp": ..., "type": "offer"}')
+        try:
+            self.access.check_origin(request)
+        except AccessError as error:
+            return _denied(request, error)
         too_large = f"an offer body is at most {_MAX_OFFER_BYTES // 1024} KiB"
         if request.content_length is not None and request.content_length > _MAX_OFFER_BYTES:
             return _error_response(413, "offer_too_large", too_large)
@@ -411,9 +438,8 @@ class FacecastServer:
             offer = parse_offer(body)
         except ServerError as error:
             return _error_response(400, error.code, error.message)
-        if not self._token_ok(request, offer.token):
-            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
         own = offer.session is None
+        right = Right.DRIVE
         if own:
             if self.peer_sessions() >= self.config.max_sessions:
                 return _error_response(
@@ -423,16 +449,27 @@ class FacecastServer:
                     "Please try again in a moment.",
                 )
             session = self._new_session("peer")
-        elif offer.session == BROADCAST:
-            session = self.broadcast_session()
         else:
-            found = self.sessions.get(offer.session or "")
+            found = (
+                self.broadcast_session()
+                if offer.session == BROADCAST
+                else self.sessions.get(offer.session or "")
+            )
             if found is None:
                 return _error_response(404, "unknown_session", f"no session {offer.session!r}")
             session = found
+            try:
+                right = self._right(request, session, body_key=offer.key, body_token=offer.token)
+            except AccessError as error:
+                return _denied(request, error)
         try:
             link, answer = await answer_offer(
-                offer, session, self.config, self._peer_closed, own_session=own
+                offer,
+                session,
+                self.config,
+                self._peer_closed,
+                own_session=own,
+                view_only=right < Right.DRIVE,
             )
         except ServerError as error:
             if own:
@@ -442,21 +479,26 @@ class FacecastServer:
         self.peers.add(link)
         self._spawn(self._reap_if_never_connected(link))
         logger.info("peer connected to session %s (%d peers)", session.id, len(self.peers))
-        return web.json_response({"sdp": answer.sdp, "type": answer.type, "session": session.id})
+        reply: dict[str, Any] = {"sdp": answer.sdp, "type": answer.type, "session": session.id}
+        reply["rights"] = "drive" if right is Right.DRIVE else "view"
+        if own:
+            reply["key"] = session.key  # the one place the key is ever sent
+        return web.json_response(reply, headers={"Cache-Control": "no-store"})
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
-        if not self._origin_ok(request):
-            return _error_response(403, "bad_origin", "websocket origin not allowed")
-        if not self._token_ok(request):
-            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
         wanted = request.query.get("session")
-        if wanted and wanted != BROADCAST:
-            found = self.sessions.get(wanted)
-            if found is None:
-                return _error_response(404, "unknown_session", f"no session {wanted!r}")
-            session = found
-        else:
-            session = self.broadcast_session()
+        try:
+            self.access.check_origin(request)  # the handshake of a foreign (or rebound) page
+            if wanted and wanted != BROADCAST:
+                found = self.sessions.get(wanted)
+                if found is None:
+                    return _error_response(404, "unknown_session", f"no session {wanted!r}")
+                session = found
+            else:
+                session = self.broadcast_session()
+            right = self._right(request, session, query_key=True)
+        except AccessError as error:
+            return _denied(request, error)
         client = request.remote or "unknown"
         limit = self.config.max_websockets_per_client
         if self.websockets_by_client[client] >= limit:
@@ -475,13 +517,15 @@ class FacecastServer:
             except ConnectionError as error:  # the client reset before the handshake completed
                 logger.info("ws %s: gone before the handshake (%s)", client, error)
                 return ws
-            await self._serve_websocket(ws, session, name=f"ws {client}")
+            await self._serve_websocket(
+                ws, session, name=f"ws {client}", view_only=right < Right.DRIVE
+            )
         finally:
             self._websocket_gone(client)
         return ws
 
     async def _serve_websocket(
-        self, ws: web.WebSocketResponse, session: Session, *, name: str
+        self, ws: web.WebSocketResponse, session: Session, *, name: str, view_only: bool = False
     ) -> None:
         """One prepared websocket: its messages in, the session's events out, until closed."""
         self.websockets.add(ws)
@@ -492,7 +536,7 @@ class FacecastServer:
                 task = loop.create_task(ws.send_str(text))
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-        control = ControlChannel(session, send, self.config, name=name)
+        control = ControlChannel(session, send, self.config, name=name, view_only=view_only)
         control.send_event(session.status("connected"))
         try:
             async for message in ws:
@@ -515,25 +559,34 @@ class FacecastServer:
 
     def _target(self, request: web.Request) -> Session | web.Response:
         """The session an HTTP upload is for (``?session=``, default the broadcast), or the
-        error response."""
-        if not self._token_ok(request):
-            return _error_response(401, "unauthorized", "a valid token is required (?token=...)")
+        error response: a foreign Origin, an unknown session, no right to drive it."""
+        try:
+            self.access.check_origin(request)
+        except AccessError as error:
+            return _denied(request, error)
         wanted = request.query.get("session") or BROADCAST
         session = self.broadcast_session() if wanted == BROADCAST else self.sessions.get(wanted)
         if session is None:
             return _error_response(404, "unknown_session", f"no session {wanted!r}")
+        try:
+            if session.kind == BROADCAST:
+                self.access.require_operator(request, "changing the broadcast session's face")
+            else:
+                self._right(request, session)
+        except AccessError as error:
+            return _denied(request, error)
         return session
 
     async def capture(self, request: web.Request) -> web.Response:
         """``POST /capture?session=<id>``: multipart ``frame`` fields, still photos the page
         took of its camera over about two seconds; the best one becomes the source, as for
         the ``capture`` command (answers like ``done {command: capture}``)."""
+        if request.content_type != "multipart/form-data":
+            return _unsupported_type('multipart/form-data with "frame" fields (the stills)')
         session = self._target(request)
         if isinstance(session, web.Response):
             return session
         limit, count = self.config.max_upload_bytes, self.config.capture_max_frames
-        if not request.content_type.startswith("multipart/"):
-            return _error_response(400, "bad_upload", 'send the stills as multipart "frame" fields')
         stills: list[bytes] = []
         try:
             async for _, data in _multipart_fields(request, ("frame",)):
@@ -556,6 +609,12 @@ class FacecastServer:
         return _done_response("capture", session, result)
 
     async def upload(self, request: web.Request) -> web.Response:
+        kind = request.content_type
+        if kind != "multipart/form-data" and not kind.startswith(_UPLOAD_TYPES):
+            return _unsupported_type(
+                "the image bytes (image/jpeg, image/png, image/webp, application/octet-stream) "
+                'or multipart/form-data with a "photo" field'
+            )
         session = self._target(request)
         if isinstance(session, web.Response):
             return session
@@ -583,7 +642,7 @@ class FacecastServer:
 
     @staticmethod
     async def _read_upload(request: web.Request, limit: int) -> bytes:
-        if request.content_type.startswith("multipart/"):
+        if request.content_type == "multipart/form-data":
             async for _, data in _multipart_fields(request, ("photo", "file", "image")):
                 if len(data) > limit:
                     raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))

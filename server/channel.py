@@ -13,13 +13,15 @@ messages); the dropped ones beyond that, and those without an id, share one answ
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 
 from server.config import ServerConfig
-from server.exceptions import ServerError
+from server.exceptions import AccessError, ServerError
 from server.protocol import (
+    Done,
     ErrorEvent,
     Event,
     Ping,
@@ -46,13 +48,21 @@ class ControlChannel:
         send: sends one text message on the connection (must not raise when it is closing).
         config: limits.
         name: for logs ("datachannel 1a2b", "ws 127.0.0.1").
+        view_only: the connection may watch but not drive (module docstring).
     """
 
     def __init__(
-        self, session: Session, send: Callable[[str], None], config: ServerConfig, name: str = ""
+        self,
+        session: Session,
+        send: Callable[[str], None],
+        config: ServerConfig,
+        name: str = "",
+        *,
+        view_only: bool = False,
     ) -> None:
         self.session = session
         self.name = name
+        self.view_only = view_only
         self._send = send
         self._config = config
         self._bucket = TokenBucket(config.message_rate, config.message_burst)
@@ -65,6 +75,9 @@ class ControlChannel:
     def send_event(self, event: Event) -> None:
         if not self._open:
             return
+        if self.view_only and isinstance(event, Done) and "thumbnail" in event.result:
+            result = {k: v for k, v in event.result.items() if k != "thumbnail"}
+            event = dataclasses.replace(event, result=result)
         try:
             self._send(encode_event(event))
         except Exception as error:  # the connection is closing; the session goes on
@@ -82,6 +95,14 @@ class ControlChannel:
             command = parse_command(raw, max_bytes=self._config.max_message_bytes)
         except ServerError as error:  # it carries the message's id when that was readable
             self._send_error(error, error.command_id, error.command)
+            return
+        if self.view_only and not isinstance(command, Ping):
+            refused = AccessError(
+                "this connection may only watch: driving the broadcast session needs the "
+                "operator token (--token), or this machine when the server has none",
+                "view_only",
+            )
+            self._send_error(refused, command.id, command.TYPE)
             return
         try:
             self.session.handle(command)

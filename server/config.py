@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from server.protocol import MAX_MESSAGE_BYTES, MAX_TEXT_CHARS, MIN_MESSAGE_BYTES
 from server.vtuber.config import TrackingConfig
 
-__all__ = ["IceServer", "ServerConfig", "parse_ice_server"]
+__all__ = ["IceServer", "ServerConfig", "normalize_origin", "parse_ice_server"]
 
 _ICE_URL = re.compile(
     r"(?P<scheme>stuns?|turns?):"
@@ -113,6 +113,32 @@ def parse_ice_server(
     return IceServer(clean, username, credential)
 
 
+def normalize_origin(origin: str) -> str:
+    """A browser origin as browsers write it in ``Origin``: ``scheme://host[:port]``, lower
+    case, without the scheme's default port (``https://Example.org:443/`` → ``https://example.org``).
+
+    Raises:
+        ValueError: not an ``http://`` or ``https://`` origin, or it has a path, query,
+            fragment or user name.
+    """
+    example = "e.g. https://facecast.example.org or http://192.168.1.20:8080"
+    text = origin.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"origin {origin!r} is not a valid origin ({example})") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"origin {origin!r} must be http://HOST[:PORT] or https://... ({example})")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"origin {origin!r} is scheme://host[:port] only, no path ({example})")
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 80 if scheme == "http" else 443
+    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     """Everything the server can be told. Validated on construction (ValueError).
@@ -136,8 +162,15 @@ class ServerConfig:
         max_image_side: uploaded photos are downscaled so their longer side is at most this.
         capture_seconds: default duration of a webcam capture window.
         capture_max_frames: at most this many frames of the window are scored.
-        token: shared secret required on /offer, /ws and /upload when set.
-        allowed_origins: extra websocket origins allowed besides the server's own.
+        token: the operator key (``--token``): drives the broadcast session (commands, uploads,
+            settings) and reads ``/api/status``. None: only this machine (loopback, a loopback
+            ``Host``, not proxied) is the operator (``server.access``).
+        allowed_origins: extra browser origins allowed on the state-changing routes, added to
+            the public ones (``--allow-origin``).
+        public_origins: the browser origins of the pages that may use the state-changing routes
+            (POST /offer, /upload, /capture, the websocket handshake), compared as
+            ``normalize_origin`` writes them; empty = the server's own listening origins
+            (``--public-origin``; ``server.access``).
         virtual_camera: also send the broadcast session to a virtual camera (pyvirtualcam).
         virtual_camera_device: device path for pyvirtualcam (e.g. /dev/video10), None = default.
         photo: source of the broadcast session at start-up (a path, or "astronaut").
@@ -179,6 +212,7 @@ class ServerConfig:
     capture_max_frames: int = 12
     token: str | None = None
     allowed_origins: tuple[str, ...] = ()
+    public_origins: tuple[str, ...] = ()
     virtual_camera: bool = False
     virtual_camera_device: str | None = None
     photo: str | None = None
@@ -251,3 +285,5 @@ class ServerConfig:
             raise ValueError("ice_servers must be IceServer values (see parse_ice_server)")
         if self.token is not None and not self.token:
             raise ValueError("token must not be empty (leave it out to disable it)")
+        for origin in (*self.public_origins, *self.allowed_origins):
+            normalize_origin(origin)  # ValueError with what a good origin looks like

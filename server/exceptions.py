@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccessError",
     "EngineError",
     "EngineInputError",
     "EngineUnavailableError",
@@ -53,6 +54,17 @@ class ProtocolError(ServerError):
     """A message that cannot be parsed or validated (bad JSON, unknown type, bad field)."""
 
     code = "bad_message"
+
+
+class AccessError(ServerError):
+    """A request or connection without the right it needs (``server.access``): a missing or
+    wrong session key or token, a foreign Origin. ``status`` is its HTTP status."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, code: str | None = None, *, status: int = 403) -> None:
+        super().__init__(message, code)
+        self.status = status
 
 
 class LimitError(ServerError):

@@ -151,6 +151,8 @@ class Session:
         executors: the shared thread pools.
         kind: ``"peer"`` (one browser) or ``"broadcast"`` (kiosk, virtual camera, websocket).
         seed: seed of the idle motion.
+        key: the secret that drives a private session (``server.access``); never sent in a
+            status, an event or ``/api/status`` (None for the broadcast: its operator token).
     """
 
     def __init__(
@@ -162,8 +164,10 @@ class Session:
         *,
         kind: str = "peer",
         seed: int = 0,
+        key: str | None = None,
     ) -> None:
         self.id = session_id
+        self.key = key
         self.kind = kind
         self.config = config
         self.engine = engine

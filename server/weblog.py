@@ -7,8 +7,9 @@ Two logging filters, installed once by :func:`install_log_policy` (``create_app`
   line, and a connection the client reset (e.g. a websocket reset before its handshake
   completed) at INFO as one line, instead of ERROR with a traceback. Server faults (any other
   exception) keep their traceback.
-* :class:`SecretMaskFilter` on ``aiohttp.access``: the value of every ``token=`` query
-  parameter (request line, Referer, and the structured ``extra`` fields) is written as ``***``.
+* :class:`SecretMaskFilter` on ``aiohttp.access``: the value of every ``token=`` and ``key=``
+  query parameter (request line, Referer, and the structured ``extra`` fields) is written as
+  ``***``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 __all__ = ["ClientFaultFilter", "SecretMaskFilter", "install_log_policy", "mask_secrets"]
 
-_SECRET_PARAMETER = re.compile(r"(?i)((?:^|[?&;\s\"'])token=)[^&;#\s\"']*")
+_SECRET_PARAMETER = re.compile(r"(?i)((?:^|[?&;\s\"'])(?:token|key)=)[^&;#\s\"']*")
 _MAX_DETAIL_CHARS = 200
 
 
 def mask_secrets(text: str) -> str:
-    """``text`` with the value of every ``token=`` parameter replaced by ``***``."""
-    return _SECRET_PARAMETER.sub(r"\1***", text) if "oken=" in text.lower() else text
+    """``text`` with the value of every ``token=`` and ``key=`` parameter replaced by ``***``."""
+    lowered = text.lower()
+    if "oken=" not in lowered and "key=" not in lowered:
+        return text
+    return _SECRET_PARAMETER.sub(r"\1***", text)
 
 
 def _is_client_fault(error: BaseException | None) -> tuple[bool, int]:
@@ -59,7 +63,8 @@ class ClientFaultFilter(logging.Filter):
 
 
 class SecretMaskFilter(logging.Filter):
-    """Masks ``token=`` values in ``aiohttp.access`` records (message and ``extra``)."""
+    """Masks ``token=`` and ``key=`` values in ``aiohttp.access`` records (message and
+    ``extra``)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_secrets(record.getMessage())
@@ -76,7 +81,9 @@ def _mask_value(value: Any) -> Any:
     if isinstance(value, str):
         masked = mask_secrets(value)
         return value if masked == value else masked
-    if isinstance(value, dict) and any(isinstance(v, str) and "oken=" in v for v in value.values()):
+    if isinstance(value, dict) and any(
+        isinstance(v, str) and ("oken=" in v.lower() or "key=" in v.lower()) for v in value.values()
+    ):
         return {k: mask_secrets(v) if isinstance(v, str) else v for k, v in value.items()}
     return value
 

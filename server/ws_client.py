@@ -1,8 +1,10 @@
 """A small websocket client of the Facecast protocol (for OBS or stream-deck scripts).
 
 ``facecast send "Turn this face from disgust to happiness" --url ws://127.0.0.1:8080/ws`` uses
-:func:`send_instruction`: it connects (to the broadcast session, or ``?session=<id>``), sends
-one ``instruct`` and returns the events up to the instruction's ``done`` (or ``error``).
+:func:`send_instruction`: it connects (to the broadcast session, or ``?session=<id>`` with that
+session's key), sends one ``instruct`` and returns the events up to the instruction's ``done``
+(or ``error``). The operator token and the session key go in headers (``X-Facecast-Token``,
+``X-Facecast-Key``), never in the URL.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ async def send_command(
     *,
     token: str | None = None,
     session: str | None = None,
+    key: str | None = None,
     timeout: float = 60.0,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Send ``command`` and collect events until its ``done`` or ``error``.
+
+    ``token``: the operator token (the broadcast); ``key``: the key of ``session``.
 
     ``on_event`` sees the events of this command and those without an id (status, message
     errors), not the other commands of a shared session (e.g. the kiosk's demo loop).
@@ -47,10 +52,17 @@ async def send_command(
         OSError / websockets.InvalidStatus: the server cannot be reached or refused us.
     """
     command = {"id": uuid.uuid4().hex[:8], **command}
-    target = with_query(url, token=token, session=session)
+    target = with_query(url, session=session)
+    headers = {
+        name: value
+        for name, value in (("X-Facecast-Token", token), ("X-Facecast-Key", key))
+        if value is not None
+    }
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
-    async with websockets.connect(target, open_timeout=min(timeout, 10.0)) as ws:
+    async with websockets.connect(
+        target, open_timeout=min(timeout, 10.0), additional_headers=headers
+    ) as ws:
         await ws.send(json.dumps(command, ensure_ascii=False))  # UTF-8: a text at the limit fits
         while True:
             remaining = deadline - time.monotonic()
@@ -77,6 +89,7 @@ async def send_instruction(
     intensity: float | None = None,
     token: str | None = None,
     session: str | None = None,
+    key: str | None = None,
     timeout: float = 60.0,
     on_event: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -85,5 +98,11 @@ async def send_instruction(
     if intensity is not None:
         command["intensity"] = intensity
     return await send_command(
-        url, command, token=token, session=session, timeout=timeout, on_event=on_event
+        url,
+        command,
+        token=token,
+        session=session,
+        key=key,
+        timeout=timeout,
+        on_event=on_event,
     )

@@ -209,3 +209,65 @@ def test_kiosk_changes_face_keeps_captions_off_the_face_and_reconnects(
     assert result["demo"]["understood"]
     assert result["demo_caption"].startswith("Demo: “"), result["demo_caption"]
     assert result["navigations"] == 1  # no reload
+
+
+async def kiosk_rights_scenario(photo: np.ndarray) -> dict[str, Any]:
+    """With --token: a kiosk without it only watches; /kiosk#token=T drives (issue 15)."""
+    from playwright.async_api import async_playwright
+
+    result: dict[str, Any] = {}
+    config = ServerConfig(size=128, fps=30.0, token="kiosk-s3cret")
+    server = TestServer(
+        create_app(config, FakeEngine(), startup_image=photo, warmup=False), host="127.0.0.1"
+    )
+    await server.start_server()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(
+                executable_path=require_chromium(), args=CHROMIUM_FLAGS, headless=True
+            )
+            viewer = await browser.new_page(viewport={"width": 390, "height": 844})
+            await viewer.goto(str(server.make_url("/kiosk")))
+            await wait_event(viewer, "e.type === 'status' && e.has_avatar === true", 20_000)
+            await viewer.wait_for_function("() => window.facecast.viewOnly === true")
+            await asyncio.sleep(0.5)  # frames arrive
+            result["viewer_frame"] = float((await grab(viewer)).std())
+            result["viewer_chat_visible"] = await viewer.is_visible("#chat")
+            result["viewer_caption"] = await viewer.inner_text("#caption")
+            result["viewer_status"] = await viewer.inner_text(".kiosk-status")
+            operator = await browser.new_page(viewport={"width": 390, "height": 844})
+            await operator.goto(str(server.make_url("/kiosk")) + "#token=kiosk-s3cret")
+            await wait_event(operator, "e.type === 'status' && e.has_avatar === true", 20_000)
+            result["operator_url"] = operator.url
+            result["operator_rights"] = await operator.evaluate("() => window.facecast.link.rights")
+            await operator.set_input_files(
+                "#photo",
+                files=[{"name": "face.png", "mimeType": "image/png", "buffer": png_bytes(photo)}],
+            )
+            await wait_event(operator, "e.type === 'done' && e.command === 'upload'", 20_000)
+            await operator.fill("#text", "look surprised")
+            await operator.press("#text", "Enter")
+            result["operator_plan"] = await wait_event(operator, "e.type === 'plan'", 10_000)
+            # the viewer saw the operator's instruction performed
+            result["viewer_plan"] = await wait_event(viewer, "e.type === 'plan'", 10_000)
+            result["viewer_thumbnails"] = await viewer.evaluate(
+                "() => window.facecast.events.filter(e => e.result?.thumbnail).length"
+            )
+            await browser.close()
+    finally:
+        await server.close()
+    return result
+
+
+def test_kiosk_without_the_token_only_watches_and_with_it_drives(astronaut: np.ndarray) -> None:
+    require_chromium()
+    result = asyncio.run(kiosk_rights_scenario(astronaut))
+    assert result["viewer_frame"] > 5.0  # the avatar is shown
+    assert not result["viewer_chat_visible"]
+    assert result["viewer_caption"].startswith("View only"), result["viewer_caption"]
+    assert "view only" in result["viewer_status"]
+    assert result["operator_rights"] == "drive"
+    assert "s3cret" not in result["operator_url"]  # the token left the address bar
+    assert result["operator_plan"]["understood"] == ["surprise"]
+    assert result["viewer_plan"]["understood"] == ["surprise"]
+    assert result["viewer_thumbnails"] == 0

@@ -356,11 +356,11 @@ def test_token_is_masked_in_the_access_log(caplog: pytest.LogCaptureFixture) -> 
             await receive_until(ws, "status")
             await ws.close()
             response = await client.get(
-                f"/api/ice?token={secret}&x=1",
+                f"/api/status?token={secret}&x=1",
                 headers={"Referer": f"http://127.0.0.1/kiosk?token={secret}"},
             )
             assert response.status == 200
-            assert (await client.get("/api/ice?token=wrong")).status == 401
+            assert (await client.get("/api/status?token=wrong")).status == 401
 
     asyncio.run(scenario())
     access = [r for r in caplog.records if r.name == "aiohttp.access"]
@@ -369,7 +369,7 @@ def test_token_is_masked_in_the_access_log(caplog: pytest.LogCaptureFixture) -> 
         assert secret not in record.getMessage()
         assert secret not in repr(vars(record)), record.getMessage()
     lines = [r.getMessage() for r in access]
-    assert any("/api/ice?token=***&x=1" in line and "kiosk?token=***" in line for line in lines)
+    assert any("/api/status?token=***&x=1" in line and "kiosk?token=***" in line for line in lines)
     assert any("/ws?session=broadcast&token=***" in line for line in lines)
 
 

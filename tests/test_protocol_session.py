@@ -153,8 +153,13 @@ def test_token_origin_and_upload_limits(astronaut: np.ndarray) -> None:
     async def scenario() -> None:
         async with client_for(FakeEngine(), token="s3cret", max_upload_bytes=64 * 1024) as client:
             with pytest.raises(WSServerHandshakeError) as info:
-                await client.ws_connect("/ws")
+                await client.ws_connect("/ws?token=wrong")
             assert info.value.status == 401
+            viewer = await client.ws_connect("/ws")  # no token: the broadcast, view-only
+            await next_of(viewer, "status")
+            await viewer.send_str('{"type": "set", "fps": 5, "id": "v"}')
+            assert (await next_of(viewer, "error", id="v"))["code"] == "view_only"
+            await viewer.close()
             with pytest.raises(WSServerHandshakeError) as info:
                 await client.ws_connect(
                     "/ws?token=s3cret", headers={"Origin": "http://evil.example"}
@@ -164,8 +169,6 @@ def test_token_origin_and_upload_limits(astronaut: np.ndarray) -> None:
                 "/ws?token=s3cret", headers={"Origin": str(client.make_url("")).rstrip("/")}
             )
             await next_of(ws, "status")
-            response = await client.post("/offer", json={"sdp": "v=0", "type": "offer"})
-            assert response.status == 401
             response = await client.post("/offer?token=s3cret", json={"type": "answer"})
             assert response.status == 400 and (await response.json())["code"] == "bad_offer"
             big = (np.random.default_rng(0).integers(0, 255, (300, 300, 3))).astype(np.uint8)
@@ -176,7 +179,8 @@ def test_token_origin_and_upload_limits(astronaut: np.ndarray) -> None:
             assert (await response.json())["code"] == "image_too_large"
             response = await client.post("/upload?session=nope&token=s3cret", data=b"x")
             assert response.status == 404
-            status = await (await client.get("/api/status")).json()
+            assert (await client.get("/api/status")).status == 401
+            status = await (await client.get("/api/status?token=s3cret")).json()
             assert status["token_required"] is True and status["websockets"] == 1
             await ws.close()
 
@@ -348,7 +352,8 @@ def test_capture_from_stills_the_page_took(astronaut: np.ndarray) -> None:
             response = await client.post("/capture", data=form(b"junk", b"more junk"))
             assert response.status == 422 and (await response.json())["code"] == "bad_image"
             response = await client.post("/capture", data=b"raw bytes")
-            assert response.status == 400
+            assert response.status == 415
+            assert (await response.json())["code"] == "bad_content_type"
             response = await client.post("/capture?session=nope", data=form(_png(astronaut)))
             assert response.status == 404
             # the session still works

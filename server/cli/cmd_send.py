@@ -15,7 +15,9 @@ def register(subparsers: Any) -> None:
         help="send an instruction to a running server over its websocket",
         description="Send one instruction to a running `facecast serve` and print what the "
         "server understood (plan) and when it is done. Without --session it drives the "
-        "broadcast session (kiosk page, virtual camera).",
+        "broadcast session (kiosk page, virtual camera): with the server's --token, or from "
+        "the server's own machine when it has none. With --session ID --key KEY it drives a "
+        "browser's session (the page copies both: click its session id).",
     )
     parser.add_argument(
         "text", help='the instruction, e.g. "Turn this face from disgust to happiness"'
@@ -24,9 +26,12 @@ def register(subparsers: Any) -> None:
         "--url", default="ws://127.0.0.1:8080/ws", help="the server's websocket URL"
     )
     parser.add_argument(
-        "--token", default=None, help="the server's shared token (--token of serve)"
+        "--token", default=None, help="the server's operator token (--token of serve)"
     )
     parser.add_argument("--session", default=None, help="session id shown in the web page")
+    parser.add_argument(
+        "--key", default=None, help="that session's key (the page copies it with the id)"
+    )
     parser.add_argument("--intensity", type=float, default=None, help="intensity scale in [0, 2]")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for done")
     parser.add_argument("--json", action="store_true", help="print every event as JSON")
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
                 intensity=args.intensity,
                 token=args.token,
                 session=args.session,
+                key=args.key,
                 timeout=args.timeout,
                 on_event=show,
             )

@@ -10,6 +10,11 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+_NO_TOKEN_NOTE = (
+    " (without --token: the broadcast is driven from this machine only; every other client "
+    "may watch it)"
+)
+
 
 def add_vtuber_arguments(parser: argparse.ArgumentParser, *, following: bool) -> None:
     """``--vmc``, ``--vmc-names``, ``--ifacialmocap`` (and ``--vmc-session`` for serve)."""
@@ -71,12 +76,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fps", type=float, default=30.0, help="stream frame rate")
     parser.add_argument("--size", type=int, default=512, help="video side in pixels")
     parser.add_argument("--max-sessions", type=int, default=4, help="WebRTC sessions at once")
-    parser.add_argument("--token", default=None, help="shared token required by every client")
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="the operator key: drives the broadcast session (kiosk, websocket, uploads, "
+        "settings) and reads /api/status; without it only this machine may",
+    )
+    parser.add_argument(
+        "--public-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin of the pages that may post offers, uploads and open websockets, "
+        "e.g. https://facecast.example.org behind a proxy (repeatable; default: the server's "
+        "own address, http://127.0.0.1:PORT and http://localhost:PORT on loopback)",
+    )
     parser.add_argument(
         "--allow-origin",
         action="append",
         default=[],
-        help="extra allowed websocket Origin (repeatable)",
+        help="one more allowed browser Origin, added to the public ones (repeatable)",
     )
     parser.add_argument(
         "--photo",
@@ -174,6 +193,7 @@ def build_config(args: argparse.Namespace) -> Any:
         max_sessions=args.max_sessions,
         token=args.token,
         allowed_origins=tuple(args.allow_origin),
+        public_origins=tuple(args.public_origin),
         photo=args.photo,
         virtual_camera=args.virtual_camera,
         virtual_camera_device=args.virtual_camera_device,
@@ -259,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
         logger.warning(
             "listening on %s: reachable from other machines%s",
             config.host,
-            "" if config.token else " WITHOUT a token (--token)",
+            "" if config.token else _NO_TOKEN_NOTE,
         )
     ready = (
         f"Facecast on http://{config.host}:{config.port}/  "

@@ -39,7 +39,9 @@ class AvatarClient:
         base_url: the server's HTTP root.
         webcam: a video track to send as the webcam (for ``capture``); None = receive only.
         session: None for a private session, "broadcast" or an id to watch/control another.
-        token: the server's shared token, if it has one.
+        token: the server's operator token (drives the broadcast), if it has one.
+        key: the key of the private session ``session`` (the ``key`` of the client that made
+            it); after :meth:`connect` of a new private session, its own key.
         keep_frames: decode received frames to arrays (False only counts them: cheaper).
         marker_frames: complete each video frame on its last RTP packet, as browsers do
             (:mod:`server.webrtc.jitter`); False keeps aiortc's buffer, which hands a frame
@@ -55,6 +57,7 @@ class AvatarClient:
         webcam: MediaStreamTrack | None = None,
         session: str | None = None,
         token: str | None = None,
+        key: str | None = None,
         keep_frames: bool = True,
         marker_frames: bool = True,
         video_codecs: tuple[str, ...] | None = None,
@@ -63,6 +66,9 @@ class AvatarClient:
         self.webcam = webcam
         self.requested_session = session
         self.token = token
+        self.key = key
+        self.rights: str | None = None
+        """``"drive"`` or ``"view"`` (a broadcast viewer without the operator right)."""
         self.keep_frames = keep_frames
         self.marker_frames = marker_frames
         self.video_codecs = video_codecs
@@ -105,6 +111,8 @@ class AvatarClient:
             body["session"] = self.requested_session
         if self.token is not None:
             body["token"] = self.token
+        if self.key is not None:
+            body["key"] = self.key
         async with (
             aiohttp.ClientSession() as http,
             http.post(f"{self.base_url}/offer", json=body) as response,
@@ -114,6 +122,8 @@ class AvatarClient:
                 await self.pc.close()
                 raise ConnectionError(f"{answer.get('code')}: {answer.get('message')}")
         self.session_id = answer["session"]
+        self.key = answer.get("key", self.key)
+        self.rights = answer.get("rights")
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
         await asyncio.wait_for(self._open.wait(), timeout)
 

@@ -87,6 +87,8 @@ class PeerLink:
         config: limits for the control channel.
         on_closed: called once when the peer is gone (failed, closed or disconnected).
         overlay: send the picture with its matte (the OBS overlay page).
+        view_only: its data channel may watch but not drive (a broadcast viewer without the
+            operator right: ``server.access``).
     """
 
     def __init__(
@@ -98,8 +100,10 @@ class PeerLink:
         *,
         own_session: bool,
         overlay: bool = False,
+        view_only: bool = False,
     ) -> None:
         self.pc = pc
+        self.view_only = view_only
         self.session = session
         self.own_session = own_session
         self.config = config
@@ -125,7 +129,9 @@ class PeerLink:
             if channel.readyState == "open":
                 channel.send(text)
 
-        control = ControlChannel(self.session, send, self.config, name=f"dc {self.session.id}")
+        control = ControlChannel(
+            self.session, send, self.config, name=f"dc {self.session.id}", view_only=self.view_only
+        )
         self.channels.append(control)
         channel.on("message", control.receive)
 
@@ -145,7 +151,7 @@ class PeerLink:
         if track.kind != "video" or self.webcam is not None:
             return
         self.webcam = WebcamReader(track)
-        if self.own_session:
+        if self.own_session and not self.view_only:
             self.session.webcam = self.webcam
 
     async def _on_state(self) -> None:

@@ -30,6 +30,8 @@ class Offer:
     token: str | None
     view: str = "avatar"
     """``"avatar"`` (the picture) or ``"overlay"`` (picture and matte side by side: /overlay)."""
+    key: str | None = None
+    """The key of the private session ``session`` (``server.access``)."""
 
 
 def parse_offer(body: Any) -> Offer:
@@ -43,15 +45,17 @@ def parse_offer(body: Any) -> Offer:
         raise ProtocolError('expected {"sdp": "v=0...", "type": "offer"}', "bad_offer")
     if len(sdp) > _MAX_SDP_CHARS:
         raise ProtocolError(f"SDP longer than {_MAX_SDP_CHARS} characters", "bad_offer")
-    session, token = body.get("session"), body.get("token")
+    session, token, key = body.get("session"), body.get("token"), body.get("key")
     if session is not None and not isinstance(session, str):
         raise ProtocolError("session must be a string", "bad_offer")
     if token is not None and not isinstance(token, str):
         raise ProtocolError("token must be a string", "bad_offer")
+    if key is not None and not isinstance(key, str):
+        raise ProtocolError("key must be a string", "bad_offer")
     view = body.get("view", "avatar")
     if view not in VIEWS:
         raise ProtocolError(f"view must be one of {', '.join(VIEWS)}", "bad_offer")
-    return Offer(sdp, kind, session, token, view)
+    return Offer(sdp, kind, session, token, view, key)
 
 
 async def answer_offer(
@@ -61,6 +65,7 @@ async def answer_offer(
     on_closed: Callable[[PeerLink], Awaitable[None]],
     *,
     own_session: bool,
+    view_only: bool = False,
 ) -> tuple[PeerLink, RTCSessionDescription]:
     """Create the peer for ``offer``, attach the session's video, return the peer and answer.
 
@@ -70,7 +75,13 @@ async def answer_offer(
     """
     pc = RTCPeerConnection(RTCConfiguration(iceServers=rtc_ice_servers(config.ice_servers)))
     link = PeerLink(
-        pc, session, config, on_closed, own_session=own_session, overlay=offer.view == "overlay"
+        pc,
+        session,
+        config,
+        on_closed,
+        own_session=own_session,
+        overlay=offer.view == "overlay",
+        view_only=view_only,
     )
     try:
         link.attach_output()

@@ -93,7 +93,11 @@ async def _connect(base: str, count: int, photo: bytes, keep_frames: bool) -> li
         await client.connect()
         async with (
             aiohttp.ClientSession() as http,
-            http.post(f"{base}/upload?session={client.session_id}", data=photo) as response,
+            http.post(
+                f"{base}/upload?session={client.session_id}",
+                data=photo,
+                headers={"X-Facecast-Key": client.key or ""},
+            ) as response,
         ):
             if response.status != 200:
                 raise RuntimeError(f"upload failed: {await response.text()}")
