@@ -352,7 +352,7 @@ class LandmarkFitter:
         if len(points) == 1:
             return fits
         for _ in range(rounds):
-            identity = self._shared_identity(points, fits)
+            identity = self.shared_identity(points, fits)
             fixed = self.with_fixed_identity(identity)
             fits = [
                 dataclasses.replace(fixed.fit(p), identity=identity.astype(np.float32))
@@ -360,10 +360,11 @@ class LandmarkFitter:
             ]
         return fits
 
-    def _shared_identity(
+    def shared_identity(
         self, points: Sequence[NDArray[np.float64]], fits: Sequence[FitResult]
     ) -> NDArray[np.float64]:
-        """Identity (K,) minimising the summed residual of every frame at its own pose."""
+        """Identity (K,) minimising the summed residual of every frame (F landmark sets
+        (L, 2)) at its own fitted pose and expression (``fits``; linear, ridge prior once)."""
         k = self.identity_rows.shape[0]
         normal = np.diag(np.full(k, max(self.config.identity_prior, 1e-6)))
         moment = np.zeros(k)
