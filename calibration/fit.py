@@ -730,13 +730,18 @@ class LandmarkFitter:
 
         Args:
             target: (L, 2) landmark pixels.
-            identity: (K,) and expression: (E,) coefficients (not changed).
+            identity: (K,) coefficients of this fitter's identity modes (K = 0 for a
+                fitter from :meth:`with_fixed_identity`) and expression: (E,) (not changed).
             rotation: (3,) starting ``(pitch, yaw, roll)`` radians; camera: starting camera.
         """
         cfg = self.config
         points = self._checked_target(target)
         ident = np.asarray(identity, np.float64)
         expr = np.asarray(expression, np.float64)
+        shapes = ((self.identity_rows.shape[0],), (self.expression_rows.shape[0],))
+        if (ident.shape, expr.shape) != shapes:
+            raise ValueError(f"identity and expression must have shapes {shapes}, got "
+                             f"{ident.shape} and {expr.shape}")  # fmt: skip
         shape = self.shape_points(ident, expr)
         matrix = euler_to_matrix(*(float(a) for a in np.asarray(rotation, np.float64)))
         scale, translation = float(camera.scale), np.array([camera.tu, camera.tw], np.float64)

@@ -107,10 +107,19 @@ def _run_recordings(args: argparse.Namespace, directory: Path) -> int:
     """``--sequence``: the recordings against both models (see the module docstring)."""
     from calibration.sequence import load_sequence_fit
     from engines.dynamics import DynamicsError
+    from engines.dynamics.labels import MOTION_LABELS, NEUTRAL
     from engines.dynamics.research.pipeline import load_research_model
     from engines.dynamics.research.recording import evaluate_recording, recording_sequence
     from engines.face_model import FaceModelError, load_ict
 
+    if args.label is not None and (args.label not in MOTION_LABELS or args.label == NEUTRAL):
+        valid = ", ".join(label for label in MOTION_LABELS if label != NEUTRAL)
+        logger.error("--label must be one of %s (got %r)", valid, args.label)
+        return 2
+    missing = [str(path) for path in args.sequence if not Path(path).is_file()]
+    if missing:
+        logger.error("no such recording: %s", ", ".join(missing))
+        return 2
     try:
         face_model = load_ict(progress=False)
         spiral, workspace = load_research_model(directory / "dynamics_spiral.pt", face_model)

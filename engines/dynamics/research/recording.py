@@ -79,7 +79,7 @@ class RecordingConfig:
     rest_frames: int = 3
     low: float = 0.1
     high: float = 0.9
-    min_peak_mm: float = 0.2
+    min_peak_mm: float = 0.05
 
     def __post_init__(self) -> None:
         if self.rest_frames < 1:
