@@ -58,7 +58,10 @@ def _surprise_curve(lag: float, rest: int = 4, onset: int = 12, apex: int = 8,
 @pytest.fixture(scope="session")
 def surprise_recording(ict, astronaut_avatar, tmp_path_factory):
     """(known (T, 53) coefficients, fps, the fitted recording's .npz): the astronaut's
-    rendered surprise fitted once per session by ``facecast fit-sequence``."""
+    rendered surprise fitted once per session by ``facecast fit-sequence``.
+
+    ``FACECAST_KEEP_SURPRISE=DIR`` also copies the frames, the fit and the known
+    coefficients (``known.npy``) to DIR, for the README's commands."""
     import cv2
 
     from engines.render import AvatarRenderer, RenderConfig
@@ -80,4 +83,10 @@ def surprise_recording(ict, astronaut_avatar, tmp_path_factory):
         cv2.imwrite(str(frames / f"{k:04d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     fitted = folder / "surprise.npz"
     assert main(["fit-sequence", str(frames), "-o", str(fitted), "--fps", "25"]) == 0
+    keep = os.environ.get("FACECAST_KEEP_SURPRISE")
+    if keep:
+        import shutil
+
+        np.save(folder / "known.npy", known)
+        shutil.copytree(folder, keep, dirs_exist_ok=True)
     return known, 25.0, fitted

@@ -76,13 +76,13 @@ def test_fit_sequence_recovers_a_surprise_at_its_amplitude(surprise_recording, i
     known, fps, path = surprise_recording
     fit = load_sequence_fit(path)
     assert fit.fps == fps and fit.num_frames == len(known) and fit.found.all()
-    assert fit.meta["refit_selected"] and fit.meta["pose_rounds"] == 3
     names = fit.expression_names
     for name in SURPRISE_AMPLITUDES:
         truth, recovered = known[:, names.index(name)], fit.expressions[:, names.index(name)]
         ratio = (recovered.max() - recovered[:3].mean()) / (truth.max() - truth[:3].mean())
         assert 0.75 <= ratio <= 1.25, (name, ratio)
         assert np.corrcoef(truth, recovered)[0, 1] > 0.9, name
+    assert fit.meta["refit_selected"] and fit.meta["pose_rounds"] == 3
     # the head never moved: the fitted pose stays within a few degrees (measured: 0.8° of
     # pitch, 1.6° of yaw at the jaw's apex)
     assert np.degrees(np.ptp(fit.rotations, axis=0)).max() < 3.0
