@@ -37,3 +37,56 @@ def astronaut_avatar(ict, astronaut):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+# The astronaut performing a surprise, rendered by the product's renderer: every brow shape
+# rises first, the jaw follows 0.2 of the onset later (raised-cosine curves over 0.8 of a
+# 12-frame onset, an 8-frame apex, a 14-frame offset, 4 still frames at each end, 25 fps).
+SURPRISE_AMPLITUDES = {"browInnerUp_L": 0.8, "browInnerUp_R": 0.8, "browOuterUp_L": 0.7,
+                       "browOuterUp_R": 0.7, "jawOpen": 0.45}  # fmt: skip
+SURPRISE_LAG = {"jawOpen": 0.2}
+
+
+def _surprise_curve(lag: float, rest: int = 4, onset: int = 12, apex: int = 8,
+                    offset: int = 14) -> np.ndarray:  # fmt: skip
+    t = np.arange(2 * rest + onset + apex + offset, dtype=np.float64)
+    rise = np.clip((t - rest - lag * onset) / (0.8 * onset), 0.0, 1.0)
+    fall = np.clip((t - rest - onset - apex) / offset, 0.0, 1.0)
+    return 0.5 - 0.5 * np.cos(np.pi * rise * (1.0 - fall))
+
+
+@pytest.fixture(scope="session")
+def surprise_recording(ict, astronaut_avatar, tmp_path_factory):
+    """(known (T, 53) coefficients, fps, the fitted recording's .npz): the astronaut's
+    rendered surprise fitted once per session by ``facecast fit-sequence``.
+
+    ``FACECAST_KEEP_SURPRISE=DIR`` also copies the frames, the fit and the known
+    coefficients (``known.npy``) to DIR, for the README's commands."""
+    import cv2
+
+    from engines.render import AvatarRenderer, RenderConfig
+    from server.cli.main import main
+
+    names = ict.expression_names
+    curves = {name: _surprise_curve(SURPRISE_LAG.get(name, 0.0)) for name in SURPRISE_AMPLITUDES}
+    rest = np.asarray(astronaut_avatar.expression, np.float32)
+    known = np.tile(rest, (len(curves["jawOpen"]), 1))
+    for name, curve in curves.items():
+        column = names.index(name)
+        known[:, column] = known[0, column] + SURPRISE_AMPLITUDES[name] * curve
+    renderer = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=512))
+    folder = tmp_path_factory.mktemp("surprise")
+    frames = folder / "frames"
+    frames.mkdir()
+    for k, coefficients in enumerate(known):
+        image = renderer.render(coefficients, np.zeros(3, np.float32))
+        cv2.imwrite(str(frames / f"{k:04d}.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    fitted = folder / "surprise.npz"
+    assert main(["fit-sequence", str(frames), "-o", str(fitted), "--fps", "25"]) == 0
+    keep = os.environ.get("FACECAST_KEEP_SURPRISE")
+    if keep:
+        import shutil
+
+        np.save(folder / "known.npy", known)
+        shutil.copytree(folder, keep, dirs_exist_ok=True)
+    return known, 25.0, fitted

@@ -4,10 +4,16 @@ error (mm) overall, per expression and per phase, classification F1 of generated
 ground-truth sequences, how each expression unfolds (spread and order of its shapes), and
 with ``--strip`` the latent interpolation between two apexes as a picture.
 
+With ``--sequence seq.npz ...`` (``facecast fit-sequence`` output) it evaluates those
+recordings instead (``engines.dynamics.research.recording``): each one's phases (from its own
+amplitude curve), the spread and order of its shapes' half-change times, and with
+``--label`` the same for both models and eased interpolation given that label and the
+recording's timing, and their per-frame error against the recording (mm, per phase).
+
 The checkpoints are the committed ones (``--checkpoint-dir`` for others); the corpus and the
 PCA basis are recomputed from the configs they record.
 
-Exit codes: 0 ok; 1 a checkpoint or the face model is missing.
+Exit codes: 0 ok; 1 a checkpoint or the face model is missing; 2 a bad recording or label.
 """
 
 from __future__ import annotations
@@ -29,6 +35,14 @@ def add_dynamics_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument("--limit", type=int, default=None,
                        help="only the first N test sequences (a quick look)")  # fmt: skip
+    group.add_argument(
+        "--sequence", type=Path, nargs="+", default=None, metavar="SEQ.npz",
+        help="evaluate fitted recordings (facecast fit-sequence) instead",
+    )  # fmt: skip
+    group.add_argument(
+        "--label", default=None,
+        help="what the recordings perform (e.g. surprise): compare the models with them",
+    )  # fmt: skip
 
 
 def run_eval_dynamics(args: argparse.Namespace) -> int:
@@ -41,6 +55,11 @@ def run_eval_dynamics(args: argparse.Namespace) -> int:
     directory = Path(args.checkpoint_dir) if args.checkpoint_dir else CHECKPOINT_DIR
     if args.limit is not None and args.limit < 1:
         logger.error("--limit must be >= 1")
+        return 2
+    if args.sequence:
+        return _run_recordings(args, directory)
+    if args.label is not None:
+        logger.error("--label needs --sequence")
         return 2
     try:
         face_model = load_ict(progress=False)
@@ -82,3 +101,61 @@ def _print_summary(result: dict[str, Any]) -> None:
     for source, per in result["unfolding"].items():
         spreads = {label: block.get("spread_mean") for label, block in per.items()}
         print(f"onset spread [{source}]: {spreads}")
+
+
+def _run_recordings(args: argparse.Namespace, directory: Path) -> int:
+    """``--sequence``: the recordings against both models (see the module docstring)."""
+    from calibration.sequence import load_sequence_fit
+    from engines.dynamics import DynamicsError
+    from engines.dynamics.labels import MOTION_LABELS, NEUTRAL
+    from engines.dynamics.research.pipeline import load_research_model
+    from engines.dynamics.research.recording import evaluate_recording, recording_sequence
+    from engines.face_model import FaceModelError, load_ict
+
+    if args.label is not None and (args.label not in MOTION_LABELS or args.label == NEUTRAL):
+        valid = ", ".join(label for label in MOTION_LABELS if label != NEUTRAL)
+        logger.error("--label must be one of %s (got %r)", valid, args.label)
+        return 2
+    missing = [str(path) for path in args.sequence if not Path(path).is_file()]
+    if missing:
+        logger.error("no such recording: %s", ", ".join(missing))
+        return 2
+    try:
+        face_model = load_ict(progress=False)
+        spiral, workspace = load_research_model(directory / "dynamics_spiral.pt", face_model)
+        pca, _ = load_research_model(directory / "dynamics_pca.pt", face_model, workspace)
+    except (DynamicsError, FaceModelError, OSError) as error:
+        logger.error("%s", error)
+        return 1
+    names = workspace.basis.expression_names
+    reports = []
+    for path in args.sequence:
+        try:
+            fit = load_sequence_fit(path)
+            if tuple(fit.expression_names) != tuple(names):
+                raise DynamicsError(f"{path}: its shapes are not this face model's")
+            sequence = recording_sequence(fit.expressions, fit.fps, workspace.basis,
+                                          workspace.corpus.references, args.label,
+                                          spiral.config.fps)  # fmt: skip
+            report = evaluate_recording(sequence, {"spiral": spiral, "pca": pca},
+                                        workspace.basis, names)  # fmt: skip
+        except (DynamicsError, OSError, KeyError, ValueError) as error:
+            logger.error("%s: %s", path, error)
+            return 2
+        reports.append({"source": str(path), "source_fps": fit.fps, **report})
+    result: dict[str, Any] = {"recordings": reports}
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text + "\n")
+    if args.json:
+        print(text)
+        return 0
+    for report in reports:
+        print(f"{report['source']}: label {report['label']}, phases {report['phases']}")
+        for source, block in report["unfolding"].items():
+            print(f"  {source:9s} spread {block.get('spread_mean')} order {block.get('order')}")
+        for source, block in report.get("vertex_error_mm", {}).items():
+            print(f"  {source:9s} error {block['vertex_error_mm']} mm, per phase "
+                  f"{block['per_phase_mm']}")  # fmt: skip
+    return 0

@@ -1,9 +1,11 @@
 """``facecast fit-sequence VIDEO_OR_FRAMES_DIR -o seq.npz``: fit a recording frame by frame.
 
 One identity for the whole sequence, 53 expression coefficients and the head pose per frame,
-smoothed in time (``calibration.sequence``). The ``.npz`` holds ``expressions`` (N, 53),
-``rotations`` (N, 3), ``identity``, the unsmoothed fits, which frames had a face and each
-frame's landmark error; ``--json`` prints a summary.
+smoothed in time (``calibration.sequence``): the head pose is smoothed over ``--pose-smooth``
+seconds before the expressions are refitted at it, so that a brow raise is not read as a nod
+(lower it for recordings with fast head motion; 0 keeps every frame's own pose). The ``.npz``
+holds ``expressions`` (N, 53), ``rotations`` (N, 3), ``identity``, the unsmoothed fits,
+which frames had a face and each frame's landmark error; ``--json`` prints a summary.
 
 Exit codes: 0 ok; 2 bad input (no such file, not a video, no face in any frame, bad
 options); 1 failure.
@@ -31,6 +33,10 @@ def register(subparsers: Any) -> None:
                         help="frame rate (default: the video's; a folder: 25)")  # fmt: skip
     parser.add_argument("--smooth", type=float, default=1.0,
                         help="temporal smoothing σ in frames (0 = none)")  # fmt: skip
+    parser.add_argument(
+        "--pose-smooth", type=float, default=0.5,
+        help="head-pose smoothing σ in seconds (0 = every frame's own pose)",
+    )  # fmt: skip
     parser.add_argument("--identity-frames", type=int, default=8,
                         help="frames the shared identity is fitted on")  # fmt: skip
     parser.add_argument("--max-frames", type=int, default=3000)
@@ -48,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = SequenceFitConfig(
             identity_frames=args.identity_frames, smoothing_frames=args.smooth,
-            max_frames=args.max_frames,
+            max_frames=args.max_frames, pose_smoothing_s=args.pose_smooth,
+            pose_rounds=3 if args.pose_smooth > 0 else 0,
         )  # fmt: skip
         frames, fps, _ = read_frames(args.source, fps=args.fps, max_frames=args.max_frames)
         with Calibrator() as calibrator:

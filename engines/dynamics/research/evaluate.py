@@ -44,7 +44,14 @@ from engines.dynamics.research.corpus import DynamicSequence, minjerk
 from engines.dynamics.research.pipeline import Workspace
 from engines.dynamics.research.unfolding import Unfolding, half_change_times, summarize_unfolding
 
-__all__ = ["PAPER", "evaluate_dynamics"]
+__all__ = [
+    "PAPER",
+    "ErrorTable",
+    "eased_sequence",
+    "evaluate_dynamics",
+    "generate_deformation",
+    "unfold_sequence",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +81,7 @@ def _phase_bins(sequence: DynamicSequence) -> tuple[list[str], NDArray[np.int64]
     return names, bins
 
 
-class _ErrorTable:
+class ErrorTable:
     """Accumulates per-frame vertex errors (mm) by label, phase and phase bin."""
 
     def __init__(self) -> None:
@@ -108,21 +115,21 @@ class _ErrorTable:
         }
 
 
-def _generate(model: DynamicsModel, sequence: DynamicSequence) -> NDArray[np.float32]:
+def generate_deformation(model: DynamicsModel, sequence: DynamicSequence) -> NDArray[np.float32]:
     """(T, V, 3) deformation the model generates from the sequence's labels."""
     with torch.inference_mode():
         labels = torch.from_numpy(sequence.labels(tuple(model.config.labels)))[None]
         return model(labels)[0].numpy()
 
 
-def _unfold(
+def unfold_sequence(
     coefficients: NDArray[np.floating], sequence: DynamicSequence, names: Sequence[str]
 ) -> Unfolding:
     """Half-change times of the (at most 8) shapes whose coefficient changes most."""
     return half_change_times(coefficients, sequence.times, sequence.phases, names, top=8)
 
 
-def _eased(sequence: DynamicSequence) -> NDArray[np.float32]:
+def eased_sequence(sequence: DynamicSequence) -> NDArray[np.float32]:
     """(T, E) the eased interpolation of the sequence's apex (min-jerk onset / offset)."""
     p = sequence.phases
     t = sequence.times
@@ -174,7 +181,7 @@ def evaluate_dynamics(
     judge = train_classifier(train_features, train_labels, classifier_config)
     truth = np.array([labels.index(s.label) for s in test], np.int64)
 
-    tables = {name: _ErrorTable() for name in models}
+    tables = {name: ErrorTable() for name in models}
     residual: dict[str, list[float]] = {name: [] for name in models}
     projected_error: dict[str, list[float]] = {name: [] for name in models}
     generated_features: dict[str, list[NDArray[np.float32]]] = {name: [] for name in models}
@@ -188,11 +195,11 @@ def evaluate_dynamics(
         moving = sequence.label != NEUTRAL
         if moving:
             unfold["ground_truth"].setdefault(sequence.label, []).append(
-                _unfold(sequence.weights, sequence, names))  # fmt: skip
+                unfold_sequence(sequence.weights, sequence, names))  # fmt: skip
             unfold["eased"].setdefault(sequence.label, []).append(
-                _unfold(_eased(sequence), sequence, names))  # fmt: skip
+                unfold_sequence(eased_sequence(sequence), sequence, names))  # fmt: skip
         for name, model in models.items():
-            predicted = _generate(model, sequence)
+            predicted = generate_deformation(model, sequence)
             errors = np.linalg.norm(predicted - target, axis=-1).mean(axis=1) * 10.0
             tables[name].add(sequence, errors.astype(np.float64))
             generated_features[name].append(features(predicted))
@@ -204,7 +211,7 @@ def evaluate_dynamics(
             )
             if moving:
                 unfold[name].setdefault(sequence.label, []).append(
-                    _unfold(coefficients, sequence, names))  # fmt: skip
+                    unfold_sequence(coefficients, sequence, names))  # fmt: skip
 
     result: dict[str, Any] = {
         "paper": PAPER,

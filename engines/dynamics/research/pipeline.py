@@ -29,7 +29,14 @@ from engines.dynamics.research.pca import DeformationPCA, corpus_pca
 from engines.dynamics.research.train import TrainConfig, train_dynamics
 from engines.face_model.ict import FaceModelData
 
-__all__ = ["Workspace", "corpus_config_from", "load_research_model", "prepare", "train_and_save"]
+__all__ = [
+    "Workspace",
+    "corpus_config_from",
+    "heldout_error_mm",
+    "load_research_model",
+    "prepare",
+    "train_and_save",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +75,7 @@ def corpus_config_from(extra: dict[str, Any]) -> DynamicsCorpusConfig:
         raise CheckpointError(f"the checkpoint does not record its corpus: {error}") from error
 
 
-def _test_error_mm(model: DynamicsModel, workspace: Workspace, limit: int = 64) -> float:
+def heldout_error_mm(model: DynamicsModel, workspace: Workspace, limit: int = 64) -> float:
     """Mean per-vertex error (mm) on the first ``limit`` test sequences (a quick check)."""
     errors = []
     with torch.inference_mode():
@@ -111,7 +118,7 @@ def train_and_save(
         "seconds": round(result.seconds, 1),
         "steps_done": result.steps_done,
         "final_train_mm": {k: round(v * 10.0, 4) for k, v in result.final.items()},
-        "test_vertex_error_mm_first64": round(_test_error_mm(model, workspace), 4),
+        "test_vertex_error_mm_first64": round(heldout_error_mm(model, workspace), 4),
         "pca_rank": workspace.pca.rank,
         "train": train_config.to_dict(),
         "history": [(step, round(loss * 10.0, 4))
