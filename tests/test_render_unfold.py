@@ -124,3 +124,71 @@ def test_lips_meeting_where_the_photo_was_open_are_not_interpolated():
     assert (np.isclose(inside, 0.0) | np.isclose(inside, -20.0)).all()
     outside = displacement[24:40, :8]
     assert ((outside < -1.0) & (outside > -19.0)).any()  # untouched outside the box
+
+
+def _mouth_picture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 96 x 96 crop: skin, a lip ellipse and a band of teeth between the lips; the lip
+    contour (P, 2) and points on the lips (N, 2)."""
+    image = np.zeros((96, 96, 3), np.uint8)
+    image[:] = (214, 168, 146)  # skin
+    cv2.ellipse(image, (48, 48), (30, 12), 0, 0, 360, (180, 82, 92), -1)  # lips
+    image[45:51, 26:70] = (236, 232, 222)  # her teeth between the lips
+    angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    contour = np.stack([48 + 30 * np.cos(angles), 48 + 12 * np.sin(angles)], 1)
+    lips = np.array([[x, y] for x in range(22, 75, 4) for y in (39, 41, 55, 57)], np.float64)
+    return image, contour, lips
+
+
+def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
+    from engines.render.unfold import lip_closure_map
+
+    image, contour, lips = _mouth_picture()
+    lip_map = lip_closure_map(image, contour, lips, px_per_mm=2.0)
+    assert lip_map.shape == (96, 96, 4)
+    assert lip_map[46:50, 32:64, 0].min() > 0.9  # the teeth
+    assert lip_map[39:42, 35:60, 0].max() < 0.1  # the upper lip
+    assert lip_map[5:15, 5:90, 0].max() == 0.0  # the skin, away from the lips
+    # The colour taken there is her lip red, not the teeth's white.
+    colour = lip_map[47, 48, 1:]
+    assert colour[0] > colour[1] + 40 and colour[0] > colour[2] + 30
+
+
+def test_a_grey_photo_gets_grey_lip_colour():
+    from engines.render.unfold import lip_closure_map
+
+    image, contour, lips = _mouth_picture()
+    grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    lip_map = lip_closure_map(grey, contour, lips, px_per_mm=2.0)
+    assert lip_map[46:50, 32:64, 0].min() > 0.9  # brighter than her lips: still found
+    colour = lip_map[..., 1:]
+    assert np.abs(colour - colour[..., :1]).max() < 1.0
+
+
+def test_lip_pixels_take_the_closed_lip_image():
+    from engines.render.compositor import _resample_lips
+
+    raster, size = 16, 32
+    lip_pixels = np.zeros((raster, raster), np.bool_)
+    lip_pixels[8, 4:12] = True
+    image = np.full((size, size, 3), 200, np.uint8)
+    lip_image = np.full((size, size, 3), 90, np.uint8)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    mapping = np.stack([xs, ys], -1)  # the identity warp
+    out = image.copy()
+    _resample_lips(lip_image, lip_pixels, mapping, (0, 0), (0, size, 0, size), out)
+    assert (out[16:18, 8:24] == 90).all()  # raster (8, 4..11) -> output rows 16-17
+    assert (out[:16] == 200).all() and (out[18:] == 200).all()
+
+
+def test_a_crack_one_pixel_high_between_lips_is_skin():
+    """A row of interior pixels between two rows of lip skin (lips that meet, one raster
+    pixel apart) is a crack the shader fills from its neighbour; a real opening is not."""
+    from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET
+    from engines.render.shader import _isolated
+
+    labels = np.array([LABEL_SKIN, LABEL_SOCKET], np.int8)
+    triangle = np.zeros((9, 12), np.int32)  # skin everywhere
+    triangle[4, 2:10] = 1  # a one-pixel line of the mouth's interior
+    assert all(_isolated(triangle, labels, 4, c) for c in range(2, 10))
+    triangle[3:6, 2:10] = 1  # three pixels high: the mouth is open
+    assert not _isolated(triangle, labels, 4, 5)

@@ -514,13 +514,17 @@ def composite_remap(
     buffers: RemapBuffers,
     box: tuple[int, int, int, int] | None = None,
     seam_box: NDArray[np.float32] | None = None,
+    lip_image: NDArray[np.uint8] | None = None,
+    lip_pixels: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.uint8]:
     """Like :func:`composite`, with the photo resampled by ``cv2.remap`` (SIMD) through the
     upsampled displacement; the gain and colour are applied only next to covered pixels.
 
     ``seam_box`` (u_min, w_min, u_max, w_max) in raster pixels (the mouth opening's box):
     inside it, a warp that jumps between neighbouring raster pixels is not interpolated
-    (:func:`_seam_nearest`)."""
+    (:func:`_seam_nearest`), and output pixels whose nearest raster pixel is in
+    ``lip_pixels`` (H, W) bool are sampled from ``lip_image`` (the crop with her teeth under
+    closing lips lip-coloured) instead of ``image``."""
     size = out.shape[0]
     raster = field.shape[0]
     up = size / raster
@@ -539,6 +543,7 @@ def composite_remap(
         _upsample_map_2x(field, y0, y1, mapping)
     else:
         _upsample_map(field, raster / size, y0, y1, x0, x1, mapping)
+    lip_box: tuple[int, int, int, int] | None = None
     if seam_box is not None and np.all(np.isfinite(seam_box)):
         sy0 = max(int(seam_box[1] * up) - 2, y0)
         sy1 = min(int(np.ceil(seam_box[3] * up)) + 2, y1)
@@ -549,6 +554,7 @@ def composite_remap(
                 field, raster / size, _SEAM_JUMP_512 * size / 512.0, y0, x0, sy0, sy1, sx0,
                 sx1, mapping,
             )  # fmt: skip
+            lip_box = (sy0, sy1, sx0, sx1)
     # Fixed-point maps (1/32 px) remap about twice as fast as float ones.
     fixed, fraction = cv2.convertMaps(mapping, None, cv2.CV_16SC2)  # type: ignore[call-overload]
     if x1 - x0 == size:  # contiguous rows: remap straight into the output
@@ -560,5 +566,35 @@ def composite_remap(
         out[y0:y1, x0:x1] = cv2.remap(
             image, fixed, fraction, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
+    if lip_box is not None and lip_image is not None and lip_pixels is not None:
+        _resample_lips(lip_image, lip_pixels, mapping, (y0, x0), lip_box, out)
     _shade_kernel(field, coverage, raster / size, y0, y1, x0, x1, out)
     return out
+
+
+def _resample_lips(
+    lip_image: NDArray[np.uint8],
+    lip_pixels: NDArray[np.bool_],
+    mapping: NDArray[np.float32],
+    origin: tuple[int, int],
+    box: tuple[int, int, int, int],
+    out: NDArray[np.uint8],
+) -> None:
+    """Within output rows/cols ``box`` (y0, y1, x0, x1): pixels whose nearest raster pixel is
+    in ``lip_pixels`` take ``lip_image`` through the same ``mapping`` (rows/cols from
+    ``origin``) instead of what was remapped into ``out``."""
+    y0, y1, x0, x1 = box
+    raster = lip_pixels.shape[0]
+    scale = raster / out.shape[0]
+    rows = np.minimum(((np.arange(y0, y1) + 0.5) * scale).astype(np.intp), raster - 1)
+    cols = np.minimum(((np.arange(x0, x1) + 0.5) * scale).astype(np.intp), raster - 1)
+    chosen = lip_pixels[rows[:, None], cols[None, :]]
+    if not chosen.any():
+        return
+    oy, ox = origin
+    part = np.ascontiguousarray(mapping[y0 - oy : y1 - oy, x0 - ox : x1 - ox])
+    lips = cv2.remap(  # type: ignore[call-overload]
+        lip_image, part, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    region = out[y0:y1, x0:x1]
+    region[chosen] = lips[chosen]

@@ -47,6 +47,7 @@ from engines.render.mesh import (
 )
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
 from engines.render.shader import FIELD_CHANNELS, feather_mouth, shade_fragments
+from engines.render.unfold import lip_closure_map, lip_triangles, pixels_per_mm
 from engines.render.wrinkles import WrinkleField, build_wrinkles
 
 __all__ = ["AvatarRenderer"]
@@ -330,6 +331,30 @@ class AvatarRenderer:
             if cfg.wrinkles and cfg.wrinkle_strength > 0.0
             else None
         )
+        # Lips that close over the photo's teeth, in the photo's pixels (unfold.py).
+        self._lip_map: NDArray[np.float32] | None = None
+        self._lip_triangles: NDArray[np.bool_] | None = None
+        self._lip_activation = -1  # index of the lip map's activation in the wrinkle field
+        self._lip_crop_box: tuple[int, int, int, int] | None = None  # the map's support
+        if self.wrinkles is not None and "unfold_lips" in self.wrinkles.names:
+            self._lip_activation = self.wrinkles.names.index("unfold_lips")
+            self._lip_triangles = lip_triangles(
+                mesh.faces, mesh.labels == LABEL_SKIN, mesh.base, model
+            )
+            lip_vertices = np.unique(mesh.faces[self._lip_triangles])
+            lm = np.asarray(model.landmarks_68)
+            self._lip_map = lip_closure_map(
+                self.crop_image,
+                mesh.source_position[lm[48:60]],
+                mesh.source_position[lip_vertices],
+                pixels_per_mm(mesh.base, mesh.source_position, model),
+            )
+            rows, cols = np.nonzero(self._lip_map[..., 0] > 0.0)
+            if rows.size:
+                self._lip_crop_box = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1)
+        self._lip_image = self.crop_image.copy()  # the crop, her teeth under the lips closed
+        self._lip_image_activation = 0.0
+        self._lip_pixels = np.zeros((raster, raster), np.bool_)
         if self.wrinkles is not None:
             self._wrinkle_map, self._folded = self.wrinkles.combined, self.wrinkles.folded
         else:
@@ -505,9 +530,11 @@ class AvatarRenderer:
     def _composite(self, box: tuple[int, int, int, int] | None) -> NDArray[np.uint8]:
         if self._remap is not None:
             seam = self._group_box[self._mouth_group] if self._mouth_group > 0 else None
+            lip_image = self._closed_lip_image()
             return composite_remap(
-                self._field, self.crop_image, self._out, self._coverage, self._remap, box, seam
-            )
+                self._field, self.crop_image, self._out, self._coverage, self._remap, box, seam,
+                lip_image, self._lip_pixels if lip_image is not None else None,
+            )  # fmt: skip
         return composite(self._field, self.crop_image, self._out, self._coverage, box)
 
     def _rasterize(self) -> Fragments:
@@ -540,6 +567,9 @@ class AvatarRenderer:
             self._exact,
             self._wrinkle_map,
             self._folded,
+            self._lip_triangles,
+            self._lip_closure(),
+            self._lip_pixels,
         )
         lids = self._eyelids
         draw_lash_lines(
@@ -551,6 +581,28 @@ class AvatarRenderer:
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
                 self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
             )  # fmt: skip
+
+    def _closed_lip_image(self) -> NDArray[np.uint8] | None:
+        """The crop with her teeth under the lips turned to lip colour by this frame's
+        activation (``unfold.lip_closure_map``); None while the lips are not closing."""
+        activation = self._lip_closure()
+        if activation <= 0.0 or self._lip_map is None or self._lip_crop_box is None:
+            return None
+        if activation != self._lip_image_activation:
+            y0, y1, x0, x1 = self._lip_crop_box
+            photo = self.crop_image[y0:y1, x0:x1].astype(np.float32)
+            lip_map = self._lip_map[y0:y1, x0:x1]
+            share = activation * lip_map[..., :1]
+            blended = photo + share * (lip_map[..., 1:] - photo)
+            self._lip_image[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+            self._lip_image_activation = activation
+        return self._lip_image
+
+    def _lip_closure(self) -> float:
+        """This frame's activation of the lips-over-teeth maps (0 without them)."""
+        if self.wrinkles is None or self._lip_activation < 0:
+            return 0.0
+        return float(self.wrinkles.activation[self._lip_activation])
 
     def _extend(self) -> tuple[int, int, int, int]:
         return extend_warp(

@@ -61,19 +61,29 @@ def _sample_wrinkles(wrinkles: NDArray[np.float32], u: float, v: float, c: int) 
     return min(max(top * (1.0 - fy) + bottom * fy, _FOLD_LOW), _FOLD_HIGH)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _interior(triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: int) -> bool:
+    height, width = triangle.shape
+    if r < 0 or r >= height or c < 0 or c >= width:
+        return False
+    g = triangle[r, c]
+    return g >= 0 and labels[g] >= LABEL_SOCKET
+
+
 @numba.njit(cache=True, nogil=True)
 def _isolated(triangle: NDArray[np.int32], labels: NDArray[np.int8], row: int, col: int) -> bool:
-    """True if fewer than 2 of the pixel's 4 neighbours also show a non-skin part."""
-    height, width = triangle.shape
-    count = 0
-    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        r = row + dr
-        c = col + dc
-        if 0 <= r < height and 0 <= c < width:
-            g = triangle[r, c]
-            if g >= 0 and labels[g] >= LABEL_SOCKET:
-                count += 1
-    return count < 2
+    """True for a crack of the skin one pixel wide: fewer than 2 of the pixel's 4 neighbours
+    also show a non-skin part, or skin both above and below it (a line between lips that
+    meet), or both left and right of it."""
+    up = _interior(triangle, labels, row - 1, col)
+    down = _interior(triangle, labels, row + 1, col)
+    left = _interior(triangle, labels, row, col - 1)
+    right = _interior(triangle, labels, row, col + 1)
+    if not up and not down:
+        return True
+    if not left and not right:
+        return True
+    return int(up) + int(down) + int(left) + int(right) < 2
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -93,14 +103,18 @@ def _shade_kernel(
     warp_exact: NDArray[np.float32],
     wrinkles: NDArray[np.float32],
     folded: NDArray[np.bool_],
+    lip_triangle: NDArray[np.bool_],
+    lip_activation: float,
     field: NDArray[np.float32],
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
+    lip_pixel: NDArray[np.bool_],
 ) -> None:
     height, width = triangle.shape
     for row in range(height):
         y_full = (row + 0.5) * up - 0.5
         for col in range(width):
+            lip_pixel[row, col] = False
             f = triangle[row, col]
             if f >= 0 and labels[f] >= LABEL_SOCKET and _isolated(triangle, labels, row, col):
                 # A stray interior pixel showing through a crack of the skin (meeting lids,
@@ -111,12 +125,14 @@ def _shade_kernel(
                         field[row, col, k] = field[row, col - 1, k]
                     coverage[row, col] = 1.0
                     exact[row, col] = exact[row, col - 1]
+                    lip_pixel[row, col] = lip_pixel[row, col - 1]
                     continue
                 if row > 0 and coverage[row - 1, col] > 0.0:
                     for k in range(field.shape[2]):
                         field[row, col, k] = field[row - 1, col, k]
                     coverage[row, col] = 1.0
                     exact[row, col] = exact[row - 1, col]
+                    lip_pixel[row, col] = lip_pixel[row - 1, col]
                     continue
                 f = -1
             if f < 0:
@@ -162,6 +178,10 @@ def _shade_kernel(
                         + b2 * triangle_uv[f, 2, 1]
                     )
                     sample_folds = folded[f]
+                # Lips that close over the photo's teeth: the compositor samples these pixels
+                # from the crop with her teeth under the lips turned to lip colour.
+                if lip_activation > 0.0 and lip_triangle[f]:
+                    lip_pixel[row, col] = True
                 for c in range(3):
                     fold = 1.0 + _sample_wrinkles(wrinkles, uu, vv, c) if sample_folds else 1.0
                     r = (b0 * ratio[i0, c] + b1 * ratio[i1, c] + b2 * ratio[i2, c]) * fold
@@ -200,6 +220,9 @@ def shade_fragments(
     exact: NDArray[np.float32],
     wrinkles: NDArray[np.float32] | None = None,
     folded: NDArray[np.bool_] | None = None,
+    lip_triangle: NDArray[np.bool_] | None = None,
+    lip_activation: float = 0.0,
+    lip_pixel: NDArray[np.bool_] | None = None,
 ) -> None:
     """Fill ``field`` (H, W, 8), ``coverage`` and ``exact`` (H, W) from the fragments (see
     module doc).
@@ -218,10 +241,19 @@ def shade_fragments(
             per channel); None = no folds.
         folded: (F,) bool, the triangles that meet an active fold this frame
             (``WrinkleField.folded``): only their pixels sample ``wrinkles``.
+        lip_triangle: (F,) bool, the lips' triangles (``unfold.lip_triangles``);
+            lip_activation: how far the lips have closed from the photo's (0: untouched);
+            lip_pixel: (H, W) bool, written: the pixels of lip triangles while it is > 0 (the
+            compositor samples them from the crop whose teeth under the lips are lip-coloured,
+            ``unfold.lip_closure_map``).
     """
     if wrinkles is None or folded is None:
         wrinkles = _NO_WRINKLES
         folded = np.zeros(faces.shape[0], np.bool_)
+    if lip_triangle is None or lip_pixel is None:
+        lip_triangle = np.zeros(faces.shape[0], np.bool_)
+        lip_pixel = np.zeros(fragments.triangle.shape, np.bool_)
+        lip_activation = 0.0
     _shade_kernel(
         fragments.triangle,
         fragments.barycentric,
@@ -238,9 +270,12 @@ def shade_fragments(
         warp_exact,
         wrinkles,
         folded,
+        lip_triangle,
+        float(lip_activation),
         field,
         coverage,
         exact,
+        lip_pixel,
     )
 
 

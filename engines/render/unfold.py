@@ -14,6 +14,12 @@ when the new one falls below it (a smiling photo made neutral, sad or angry):
   dark of an open mouth) carried a white or dark line between lips that close. Lip texels
   whose photo colour is far from her lips' own colour take the colour of the lip-like texels
   around them.
+* **Lips over teeth, in the photo's pixels** (:func:`lip_closure_map`): ICT's inner-lip UVs
+  overlap other charts, so the UV map above cannot reach every inner-lip texel, and a
+  smiling photo made neutral still showed a white slit of her teeth between closed lips. The
+  same test is made on the photo's own pixels inside her fitted lips; the shader replaces
+  what a lip triangle (:func:`lip_triangles`) samples there by her lip colour, by the same
+  activation as the UV map.
 
 Each map is a per-texel RGB gain offset ``g`` (the shader multiplies the photo's colour by
 ``1 + a·g``, ``a`` the map's activation from the fall of its driving shapes), 0 where the
@@ -30,7 +36,15 @@ from numpy.typing import NDArray
 
 from engines.face_model.ict import FaceModelData
 
-__all__ = ["FLATTEN_REGION_MM", "LIP_DRIVERS", "flatten_gain", "lip_cleanup_gain", "pixels_per_mm"]
+__all__ = [
+    "FLATTEN_REGION_MM",
+    "LIP_DRIVERS",
+    "flatten_gain",
+    "lip_cleanup_gain",
+    "lip_closure_map",
+    "lip_triangles",
+    "pixels_per_mm",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +90,10 @@ def flatten_gain(
     rgb = crop_image.astype(np.float32)
     weight = skin.astype(np.float32) + 1e-3
     sigma = max(_FLATTEN_SIGMA_MM * px_per_mm, 1.0)
-    smooth = cv2.GaussianBlur(rgb * weight[..., None], (0, 0), sigma) / cv2.GaussianBlur(
-        weight, (0, 0), sigma
-    )[..., None]
+    smooth = (
+        cv2.GaussianBlur(rgb * weight[..., None], (0, 0), sigma)
+        / cv2.GaussianBlur(weight, (0, 0), sigma)[..., None]
+    )
     kept = cv2.GaussianBlur(rgb, (0, 0), max(_FLATTEN_KEEP_MM * px_per_mm, 0.5))
     ratio = np.asarray(smooth / np.maximum(kept, 8.0) - 1.0, np.float32)
     out = _bilinear(ratio, points)
@@ -99,7 +114,6 @@ def _bilinear(image: NDArray[np.float32], points: NDArray[np.floating]) -> NDArr
     return np.asarray(top * (1 - fy) + bottom * fy, np.float64)
 
 
-
 # The lips close (or stop showing teeth) when these fall below the photo's: a full smile's
 # fall (both sides 0.5) or a jaw that closes by 1 activates the lip map fully.
 LIP_DRIVERS: dict[str, float] = {
@@ -118,6 +132,8 @@ LIP_DRIVERS: dict[str, float] = {
 _LIP_DISTANCE = (12.0, 24.0)
 _LIP_FILL_MM = 2.5  # lip colour spread from the lip-like texels around (normalized blur)
 _LIP_LIMITS = (-0.8, 0.6)
+_GREY_CHROMA = 6.0  # Lab chroma of lips below which the photo is taken as black and white
+_SKIN_DISTANCE = (8.0, 16.0)  # Lab distance from the skin around the mouth: not skin beyond
 
 
 def _inside(points: NDArray[np.float64], polygon: NDArray[np.float64]) -> NDArray[np.bool_]:
@@ -180,11 +196,118 @@ def lip_cleanup_gain(
     sigma = max(_LIP_FILL_MM * size / 240.0, 1.0)
     spread = cv2.GaussianBlur(lip_weight, (0, 0), sigma)
     filled = cv2.GaussianBlur(lip_colour, (0, 0), sigma) / np.maximum(spread, 1e-4)[..., None]
-    median_rgb = np.median(colour[inside & (not_lip < 0.5)], axis=0) if (
-        (inside & (not_lip < 0.5)).sum() > 10
-    ) else np.median(colour[inside], axis=0)
+    median_rgb = (
+        np.median(colour[inside & (not_lip < 0.5)], axis=0)
+        if ((inside & (not_lip < 0.5)).sum() > 10)
+        else np.median(colour[inside], axis=0)
+    )
     trust = np.clip(spread[rows, cols] / 0.2, 0.0, 1.0)[:, None]
     target = trust * filled[rows, cols] + (1.0 - trust) * median_rgb
     gain = target / np.maximum(colour, 8.0) - 1.0
     out = np.clip(gain, *_LIP_LIMITS) * not_lip[:, None]
     return np.asarray(out, np.float64)
+
+
+def lip_triangles(
+    faces: NDArray[np.int32],
+    labels_skin: NDArray[np.bool_],
+    base: NDArray[np.float32],
+    model: FaceModelData,
+) -> NDArray[np.bool_]:
+    """(F,) the skin triangles of the lips: their three vertices' neutral (x, y) inside the
+    outer lip contour (Multi-PIE 48-59) of ``base`` (Vr, 3); the inner lip, which rolls into
+    the mouth, lies inside it too."""
+    lm = np.asarray(model.landmarks_68)
+    polygon = np.asarray(base[lm[48:60], :2], np.float64)
+    inside = _inside(np.asarray(base[:, :2], np.float64), polygon)
+    return np.asarray(labels_skin & inside[faces].all(axis=1), np.bool_)
+
+
+def lip_closure_map(
+    crop_image: NDArray[np.uint8],
+    lip_contour: NDArray[np.floating],
+    lip_points: NDArray[np.floating],
+    px_per_mm: float,
+) -> NDArray[np.float32]:
+    """(S, S, 4) float32 over the crop: channel 0 the share of a pixel that is not lip
+    (brighter than her lips and far from their colour: teeth) inside her fitted lips,
+    channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour elsewhere.
+
+    Args:
+        crop_image: (S, S, 3) the renderer's crop.
+        lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
+            expression); the region is that polygon grown by 1 mm.
+        lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
+            reference lip colour.
+        px_per_mm: the crop's scale at the face.
+    """
+    size = crop_image.shape[0]
+    out = np.zeros((size, size, 4), np.float32)
+    polygon = np.asarray(lip_contour, np.float64)
+    filled_polygon = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(filled_polygon, [np.round(polygon).astype(np.int32)], 1)
+    grow = max(round(px_per_mm), 1)
+    region = np.asarray(cv2.dilate(filled_polygon, _disc(grow)), np.float32)
+    if region.sum() < 20 or len(lip_points) < 12:
+        return out
+    kept = cv2.GaussianBlur(crop_image, (0, 0), max(0.8 * px_per_mm, 0.5))
+    lab = cv2.cvtColor(kept, cv2.COLOR_RGB2LAB).astype(np.float32)
+    # Her lip colour: the fitted lips' vertices also fall on teeth and on the dark of the
+    # mouth where the fit is off, so the reference is taken from the redder half of them
+    # (lip red is the most saturated red there) within the middle of their lightness.
+    samples = _bilinear(lab, np.asarray(lip_points, np.float64))
+    low, high = np.percentile(samples[:, 0], [20.0, 80.0])
+    keep = (samples[:, 1] >= np.median(samples[:, 1])) & (samples[:, 0] >= low)
+    keep &= samples[:, 0] <= high
+    reference = np.median(samples[keep] if keep.sum() >= 6 else samples, axis=0)
+    diff = lab - reference
+    distance = np.sqrt((0.5 * diff[..., 0]) ** 2 + diff[..., 1] ** 2 + diff[..., 2] ** 2)
+    # Teeth: brighter than her lips and less colourful (enamel is near grey, lips and the
+    # skin around them are red); on a grey photo only the brightness tells them apart.
+    brighter = _smooth(diff[..., 0], 8.0, 20.0)
+    chroma = np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0)
+    lip_chroma = float(np.hypot(reference[1] - 128.0, reference[2] - 128.0))
+    greyer = (
+        1.0 - _smooth(chroma, 0.5 * lip_chroma, 0.8 * lip_chroma)
+        if lip_chroma > _GREY_CHROMA
+        else np.ones_like(chroma)
+    )
+    # ... and unlike the skin around her mouth (a fitted lip edge that lies on skin keeps it).
+    ring_inner = cv2.dilate(filled_polygon, _disc(2 * grow))
+    ring = (cv2.dilate(filled_polygon, _disc(4 * grow)) > 0) & (ring_inner == 0)
+    unlike_skin = np.ones_like(distance)
+    if ring.sum() > 20:
+        skin_diff = lab - np.median(lab[ring], axis=0)
+        skin_distance = np.sqrt(
+            (0.5 * skin_diff[..., 0]) ** 2 + skin_diff[..., 1] ** 2 + skin_diff[..., 2] ** 2
+        )
+        unlike_skin = _smooth(skin_distance, *_SKIN_DISTANCE)
+    not_lip = (brighter * greyer * unlike_skin * region).astype(np.float32)
+    # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
+    # colour (not the commissures' dark, not the skin beyond the fitted edge).
+    lip_weight = (region * (1.0 - _smooth(distance, *_LIP_DISTANCE))).astype(np.float32)
+    sigma = max(_LIP_FILL_MM * px_per_mm, 1.0)
+    spread = cv2.GaussianBlur(lip_weight, (0, 0), sigma)
+    rgb = kept.astype(np.float32)
+    filled = np.asarray(
+        cv2.GaussianBlur(rgb * lip_weight[..., None], (0, 0), sigma), np.float32
+    ) / np.maximum(spread, 1e-4)[..., None]
+    lip_like = lip_weight > 0.5
+    median_rgb = np.median(rgb[lip_like], axis=0) if lip_like.sum() > 10 else np.median(
+        _bilinear(rgb, np.asarray(lip_points, np.float64)), axis=0
+    )
+    trust = np.clip(spread / 0.2, 0.0, 1.0)[..., None]
+    out[..., 0] = not_lip
+    out[..., 1:] = trust * filled + (1.0 - trust) * median_rgb
+    return out
+
+
+def _smooth(x: NDArray[np.floating], low: float, high: float) -> NDArray[np.float64]:
+    t = np.clip((np.asarray(x, np.float64) - low) / max(high - low, 1e-6), 0.0, 1.0)
+    return np.asarray(t * t * (3.0 - 2.0 * t), np.float64)
+
+
+def _disc(radius: int) -> NDArray[np.uint8]:
+    return np.asarray(
+        cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)), np.uint8
+    )
