@@ -126,27 +126,31 @@ def test_lips_meeting_where_the_photo_was_open_are_not_interpolated():
     assert ((outside < -1.0) & (outside > -19.0)).any()  # untouched outside the box
 
 
-def _mouth_picture() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A 96 x 96 crop: skin, a lip ellipse and a band of teeth between the lips; the lip
-    contour (P, 2) and points on the lips (N, 2)."""
+def _mouth_picture() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A 96 x 96 crop: skin, a lip ellipse with a highlight on the lower lip and a band of
+    teeth between the lips; the outer (P, 2) and inner (Q, 2) lip contours and points on the
+    lips (N, 2)."""
     image = np.zeros((96, 96, 3), np.uint8)
     image[:] = (214, 168, 146)  # skin
     cv2.ellipse(image, (48, 48), (30, 12), 0, 0, 360, (180, 82, 92), -1)  # lips
     image[45:51, 26:70] = (236, 232, 222)  # her teeth between the lips
+    image[55:58, 44:52] = (240, 236, 232)  # a highlight on her lower lip
     angles = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     contour = np.stack([48 + 30 * np.cos(angles), 48 + 12 * np.sin(angles)], 1)
+    inner = np.stack([48 + 22 * np.cos(angles[::-1]), 48 + 2 * np.sin(angles[::-1])], 1)
     lips = np.array([[x, y] for x in range(22, 75, 4) for y in (39, 41, 55, 57)], np.float64)
-    return image, contour, lips
+    return image, contour, inner, lips
 
 
 def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
     from engines.render.unfold import lip_closure_map
 
-    image, contour, lips = _mouth_picture()
-    lip_map = lip_closure_map(image, contour, lips, px_per_mm=2.0)
+    image, contour, inner, lips = _mouth_picture()
+    lip_map = lip_closure_map(image, contour, inner, lips, px_per_mm=2.0)
     assert lip_map.shape == (96, 96, 4)
     assert lip_map[46:50, 32:64, 0].min() > 0.9  # the teeth
     assert lip_map[39:42, 35:60, 0].max() < 0.1  # the upper lip
+    assert lip_map[55:58, 44:52, 0].max() < 0.1  # the highlight on the lower lip
     assert lip_map[5:15, 5:90, 0].max() == 0.0  # the skin, away from the lips
     # The colour taken there is her lip red, not the teeth's white.
     colour = lip_map[47, 48, 1:]
@@ -156,9 +160,9 @@ def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
 def test_a_grey_photo_gets_grey_lip_colour():
     from engines.render.unfold import lip_closure_map
 
-    image, contour, lips = _mouth_picture()
+    image, contour, inner, lips = _mouth_picture()
     grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    lip_map = lip_closure_map(grey, contour, lips, px_per_mm=2.0)
+    lip_map = lip_closure_map(grey, contour, inner, lips, px_per_mm=2.0)
     assert lip_map[46:50, 32:64, 0].min() > 0.9  # brighter than her lips: still found
     colour = lip_map[..., 1:]
     assert np.abs(colour - colour[..., :1]).max() < 1.0

@@ -346,6 +346,7 @@ class AvatarRenderer:
             self._lip_map = lip_closure_map(
                 self.crop_image,
                 mesh.source_position[lm[48:60]],
+                mesh.source_position[lm[60:68]],
                 mesh.source_position[lip_vertices],
                 pixels_per_mm(mesh.base, mesh.source_position, model),
             )

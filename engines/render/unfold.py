@@ -133,6 +133,7 @@ _LIP_DISTANCE = (12.0, 24.0)
 _LIP_FILL_MM = 2.5  # lip colour spread from the lip-like texels around (normalized blur)
 _LIP_LIMITS = (-0.8, 0.6)
 _GREY_CHROMA = 6.0  # Lab chroma of lips below which the photo is taken as black and white
+_TEETH_REACH_MM = 1.5  # teeth show within this of the fitted mouth opening
 _SKIN_DISTANCE = (8.0, 16.0)  # Lab distance from the skin around the mouth: not skin beyond
 
 
@@ -226,6 +227,7 @@ def lip_triangles(
 def lip_closure_map(
     crop_image: NDArray[np.uint8],
     lip_contour: NDArray[np.floating],
+    mouth_contour: NDArray[np.floating],
     lip_points: NDArray[np.floating],
     px_per_mm: float,
 ) -> NDArray[np.float32]:
@@ -236,7 +238,9 @@ def lip_closure_map(
     Args:
         crop_image: (S, S, 3) the renderer's crop.
         lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
-            expression); the region is that polygon grown by 1 mm.
+            expression); mouth_contour: (Q, 2) the fitted inner one. Teeth are looked for
+            within :data:`_TEETH_REACH_MM` of the mouth's opening and inside the lips grown by
+            1 mm (a highlight on the lower lip is bright and grey too, but further away).
         lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
             reference lip colour.
         px_per_mm: the crop's scale at the face.
@@ -248,6 +252,11 @@ def lip_closure_map(
     cv2.fillPoly(filled_polygon, [np.round(polygon).astype(np.int32)], 1)
     grow = max(round(px_per_mm), 1)
     region = np.asarray(cv2.dilate(filled_polygon, _disc(grow)), np.float32)
+    opening = np.zeros((size, size), np.uint8)
+    cv2.fillPoly(opening, [np.round(np.asarray(mouth_contour, np.float64)).astype(np.int32)], 1)
+    cv2.polylines(opening, [np.round(np.asarray(mouth_contour)).astype(np.int32)], True, 1)
+    reach = max(round(_TEETH_REACH_MM * px_per_mm), 1)
+    teeth_region = region * (cv2.dilate(opening, _disc(reach)) > 0)
     if region.sum() < 20 or len(lip_points) < 12:
         return out
     kept = cv2.GaussianBlur(crop_image, (0, 0), max(0.8 * px_per_mm, 0.5))
@@ -282,7 +291,7 @@ def lip_closure_map(
             (0.5 * skin_diff[..., 0]) ** 2 + skin_diff[..., 1] ** 2 + skin_diff[..., 2] ** 2
         )
         unlike_skin = _smooth(skin_distance, *_SKIN_DISTANCE)
-    not_lip = (brighter * greyer * unlike_skin * region).astype(np.float32)
+    not_lip = (brighter * greyer * unlike_skin * teeth_region).astype(np.float32)
     # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
     # colour (not the commissures' dark, not the skin beyond the fitted edge).
     lip_weight = (region * (1.0 - _smooth(distance, *_LIP_DISTANCE))).astype(np.float32)
