@@ -36,6 +36,7 @@ from PIL import Image
 from test_hostile_inputs import assert_no_traceback, receive_until
 from test_server_fakes import FakeEngine
 
+from server.access import KEY_HEADER
 from server.app import FACECAST_KEY, create_app, runner_options
 from server.config import ServerConfig
 from server.webrtc.client import AvatarClient
@@ -100,7 +101,11 @@ async def honest_viewer(server: Any, photo: bytes) -> AsyncIterator[AvatarClient
     try:
         async with (
             aiohttp.ClientSession() as http,
-            http.post(f"{base_url(server)}/upload?session={client.session_id}", data=photo) as r,
+            http.post(
+                f"{base_url(server)}/upload?session={client.session_id}",
+                data=photo,
+                headers={KEY_HEADER: client.key or ""},
+            ) as r,
         ):
             assert r.status == 200, await r.text()
         await client.next_frame()
@@ -185,17 +190,22 @@ def test_peers_are_capped_whatever_they_watch(
             facecast = server.app[FACECAST_KEY]
             held = []
             async with attacker_http() as http:
-                for target in ("broadcast", honest.session_id):
+                # a broadcast viewer, and a second viewer of the honest session (its key)
+                targets = [
+                    {"session": "broadcast"},
+                    {"session": honest.session_id, "key": honest.key},
+                ]
+                for target in targets:
                     pc, offer = await silent_offer()
                     held.append(pc)
                     status, _ = await post_json(
-                        http, f"{base_url(server)}/offer", json={**offer, "session": target}
+                        http, f"{base_url(server)}/offer", json={**offer, **target}
                     )
                     assert status == 200
-                for target in ("broadcast", honest.session_id, None):
+                for target in [*targets, {}]:
                     pc, offer = await silent_offer()
                     held.append(pc)
-                    body = {**offer, **({"session": target} if target else {})}
+                    body = {**offer, **target}
                     status, answer = await post_json(http, f"{base_url(server)}/offer", json=body)
                     assert (status, answer["code"]) == (503, "too_many_peers"), target
             assert len(facecast.peers) == 3
@@ -315,7 +325,10 @@ def test_bodies_are_capped_per_route_also_without_content_length(
             )
             assert (status, error["code"]) == (413, "image_too_large")
             status, error = await post_json(
-                http, f"{url}/offer", data=chunked(b" " * 300_000), headers={"Content-Type": "a/b"}
+                http,
+                f"{url}/offer",
+                data=chunked(b" " * 300_000),
+                headers={"Content-Type": "application/json"},
             )
             assert (status, error["code"]) == (413, "offer_too_large")
             await ws.send_json({"type": "ping", "id": "after-bodies"})
@@ -518,7 +531,7 @@ def test_slow_headers_and_slow_bodies_are_cut_off(caplog: pytest.LogCaptureFixtu
             # a body that stops arriving: 408
             reader, writer = await asyncio.open_connection(host, port, local_addr=(ATTACKER, 0))
             writer.write(
-                b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                b"POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
                 b"Content-Length: 5000\r\n\r\n" + b"x" * 100
             )
             await writer.drain()
@@ -558,7 +571,10 @@ def test_closing_a_session_answers_its_upload_in_flight(
             async with aiohttp.ClientSession() as http:
                 upload = asyncio.ensure_future(
                     post_json(
-                        http, f"{base_url(server)}/upload?session={client.session_id}", data=photo
+                        http,
+                        f"{base_url(server)}/upload?session={client.session_id}",
+                        data=photo,
+                        headers={KEY_HEADER: client.key or ""},
                     )
                 )
                 await asyncio.sleep(0.2)  # calibrating

@@ -5,7 +5,9 @@ Three processes, as on a network: the server (``facecast serve``); the honest vi
 (``python bench_hostile.py --honest URL``: a private WebRTC session with its own avatar,
 counting frames and pinging over its data channel); and this one, the attacker, whose
 connections come from 127.0.0.2 (another loopback address: per-address caps refuse it, not the
-viewer). Every bad input must get a typed answer (an ``error`` event or an HTTP 4xx/503 with a
+viewer; without ``--token`` a loopback client is the operator, so the attacker holds every
+right a client can have: the caps, not the access rules, are what is measured). Every bad
+input must get a typed answer (an ``error`` event or an HTTP 4xx/503 with a
 code; a slowloris socket is closed), and the server must come back to where it was.
 
 The inputs, in turn: poison websocket messages (4,000-digit numbers, deep nesting, lone
@@ -164,13 +166,15 @@ async def _honest(base: str) -> dict[str, Any]:
     """The honest viewer (its own process): streams until a line arrives on stdin."""
     import aiohttp
 
+    from server.access import KEY_HEADER
     from server.webrtc.client import AvatarClient
 
     client = AvatarClient(base, keep_frames=False)
     await client.connect()
+    upload = f"{base}/upload?session={client.session_id}"
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{base}/upload?session={client.session_id}", data=_photo()) as response,
+        http.post(upload, data=_photo(), headers={KEY_HEADER: client.key or ""}) as response,
     ):
         if response.status != 200:
             raise RuntimeError(f"upload failed: {await response.text()}")
