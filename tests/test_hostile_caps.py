@@ -583,6 +583,17 @@ def test_closing_a_session_answers_its_upload_in_flight(
                 status, error = await asyncio.wait_for(upload, 1.0)
                 assert (status, error["code"]) == (503, "closed")
                 assert time.monotonic() - started < 1.0
+            # the calibration still running is abandoned at exit, not awaited: the server's
+            # worker threads are daemons (asyncio's own resolver threads are not the server's)
+            assert any(t.name.startswith("heavy") for t in threading.enumerate())
+            held = [
+                t.name
+                for t in threading.enumerate()
+                if not t.daemon
+                and t is not threading.main_thread()
+                and not t.name.startswith("asyncio")
+            ]
+            assert held == []
 
     asyncio.run(scenario())
     assert_no_traceback(caplog)
