@@ -32,20 +32,21 @@ import logging
 import secrets
 import statistics
 import time
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from server.access import KEY_HEADER, AccessPolicy, Right, new_session_key
+from server.bodies import BodyTooLargeError, MultipartError, multipart_fields, read_body
 from server.channel import ControlChannel
 from server.config import ServerConfig
 from server.engine import AvatarEngine
 from server.exceptions import AccessError, LimitError, ProtocolError, ServerError
+from server.jobs import DaemonThreadExecutor
+from server.memory import release_free_memory, return_large_allocations
 from server.protocol import parse_json
+from server.ratelimit import ClientBuckets
 from server.session import Executors, Session
 from server.virtual_camera import VirtualCamera, VirtualCameraOutput
 from server.vtuber import TrackingOutput
@@ -57,15 +58,18 @@ from server.webrtc.ice import (
     restrict_ice_to_loopback,
     set_consent_timeout,
 )
-from server.webrtc.signaling import answer_offer, parse_offer
+from server.webrtc.signaling import Offer, answer_offer, parse_offer
 
-__all__ = ["BROADCAST", "FACECAST_KEY", "FacecastServer", "create_app"]
+__all__ = ["BROADCAST", "FACECAST_KEY", "FacecastServer", "create_app", "runner_options"]
 
 logger = logging.getLogger(__name__)
 
 BROADCAST = "broadcast"
 CLIENT_DIR = Path(__file__).resolve().parents[1] / "client_web"
 _WS_TRANSPORT_MAX = 1 << 20  # aiohttp closes above this; our own limit answers with an error
+_WS_CLOSE_SECONDS = 0.5  # how long a websocket close waits for the client's close frame
+_TRIM_SECONDS = 5.0  # free heap pages go back to the OS this often (server.memory)
+_MULTIPART_OVERHEAD = 64 * 1024  # part headers and boundaries around an upload's bytes
 _MAX_OFFER_BYTES = 256 * 1024  # an SDP is at most 64,000 characters (signaling._MAX_SDP_CHARS)
 _MAX_PATH_CHARS = 1024  # longer request paths are 414 before any route or file lookup
 _MAX_PATH_SEGMENT_CHARS = 255  # a longer segment names no file (NAME_MAX): 404, no stat()
@@ -112,29 +116,6 @@ async def _bounded_path(request: web.Request, handler: Any) -> web.StreamRespons
     return await handler(request)
 
 
-class _MultipartError(ServerError):
-    """A multipart body aiohttp cannot read (bad or missing boundary, bad part headers)."""
-
-    code = "bad_upload"
-
-
-async def _multipart_fields(
-    request: web.Request, names: tuple[str, ...]
-) -> AsyncIterator[tuple[str, bytes]]:
-    """``(name, bytes)`` of each part named one of ``names``, read in order; a malformed body
-    (bad or missing boundary, bad part headers, truncated part) raises :class:`_MultipartError`
-    (HTTP 400) wherever in the body the fault is."""
-    try:
-        reader = await request.multipart()
-        async for part in reader:
-            name = getattr(part, "name", None)
-            if name in names:
-                yield name, bytes(await part.read())  # type: ignore[union-attr]
-    except (ValueError, HttpProcessingError) as error:  # aiohttp's malformed-multipart errors
-        message = getattr(error, "message", None) or str(error)
-        raise _MultipartError(f"cannot read the multipart body: {message}".strip()) from None
-
-
 class FacecastServer:
     """The server's state and its request handlers.
 
@@ -163,6 +144,16 @@ class FacecastServer:
         self.websockets: set[web.WebSocketResponse] = set()
         self.websockets_by_client: collections.Counter[str] = collections.Counter()
         """Open websockets per client address (``max_websockets_per_client``)."""
+        self.message_buckets = ClientBuckets(
+            config.client_message_rate, config.client_message_burst
+        )
+        """The message-rate budget of each client address, shared by its connections."""
+        self.peer_clients: dict[PeerLink, str] = {}
+        """The client address of each peer's offer."""
+        self.pending_peers: set[PeerLink] = set()
+        """Peers answered but not connected yet (``max_pending_offers_per_client``)."""
+        self._offers_in_flight: collections.Counter[str] = collections.Counter()
+        """Offers per client address being answered right now (not peers yet)."""
         self.executors: Executors | None = None
         self._virtual_camera = virtual_camera
         self._camera_output: VirtualCameraOutput | None = None
@@ -200,8 +191,9 @@ class FacecastServer:
 
     async def _on_startup(self, app: web.Application) -> None:
         self.executors = Executors(
-            render=ThreadPoolExecutor(self.config.render_workers, thread_name_prefix="render"),
-            work=ThreadPoolExecutor(self.config.work_workers, thread_name_prefix="work"),
+            render=DaemonThreadExecutor(self.config.render_workers, "render"),
+            work=DaemonThreadExecutor(self.config.work_workers, "work"),
+            heavy=DaemonThreadExecutor(self.config.heavy_workers, "heavy"),
         )
         loop = asyncio.get_running_loop()
         if self._warmup:
@@ -222,11 +214,28 @@ class FacecastServer:
                     )
                 )
         self._follow()
+        self._spawn(self._release_memory_now_and_then())
+
+    async def _release_memory_now_and_then(self) -> None:
+        """Every few seconds, the free pages of the heap go back to the OS (in the heavy pool):
+        bodies read and discarded on the event loop and decodes in the workers leave holes
+        that small long-lived objects keep the heap from shrinking around."""
+        loop = asyncio.get_running_loop()
+        while self.executors is not None:
+            await asyncio.sleep(_TRIM_SECONDS)
+            await loop.run_in_executor(
+                self.executors.heavy or self.executors.work, release_free_memory
+            )
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        for ws in list(self.websockets):
-            await ws.close(code=1001, message=b"server shutting down")
-        await asyncio.gather(*(peer.close() for peer in list(self.peers)), return_exceptions=True)
+        """Every websocket gets 1001 and every held upload or capture an answer at once (all
+        in parallel: nothing in flight holds the others), then the outputs and pools stop."""
+        await asyncio.gather(
+            *(ws.close(code=1001, message=b"server shutting down") for ws in list(self.websockets)),
+            *(s.close() for s in list(self.sessions.values())),
+            *(peer.close() for peer in list(self.peers)),
+            return_exceptions=True,
+        )
         if self._camera_output is not None:
             self._camera_output.stop()
         if self._tracked is not None:
@@ -241,8 +250,9 @@ class FacecastServer:
         for task in list(self._background):
             task.cancel()
         if self.executors is not None:
-            self.executors.render.shutdown(wait=False, cancel_futures=True)
-            self.executors.work.shutdown(wait=False, cancel_futures=True)
+            for pool in (self.executors.render, self.executors.work, self.executors.heavy):
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -313,6 +323,10 @@ class FacecastServer:
 
     async def _peer_closed(self, link: PeerLink) -> None:
         self.peers.discard(link)
+        self.pending_peers.discard(link)
+        client = self.peer_clients.pop(link, None)
+        if client is not None:
+            self.message_buckets.release(client)
         if link.own_session:
             session = self.sessions.pop(link.session.id, None)
             if session is not None:
@@ -324,7 +338,7 @@ class FacecastServer:
         """Close a peer whose connection is not up within ``connect_timeout`` seconds, so
         offers that never connect cannot hold sessions."""
         await asyncio.sleep(self.config.connect_timeout)
-        if link in self.peers and link.pc.connectionState != "connected":
+        if link in self.peers and link in self.pending_peers:
             logger.info("peer of session %s never connected; closing it", link.session.id)
             await link.close()
 
@@ -417,6 +431,30 @@ class FacecastServer:
             browser_ice_config(self.config.ice_servers), headers={"Cache-Control": "no-store"}
         )
 
+    def _offer_refusal(self, client: str) -> web.Response | None:
+        """The answer to an offer over the peer caps (``max_peers``, pending offers per
+        address), or None when it may go on."""
+        in_flight = sum(self._offers_in_flight.values())
+        if len(self.peers) + in_flight >= self.config.max_peers:
+            return _error_response(
+                503,
+                "too_many_peers",
+                f"Sorry, this server streams to at most {self.config.max_peers} viewers at once. "
+                "Please try again in a moment.",
+            )
+        pending = self._offers_in_flight[client] + sum(
+            1 for link in self.pending_peers if self.peer_clients.get(link) == client
+        )
+        limit = self.config.max_pending_offers_per_client
+        if pending >= limit:
+            return _error_response(
+                429,
+                "too_many_pending_offers",
+                f"{limit} offers from this address are not connected yet; wait for them to "
+                f"connect (or to be dropped after {self.config.connect_timeout:g} s)",
+            )
+        return None
+
     async def offer(self, request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return _unsupported_type('application/json: {"sdp": ..., "type": "offer"}')
@@ -424,20 +462,34 @@ class FacecastServer:
             self.access.check_origin(request)
         except AccessError as error:
             return _denied(request, error)
-        too_large = f"an offer body is at most {_MAX_OFFER_BYTES // 1024} KiB"
-        if request.content_length is not None and request.content_length > _MAX_OFFER_BYTES:
-            return _error_response(413, "offer_too_large", too_large)
-        raw = await request.read()
-        if len(raw) > _MAX_OFFER_BYTES:
-            return _error_response(413, "offer_too_large", too_large)
+        try:
+            async with asyncio.timeout(self.config.body_timeout):
+                raw = await read_body(request, _MAX_OFFER_BYTES, "offer_too_large", "an offer")
+        except BodyTooLargeError as error:
+            return _error_response(413, error.code, error.message)
+        except TimeoutError:
+            return _body_timeout_response(self.config.body_timeout)
         try:
             body = parse_json(raw)
         except ProtocolError as error:  # bad_json, too_deep, bad_number
             return _error_response(400, error.code, f"the body must be JSON {{sdp, type}}: {error}")
         try:
-            offer = parse_offer(body)
+            offer = parse_offer(body, self.config.max_sdp_media)
         except ServerError as error:
             return _error_response(400, error.code, error.message)
+        client = request.remote or "unknown"
+        refusal = self._offer_refusal(client)
+        if refusal is not None:
+            return refusal
+        self._offers_in_flight[client] += 1  # counted from here: answering yields
+        try:
+            return await self._answer(request, offer, client)
+        finally:
+            self._offers_in_flight[client] -= 1
+            if self._offers_in_flight[client] <= 0:
+                del self._offers_in_flight[client]
+
+    async def _answer(self, request: web.Request, offer: Offer, client: str) -> web.Response:
         own = offer.session is None
         right = Right.DRIVE
         if own:
@@ -462,6 +514,7 @@ class FacecastServer:
                 right = self._right(request, session, body_key=offer.key, body_token=offer.token)
             except AccessError as error:
                 return _denied(request, error)
+        bucket = self.message_buckets.acquire(client)
         try:
             link, answer = await answer_offer(
                 offer,
@@ -470,13 +523,23 @@ class FacecastServer:
                 self._peer_closed,
                 own_session=own,
                 view_only=right < Right.DRIVE,
+                client_bucket=bucket,
             )
         except ServerError as error:
+            self.message_buckets.release(client)
             if own:
                 self.sessions.pop(session.id, None)
                 await session.close()
             return _error_response(400, error.code, error.message)
         self.peers.add(link)
+        self.peer_clients[link] = client
+        self.pending_peers.add(link)
+
+        def connected() -> None:
+            if link.pc.connectionState == "connected":
+                self.pending_peers.discard(link)
+
+        link.pc.on("connectionstatechange", connected)
         self._spawn(self._reap_if_never_connected(link))
         logger.info("peer connected to session %s (%d peers)", session.id, len(self.peers))
         reply: dict[str, Any] = {"sdp": answer.sdp, "type": answer.type, "session": session.id}
@@ -509,23 +572,33 @@ class FacecastServer:
                 f"at most {limit} websocket connections at once from one address; "
                 "close one and connect again",
             )
-        ws = web.WebSocketResponse(max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0)
+        ws = web.WebSocketResponse(
+            max_msg_size=_WS_TRANSPORT_MAX, heartbeat=30.0, timeout=_WS_CLOSE_SECONDS
+        )
         self.websockets_by_client[client] += 1  # counted before prepare(), which yields
         try:
             try:
                 await ws.prepare(request)
             except ConnectionError as error:  # the client reset before the handshake completed
                 logger.info("ws %s: gone before the handshake (%s)", client, error)
-                return ws
+                # not the half-prepared websocket: aiohttp (without handler cancellation, as
+                # in run_app) would finish it and raise "Call .prepare() first"
+                return _error_response(400, "gone", "the connection closed during the handshake")
             await self._serve_websocket(
-                ws, session, name=f"ws {client}", view_only=right < Right.DRIVE
+                ws, session, name=f"ws {client}", client=client, view_only=right < Right.DRIVE
             )
         finally:
             self._websocket_gone(client)
         return ws
 
     async def _serve_websocket(
-        self, ws: web.WebSocketResponse, session: Session, *, name: str, view_only: bool = False
+        self,
+        ws: web.WebSocketResponse,
+        session: Session,
+        *,
+        name: str,
+        client: str,
+        view_only: bool = False,
     ) -> None:
         """One prepared websocket: its messages in, the session's events out, until closed."""
         self.websockets.add(ws)
@@ -536,7 +609,10 @@ class FacecastServer:
                 task = loop.create_task(ws.send_str(text))
                 task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-        control = ControlChannel(session, send, self.config, name=name, view_only=view_only)
+        bucket = self.message_buckets.acquire(client)
+        control = ControlChannel(
+            session, send, self.config, name=name, client_bucket=bucket, view_only=view_only
+        )
         control.send_event(session.status("connected"))
         try:
             async for message in ws:
@@ -548,6 +624,7 @@ class FacecastServer:
                     break
         finally:
             control.close()
+            self.message_buckets.release(client)
             self.websockets.discard(ws)
             if not ws.closed:
                 await ws.close()
@@ -586,27 +663,39 @@ class FacecastServer:
         session = self._target(request)
         if isinstance(session, web.Response):
             return session
-        limit, count = self.config.max_upload_bytes, self.config.capture_max_frames
-        stills: list[bytes] = []
         try:
-            async for _, data in _multipart_fields(request, ("frame",)):
+            with session.reserve_heavy():  # before the body is read: a refusal costs nothing
+                stills = await self._read_stills(request)
+                if isinstance(stills, web.Response):
+                    return stills
+                result = await session.capture_stills(stills, request.query.get("id"))
+        except ServerError as error:
+            return _job_error_response(error)
+        except TimeoutError:
+            return _body_timeout_response(self.config.body_timeout)
+        return _done_response("capture", session, result)
+
+    async def _read_stills(self, request: web.Request) -> list[bytes] | web.Response:
+        """The ``frame`` parts of a ``/capture`` body, within the capture's byte limits."""
+        count = self.config.capture_max_frames
+        stills: list[bytes] = []
+        async with asyncio.timeout(self.config.body_timeout):
+            fields = multipart_fields(
+                request,
+                ("frame",),
+                max_part=self.config.max_upload_bytes,
+                max_total=self.config.max_capture_bytes,
+                part_code="image_too_large",
+                total_code="capture_too_large",
+            )
+            async for _, data in fields:
                 if len(stills) == count:
                     return _error_response(400, "bad_upload", f"at most {count} frames")
                 if data:
                     stills.append(data)
-        except web.HTTPRequestEntityTooLarge:
-            return _error_response(413, "image_too_large", f"more than {limit // 1024} KiB")
-        except _MultipartError as error:
-            return _error_response(400, error.code, error.message)
         if not stills:
             return _error_response(400, "bad_upload", 'no "frame" field with image bytes')
-        try:
-            result = await session.capture_stills(stills, request.query.get("id"))
-        except LimitError as error:
-            return _error_response(429, error.code, error.message)
-        except ServerError as error:
-            return _error_response(422, error.code, error.message)
-        return _done_response("capture", session, result)
+        return stills
 
     async def upload(self, request: web.Request) -> web.Response:
         kind = request.content_type
@@ -618,43 +707,76 @@ class FacecastServer:
         session = self._target(request)
         if isinstance(session, web.Response):
             return session
-        limit = self.config.max_upload_bytes
-        if request.content_length is not None and request.content_length > limit:
-            return _error_response(
-                413, "image_too_large", f"the photo is larger than {limit // 1024} KiB"
-            )
         try:
-            data = await self._read_upload(request, limit)
-        except web.HTTPRequestEntityTooLarge:
-            return _error_response(
-                413, "image_too_large", f"the photo is larger than {limit // 1024} KiB"
-            )
+            with session.reserve_heavy():  # before the body is read: a refusal costs nothing
+                async with asyncio.timeout(self.config.body_timeout):
+                    data = await self._read_upload(request, self.config.max_upload_bytes)
+                result = await session.upload_photo(data, request.query.get("id"))
         except ServerError as error:
-            return _error_response(400, error.code, error.message)
-        try:
-            result = await session.upload_photo(data, request.query.get("id"))
-        except LimitError as error:
-            return _error_response(429, error.code, error.message)
-        except ServerError as error:
-            status = 413 if error.code == "image_too_large" else 422
-            return _error_response(status, error.code, error.message)
+            return _job_error_response(error)
+        except TimeoutError:
+            return _body_timeout_response(self.config.body_timeout)
         return _done_response("upload", session, result)
 
     @staticmethod
     async def _read_upload(request: web.Request, limit: int) -> bytes:
         if request.content_type == "multipart/form-data":
-            async for _, data in _multipart_fields(request, ("photo", "file", "image")):
-                if len(data) > limit:
-                    raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+            fields = multipart_fields(
+                request,
+                ("photo", "file", "image"),
+                max_part=limit,
+                max_total=limit + _MULTIPART_OVERHEAD,
+                part_code="image_too_large",
+                total_code="image_too_large",
+            )
+            async for _, data in fields:
                 return data
             raise ServerError('multipart upload needs a "photo" field', "bad_upload")
-        data = await request.read()
+        data = await read_body(request, limit, "image_too_large", "the photo")
         if not data:
             raise ServerError("the upload is empty: send the image bytes as the body", "bad_upload")
         return data
 
 
+_TOO_LARGE = ("image_too_large", "capture_too_large")
+
+
+def _job_error_response(error: ServerError) -> web.Response:
+    """The HTTP answer of an upload or capture that did not finish."""
+    if isinstance(error, BodyTooLargeError) or error.code in _TOO_LARGE:
+        status = 413
+    elif error.code == "busy":
+        status = 429
+    elif error.code == "closed":
+        status = 503
+    elif isinstance(error, MultipartError) or error.code == "bad_upload":
+        status = 400
+    elif isinstance(error, LimitError):
+        status = 429
+    else:
+        status = 422
+    return _error_response(status, error.code, error.message)
+
+
+def _body_timeout_response(seconds: float) -> web.Response:
+    return _error_response(
+        408, "body_timeout", f"the request body did not arrive within {seconds:g} s"
+    )
+
+
 FACECAST_KEY: web.AppKey[FacecastServer] = web.AppKey("facecast", FacecastServer)
+
+
+def runner_options(config: ServerConfig) -> dict[str, Any]:
+    """Keyword arguments of ``web.run_app`` / ``web.AppRunner`` / ``TestServer`` that bound the
+    connection itself: ``header_timeout`` (aiohttp closes a connection that has not sent a
+    whole request this long after it opened or after its last response: a slowloris socket
+    trickling headers is closed, and so is an idle keep-alive one) and the time requests in
+    flight get at shutdown."""
+    return {
+        "keepalive_timeout": config.header_timeout,
+        "shutdown_timeout": config.shutdown_timeout,
+    }
 
 
 def create_app(
@@ -670,7 +792,8 @@ def create_app(
     A server listening on loopback offers WebRTC candidates on loopback only; peers that stop
     answering ICE consent checks are closed after ``config.liveness_timeout`` seconds
     (``server.webrtc.ice``). aiohttp's loggers get :mod:`server.weblog`'s policy: no traceback
-    for a client's mistake, ``token=`` masked in the access log.
+    for a client's mistake, ``token=`` masked in the access log. Large allocations are returned
+    to the OS when freed (:mod:`server.memory`).
     """
     if is_loopback_host(config.host):
         restrict_ice_to_loopback()
@@ -682,6 +805,7 @@ def create_app(
             )
     set_consent_timeout(config.liveness_timeout)
     install_log_policy()
+    return_large_allocations()  # a burst of large decodes leaves no heap behind
     server = FacecastServer(
         config, engine, virtual_camera=virtual_camera, startup_image=startup_image, warmup=warmup
     )

@@ -1,7 +1,8 @@
 """A control channel: one connection's messages in, the session's events out.
 
 Transport-agnostic: the WebRTC data channel and the websocket both wrap one of these, giving it a
-``send(text)`` function. It enforces the per-connection limits (message size, message rate),
+``send(text)`` function. It enforces the per-connection limits (message size, message rate) and
+the rate of the client address (a bucket shared by all the address's connections),
 parses at the edge and answers every bad message with an ``error`` event on the same connection,
 carrying the message's id whenever it can be read, so the session keeps working.
 
@@ -49,6 +50,8 @@ class ControlChannel:
         config: limits.
         name: for logs ("datachannel 1a2b", "ws 127.0.0.1").
         view_only: the connection may watch but not drive (module docstring).
+        client_bucket: the message budget of the connection's client address (shared with its
+            other connections); None = this connection's own limit only.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class ControlChannel:
         name: str = "",
         *,
         view_only: bool = False,
+        client_bucket: TokenBucket | None = None,
     ) -> None:
         self.session = session
         self.name = name
@@ -66,6 +70,7 @@ class ControlChannel:
         self._send = send
         self._config = config
         self._bucket = TokenBucket(config.message_rate, config.message_burst)
+        self._client_bucket = client_bucket
         self._answer_bucket = TokenBucket(config.message_rate, config.message_burst)
         self._last_rate_error = -1e9
         self.rejected = 0
@@ -89,7 +94,12 @@ class ControlChannel:
             return
         if not self._bucket.allow():
             self.rejected += 1
-            self._answer_rate_limited(raw)
+            self._answer_rate_limited(raw, f"at most {self._config.message_rate:g} per second")
+            return
+        if self._client_bucket is not None and not self._client_bucket.allow():
+            self.rejected += 1
+            limit = f"at most {self._config.client_message_rate:g} per second from one address"
+            self._answer_rate_limited(raw, limit)
             return
         try:
             command = parse_command(raw, max_bytes=self._config.max_message_bytes)
@@ -112,8 +122,7 @@ class ControlChannel:
         if isinstance(command, Ping):  # to this connection only, never to the session's others
             self.send_event(Pong(id=command.id))
 
-    def _answer_rate_limited(self, raw: str | bytes) -> None:
-        limit = f"at most {self._config.message_rate:g} per second"
+    def _answer_rate_limited(self, raw: str | bytes, limit: str) -> None:
         if self._answer_bucket.allow():
             command_id, kind = message_label(raw, max_bytes=self._config.max_message_bytes)
             if command_id is not None:

@@ -149,7 +149,17 @@ class ServerConfig:
         fps: default frame rate of every stream.
         size: default side of the square avatar video, pixels (multiple of 16).
         intensity: default intensity scale of instructions.
-        max_sessions: largest number of WebRTC peers at once; the next is refused politely.
+        max_sessions: largest number of private sessions (one browser each) at once; the next
+            offer is refused politely (HTTP 503 ``server_full``). The broadcast is one more.
+        max_peers: largest number of WebRTC peers at once, whatever they watch (private
+            sessions, broadcast viewers, ``session=ID`` offers): each costs a video encoder;
+            the next offer is HTTP 503 ``too_many_peers``.
+        max_pending_offers_per_client: offers from one client address whose peer is not
+            connected yet; the next is HTTP 429 ``too_many_pending_offers`` (see
+            ``connect_timeout``).
+        max_sdp_media: most media sections (``m=`` lines) an offer's SDP may have (the page
+            sends 2: video and the data channel); more is HTTP 400 ``too_many_media`` before
+            aiortc parses it.
         max_message_bytes: largest accepted protocol message, bytes; at least
             ``protocol.MIN_MESSAGE_BYTES`` so that every instruction the character limit
             accepts fits.
@@ -157,8 +167,19 @@ class ServerConfig:
             the next handshake is refused with HTTP 429 ``too_many_connections``.
         message_rate: sustained messages per second accepted per connection.
         message_burst: burst of messages allowed above ``message_rate``.
+        client_message_rate: sustained messages per second accepted from one client address,
+            all its websockets and data channels together (``rate_limited`` above it).
+        client_message_burst: burst allowed above ``client_message_rate``.
         max_upload_bytes: largest uploaded photo, bytes.
-        max_upload_pixels: largest uploaded photo, pixel count (checked before decoding).
+        max_upload_pixels: largest uploaded photo or capture still, pixel count, read from the
+            image header before decoding (``image_too_large``).
+        max_capture_bytes: largest ``/capture`` body, all stills together, bytes (413
+            ``capture_too_large``; each still is also at most ``max_upload_bytes``).
+        max_capture_pixels: most pixels of all the stills of one ``/capture`` together, read
+            from their headers before any is decoded (413 ``capture_too_large``).
+        max_heavy_jobs_per_session: uploads and captures one session holds at once, running
+            or waiting (their bytes are held until they run); the next is HTTP 429 ``busy``
+            before its body is read.
         max_image_side: uploaded photos are downscaled so their longer side is at most this.
         capture_seconds: default duration of a webcam capture window.
         capture_max_frames: at most this many frames of the window are scored.
@@ -180,9 +201,22 @@ class ServerConfig:
             encode and decode here) or ``"vp8"``; the other is used when a peer lacks it.
         video_max_bitrate: upper bound of each stream's bitrate, bits/s.
         render_workers: threads rendering frames (shared by all sessions).
-        work_workers: threads for calibration and planning (so rendering never waits on them).
+        work_workers: threads planning instructions (so neither rendering nor heavy jobs delay
+            an instruction).
+        heavy_workers: threads decoding photos, choosing the source and calibrating, shared
+            by all sessions; each session has at most one job in them at a time, so sessions
+            take turns (one session's twelve stills delay another by one still at most).
         idle_motion: blinks and slight head motion between instructions.
         connect_timeout: a WebRTC peer not connected this many seconds after its offer is closed.
+        header_timeout: seconds a connection may take to send a request's headers (also how
+            long an idle keep-alive connection stays open); slower ones are closed.
+        body_timeout: seconds a request may take to send its body (HTTP 408 ``body_timeout``).
+        max_stream_size: largest ``size`` a ``set`` may ask for, on any session (the broadcast
+            is everyone's: one client must not make it cost 4x for all); more is
+            ``setting_too_high``.
+        max_stream_fps: largest ``fps`` a ``set`` may ask for (same rule).
+        shutdown_timeout: seconds given to requests in flight at shutdown before they are
+            cancelled.
         static_dir: where the web client lives; None = the package's client_web/.
         ice_servers: STUN/TURN servers for the server's and the page's RTCPeerConnection
             (``--ice-server``); empty (the default) = host candidates only, no third party.
@@ -201,12 +235,20 @@ class ServerConfig:
     size: int = 512
     intensity: float = 1.0
     max_sessions: int = 4
+    max_peers: int = 8
+    max_pending_offers_per_client: int = 2
+    max_sdp_media: int = 4
     max_message_bytes: int = MAX_MESSAGE_BYTES
     max_websockets_per_client: int = 16
     message_rate: float = 10.0
     message_burst: int = 20
+    client_message_rate: float = 30.0
+    client_message_burst: int = 60
     max_upload_bytes: int = 10 * 1024 * 1024
-    max_upload_pixels: int = 40_000_000
+    max_upload_pixels: int = 16_000_000
+    max_capture_bytes: int = 16 * 1024 * 1024
+    max_capture_pixels: int = 32_000_000
+    max_heavy_jobs_per_session: int = 2
     max_image_side: int = 2048
     capture_seconds: float = 2.0
     capture_max_frames: int = 12
@@ -221,8 +263,14 @@ class ServerConfig:
     video_max_bitrate: int = 1_000_000
     render_workers: int = 2
     work_workers: int = 1
+    heavy_workers: int = 1
     idle_motion: bool = True
-    connect_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_stream_size: int = 768
+    max_stream_fps: float = 30.0
+    shutdown_timeout: float = 0.5
     static_dir: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
     liveness_timeout: float = 10.0
@@ -249,6 +297,15 @@ class ServerConfig:
             raise ValueError(f"intensity must be in [0.1, 2], got {self.intensity}")
         if self.max_sessions < 1:
             raise ValueError(f"max_sessions must be >= 1, got {self.max_sessions}")
+        if self.max_peers < 1 or self.max_pending_offers_per_client < 1:
+            raise ValueError(
+                "max_peers and max_pending_offers_per_client must be >= 1, got "
+                f"{self.max_peers} and {self.max_pending_offers_per_client}"
+            )
+        if self.max_sdp_media < 2:
+            raise ValueError(
+                f"max_sdp_media must be >= 2 (video and the data channel), got {self.max_sdp_media}"
+            )
         if self.max_message_bytes < MIN_MESSAGE_BYTES:
             raise ValueError(
                 f"max_message_bytes must be >= {MIN_MESSAGE_BYTES} (an instruction of "
@@ -260,8 +317,19 @@ class ServerConfig:
             )
         if self.message_rate <= 0 or self.message_burst < 1:
             raise ValueError("message_rate must be > 0 and message_burst >= 1")
+        if self.client_message_rate <= 0 or self.client_message_burst < 1:
+            raise ValueError(
+                "client_message_rate must be > 0 and client_message_burst >= 1, got "
+                f"{self.client_message_rate}, {self.client_message_burst}"
+            )
         if self.max_upload_bytes < 1024 or self.max_upload_pixels < 64 * 64:
             raise ValueError("max_upload_bytes must be >= 1024 and max_upload_pixels >= 4096")
+        if self.max_capture_bytes < 1024 or self.max_capture_pixels < 64 * 64:
+            raise ValueError("max_capture_bytes must be >= 1024 and max_capture_pixels >= 4096")
+        if self.max_heavy_jobs_per_session < 1:
+            raise ValueError(
+                f"max_heavy_jobs_per_session must be >= 1, got {self.max_heavy_jobs_per_session}"
+            )
         if not 0.2 <= self.capture_seconds <= 10:
             raise ValueError(f"capture_seconds must be in [0.2, 10], got {self.capture_seconds}")
         if self.capture_max_frames < 1:
@@ -275,8 +343,23 @@ class ServerConfig:
             )
         if self.render_workers < 1 or self.work_workers < 1:
             raise ValueError("render_workers and work_workers must be >= 1")
+        if self.heavy_workers < 1:
+            raise ValueError(f"heavy_workers must be >= 1, got {self.heavy_workers}")
         if self.connect_timeout <= 0:
             raise ValueError(f"connect_timeout must be > 0, got {self.connect_timeout}")
+        if self.header_timeout <= 0 or self.body_timeout <= 0 or self.shutdown_timeout < 0:
+            raise ValueError(
+                "header_timeout and body_timeout must be > 0 and shutdown_timeout >= 0, got "
+                f"{self.header_timeout}, {self.body_timeout}, {self.shutdown_timeout}"
+            )
+        if not self.size <= self.max_stream_size <= 1024:
+            raise ValueError(
+                f"max_stream_size must be in [size ({self.size}), 1024], got {self.max_stream_size}"
+            )
+        if not self.fps <= self.max_stream_fps <= 60:
+            raise ValueError(
+                f"max_stream_fps must be in [fps ({self.fps:g}), 60], got {self.max_stream_fps}"
+            )
         if self.demo_idle_seconds < 0:
             raise ValueError("demo_idle_seconds must be >= 0 (0 disables the demo loop)")
         if not 4 <= self.liveness_timeout <= 60:

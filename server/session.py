@@ -8,9 +8,15 @@ listener callback.
 Frame production: one producer task per session ticks at the target frame rate; at each tick it
 samples the current motion (timeline of the running instruction, or rest) plus idle motion
 (blinks, slight head motion) and renders it in the shared render thread pool, keeping only the
-newest frame. Capture, calibration and planning run in the work thread pool, so neither this
-session's frames nor other sessions ever wait on them. Commands run one at a time from a short
-queue; ``cancel`` jumps the queue and stops the running one.
+newest frame. Planning runs in the work pool; decoding photos, choosing the source and
+calibrating in the heavy pool, so that an instruction never waits behind another session's
+photos (each session has at most one job in a pool at a time: sessions take turns). Commands
+run one at a time from a short queue; ``cancel`` jumps the queue and stops the running one.
+Uploads and captures hold their image bytes while they wait: at most
+``max_heavy_jobs_per_session`` of them per session (:meth:`Session.reserve_heavy`).
+
+Closing a session settles every command it holds: the running upload or capture and those
+waiting answer ``closed``, so no request is left waiting for a session that is gone.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -38,8 +44,9 @@ from server.engine import (
     IdleSource,
     Motion,
 )
-from server.exceptions import LimitError, ServerError, SessionError
+from server.exceptions import EngineInputError, LimitError, ServerError, SessionError
 from server.frames import FrameSlot
+from server.imagecheck import read_header
 from server.motion import EaseMotion
 from server.placeholder import placeholder_frame
 from server.protocol import (
@@ -91,10 +98,12 @@ class WebcamSource(Protocol):
 
 @dataclass(frozen=True)
 class Executors:
-    """Thread pools: ``render`` for frames, ``work`` for calibration and planning."""
+    """Thread pools: ``render`` for frames, ``work`` for planning, ``heavy`` for decoding
+    photos, choosing the source and calibrating (None: ``work`` does it too)."""
 
     render: Executor
     work: Executor
+    heavy: Executor | None = None
 
 
 @dataclass
@@ -204,6 +213,7 @@ class Session:
         ) = None
         self.frames_rendered = 0
         self.state = "no_avatar"
+        self._heavy_reserved = 0
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -221,6 +231,7 @@ class Session:
             return
         self._closed = True
         self._set_state("closed", "session closed")
+        _settle(self._running_command, "session closed", "closed")
         if self._running is not None:
             self._running.cancel()
         for task in self._tasks:
@@ -228,10 +239,11 @@ class Session:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._running is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._running
         while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if isinstance(item, PhotoUpload) and item.result is not None and not item.result.done():
-                item.result.set_exception(SessionError("session closed", "closed"))
+            _settle(self._queue.get_nowait(), "session closed", "closed")
         self._listeners.clear()
         self._face_listeners.clear()
 
@@ -302,17 +314,60 @@ class Session:
         self.emit(self.status(message))
 
     # ------------------------------------------------------------------------ commands
+    @contextlib.contextmanager
+    def reserve_heavy(self) -> Iterator[None]:
+        """Hold one of the session's ``max_heavy_jobs_per_session`` upload/capture places for
+        the ``with`` block (take it before reading the request body: a refused upload costs
+        nothing).
+
+        Raises:
+            LimitError: ``busy`` when every place is taken.
+            SessionError: the session is closed.
+        """
+        if self._closed:
+            raise SessionError("this session is closed", "closed")
+        limit = self.config.max_heavy_jobs_per_session
+        if self._heavy_reserved >= limit:
+            raise LimitError(
+                f"this session already has {limit} uploads or captures running or waiting; "
+                "wait for them to finish",
+                "busy",
+            )
+        self._heavy_reserved += 1
+        try:
+            yield
+        finally:
+            self._heavy_reserved -= 1
+
+    def _check_settings(self, command: Set) -> None:
+        """``setting_too_high`` for a size or fps over the server's caps (the broadcast is
+        everyone's stream: one client must not make it cost several times more for all)."""
+        limits = (
+            ("size", command.size, self.config.max_stream_size),
+            ("fps", command.fps, self.config.max_stream_fps),
+        )
+        for name, value, limit in limits:
+            if value is not None and value > limit:
+                raise LimitError(
+                    f"{name} {value:g} is over this server's limit of {limit:g}",
+                    "setting_too_high",
+                    details={"field": name, "limit": limit},
+                )
+
     def handle(self, command: Command) -> None:
         """Accept a parsed command: urgent ones run now, others wait their turn.
 
         Raises:
-            LimitError: ``busy`` when too many commands are waiting.
+            LimitError: ``busy`` when too many commands are waiting; ``setting_too_high`` for
+                a ``set`` over the server's size or fps cap.
             SessionError: the session is closed.
         """
         if self._closed:
             raise SessionError("this session is closed", "closed")
         if isinstance(command, Ping):  # liveness only: the connection answers its own pong
             return  # (and not a person's activity: a client's keep-alive never stops the demo)
+        if isinstance(command, Set):
+            self._check_settings(command)
         self._last_activity = time.monotonic()
         if isinstance(command, Cancel):
             self._cancel(command)
@@ -331,7 +386,7 @@ class Session:
         """Calibrate the avatar from an uploaded photo (queued like a command); the result."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.handle(PhotoUpload(id=command_id, data=data, result=future))
-        return await future
+        return await _awaited(future)
 
     async def capture_stills(
         self, stills: list[bytes], command_id: str | None = None
@@ -340,7 +395,7 @@ class Session:
         command); the result, as ``capture`` reports it."""
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.handle(StillsCapture(id=command_id, stills=tuple(stills), result=future))
-        return await future
+        return await _awaited(future)
 
     def _cancel(self, command: Cancel) -> None:
         dropped = 0
@@ -406,6 +461,7 @@ class Session:
             ):
                 command.result.set_exception(SessionError("cancelled", "cancelled"))
             self._running = None
+            self._running_command = None  # its image bytes are not held beyond its turn
 
     async def _run(self, command: Command) -> None:
         try:
@@ -438,9 +494,7 @@ class Session:
                 and command.result is not None
                 and not command.result.done()
             ):
-                command.result.set_exception(
-                    error if isinstance(error, ServerError) else ServerError(message, code)
-                )
+                command.result.set_exception(ServerError(message, code, details=details))
             self.emit(
                 ErrorEvent(
                     code=code, message=message, id=command.id, command=command.TYPE, details=details
@@ -450,8 +504,15 @@ class Session:
             self._set_state("ready" if self.avatar else "no_avatar", summary)
 
     async def _in_worker(self, function: Callable[..., T], *args: Any) -> T:
+        """Planning work (the work pool)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executors.work, function, *args)
+
+    async def _in_heavy(self, function: Callable[..., T], *args: Any) -> T:
+        """Decoding, source choice, calibration, renderer set-up (the heavy pool)."""
+        loop = asyncio.get_running_loop()
+        pool = self.executors.heavy or self.executors.work
+        return await loop.run_in_executor(pool, function, *args)
 
     # -- instruct ---------------------------------------------------------------------
     async def _instruct(self, command: Instruct) -> None:
@@ -516,6 +577,7 @@ class Session:
 
     async def _capture_stills(self, command: StillsCapture) -> dict[str, Any]:
         self._set_state("calibrating", f"reading {len(command.stills)} stills")
+        await self._in_heavy(_check_stills, command.stills, self.config)
         frames = []
         for data in command.stills:
             try:
@@ -527,8 +589,9 @@ class Session:
         return await self._choose_source(frames, command.id)
 
     async def _read_image(self, data: bytes) -> Any:
-        """Image bytes → (H, W, 3) RGB in a worker, within the upload pixel and side limits."""
-        return await self._in_worker(
+        """Image bytes → (H, W, 3) RGB in a worker, within the upload pixel and side limits
+        (checked from the header before decoding)."""
+        return await self._in_heavy(
             _load_image,
             self.engine,
             data,
@@ -547,7 +610,7 @@ class Session:
                 message=f"choosing the best of {count} stills",
             )
         )  # fmt: skip
-        choice = await self._in_worker(self.engine.choose_source, frames)
+        choice = await self._in_heavy(self.engine.choose_source, frames)
         if not 0 <= choice.index < count:
             raise ServerError(f"source selection returned index {choice.index}", "engine_error")
         self.emit(
@@ -598,8 +661,8 @@ class Session:
                 f"source image must be (H, W, 3) uint8, got {image.shape}", "bad_image"
             )
         started = time.perf_counter()
-        avatar = await self._in_worker(self.engine.calibrate, image)
-        renderer = await self._in_worker(self.engine.renderer, avatar, self.settings.size)
+        avatar = await self._in_heavy(self.engine.calibrate, image)
+        renderer = await self._in_heavy(self.engine.renderer, avatar, self.settings.size)
         self.avatar = avatar
         self._renderer = renderer
         self._idle = self.engine.idle_motion(self._seed)
@@ -615,7 +678,7 @@ class Session:
     async def _apply_settings(self, command: Set) -> None:
         if command.size is not None and command.size != self.settings.size:
             if self.avatar is not None:
-                self._renderer = await self._in_worker(
+                self._renderer = await self._in_heavy(
                     self.engine.renderer, self.avatar, command.size
                 )
             self.settings.size = command.size
@@ -791,7 +854,53 @@ def _render_frame(
 
 
 def _load_image(engine: AvatarEngine, data: bytes, max_pixels: int, max_side: int) -> Any:
+    """Decode ``data`` if its header promises at most ``max_pixels`` decoded pixels."""
+    header = read_header(data, max_side)
+    if header.decoded_pixels > max_pixels:
+        raise EngineInputError(
+            f"the {header.width}x{header.height} image decodes to "
+            f"{header.decoded_pixels / 1e6:.1f} Mpx, over the limit of {max_pixels / 1e6:.1f} Mpx; "
+            f"downscale it first (e.g. to {max_side} px on the longer side)",
+            "image_too_large",
+        )
     return engine.load_image(data, max_pixels=max_pixels, max_side=max_side)
+
+
+def _check_stills(stills: Sequence[bytes], config: ServerConfig) -> None:
+    """``capture_too_large`` when the stills together decode to over ``max_capture_pixels``
+    (from their headers; an unreadable still counts nothing: it is skipped later)."""
+    total = 0
+    for data in stills:
+        with contextlib.suppress(EngineInputError):
+            total += read_header(data, config.max_image_side).decoded_pixels
+    if total > config.max_capture_pixels:
+        raise LimitError(
+            f"the {len(stills)} stills decode to {total / 1e6:.1f} Mpx together, over the "
+            f"limit of {config.max_capture_pixels / 1e6:.1f} Mpx per capture; send fewer or "
+            "smaller stills",
+            "capture_too_large",
+        )
+
+
+async def _awaited(future: asyncio.Future[T]) -> T:
+    """The result of ``future``, which is dropped on the way out: an exception it raises gets
+    this frame in its traceback, and a frame still holding the future would make a cycle
+    (future → exception → traceback → frame → future) that only a full garbage collection
+    frees, with every image of the upload in it (+60 MB per few captures without)."""
+    try:
+        return await future
+    finally:
+        del future
+
+
+def _settle(command: Command | None, message: str, code: str) -> None:
+    """Answer a held upload/capture whose session is going away."""
+    if (
+        isinstance(command, PhotoUpload)
+        and command.result is not None
+        and not command.result.done()
+    ):
+        command.result.set_exception(SessionError(message, code))
 
 
 def sample_frames(frames: Sequence[Any], count: int) -> list[Any]:

@@ -77,6 +77,25 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--size", type=int, default=512, help="video side in pixels")
     parser.add_argument("--max-sessions", type=int, default=4, help="WebRTC sessions at once")
     parser.add_argument(
+        "--max-peers",
+        type=int,
+        default=8,
+        help="WebRTC viewers at once, of any session (private, broadcast, session=ID); the next "
+        "offer gets HTTP 503",
+    )
+    parser.add_argument(
+        "--max-pending-offers",
+        type=int,
+        default=2,
+        help="offers from one client address not connected yet (the next gets HTTP 429)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=10.0,
+        help="seconds an answered offer may take to connect before it is dropped",
+    )
+    parser.add_argument(
         "--token",
         default=None,
         help="the operator key: drives the broadcast session (kiosk, websocket, uploads, "
@@ -123,7 +142,40 @@ def register(subparsers: Any) -> None:
         help="broadcast demo loop after this many idle seconds (0 = off)",
     )
     parser.add_argument("--max-upload-mb", type=float, default=10.0)
-    parser.add_argument("--message-rate", type=float, default=10.0, help="messages/s per client")
+    parser.add_argument(
+        "--max-capture-mb",
+        type=float,
+        default=16.0,
+        help="largest /capture body, all stills together",
+    )
+    parser.add_argument(
+        "--max-upload-mpx",
+        type=float,
+        default=16.0,
+        help="most megapixels an uploaded photo or still may decode to (read from its header)",
+    )
+    parser.add_argument(
+        "--max-capture-mpx",
+        type=float,
+        default=32.0,
+        help="most megapixels all the stills of one /capture may decode to together",
+    )
+    parser.add_argument(
+        "--max-jobs-per-session",
+        type=int,
+        default=2,
+        help="uploads and captures one session holds at once, running or waiting (the next "
+        "gets HTTP 429 busy)",
+    )
+    parser.add_argument(
+        "--message-rate", type=float, default=10.0, help="messages/s per connection"
+    )
+    parser.add_argument(
+        "--client-message-rate",
+        type=float,
+        default=30.0,
+        help="messages/s per client address, all its connections together",
+    )
     parser.add_argument(
         "--max-ws-per-client",
         type=int,
@@ -131,6 +183,30 @@ def register(subparsers: Any) -> None:
         help="websocket connections at once from one client address (the next gets HTTP 429)",
     )
     parser.add_argument("--render-workers", type=int, default=2)
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection may take to send its request headers (and stay idle)",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request may take to send its body (HTTP 408 after)",
+    )
+    parser.add_argument(
+        "--max-stream-size",
+        type=int,
+        default=None,
+        help="largest video size a client's set may ask for (default: 768, or --size if larger)",
+    )
+    parser.add_argument(
+        "--max-stream-fps",
+        type=float,
+        default=None,
+        help="largest frame rate a client's set may ask for (default: 30, or --fps if larger)",
+    )
     parser.add_argument(
         "--codec",
         choices=("h264", "vp8"),
@@ -191,6 +267,19 @@ def build_config(args: argparse.Namespace) -> Any:
         fps=args.fps,
         size=args.size,
         max_sessions=args.max_sessions,
+        max_peers=args.max_peers,
+        max_pending_offers_per_client=args.max_pending_offers,
+        connect_timeout=args.connect_timeout,
+        max_capture_bytes=int(args.max_capture_mb * 1024 * 1024),
+        max_upload_pixels=int(args.max_upload_mpx * 1_000_000),
+        max_capture_pixels=int(args.max_capture_mpx * 1_000_000),
+        max_heavy_jobs_per_session=args.max_jobs_per_session,
+        client_message_rate=args.client_message_rate,
+        client_message_burst=max(1, round(2 * args.client_message_rate)),
+        header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout,
+        max_stream_size=args.max_stream_size or max(768, args.size),
+        max_stream_fps=args.max_stream_fps or max(30.0, args.fps),
         token=args.token,
         allowed_origins=tuple(args.allow_origin),
         public_origins=tuple(args.public_origin),
@@ -232,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from aiohttp import web
 
-    from server.app import create_app
+    from server.app import create_app, runner_options
     from server.engine import EngineConfig, FacecastEngine
     from server.exceptions import ServerError
     from server.virtual_camera import open_virtual_camera
@@ -292,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
             port=config.port,
             print=lambda _: print(ready, flush=True),  # once listening, not before
             handle_signals=True,
-            shutdown_timeout=5.0,
+            **runner_options(config),
         )
     except OSError as error:
         print(

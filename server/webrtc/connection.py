@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from server.channel import ControlChannel
 from server.config import ServerConfig
+from server.ratelimit import TokenBucket
 from server.session import Session
 from server.webrtc.encoders import EncoderConfig, install_encoder, negotiated_codec, prefer_codec
 from server.webrtc.track import AvatarVideoTrack
@@ -89,6 +90,8 @@ class PeerLink:
         overlay: send the picture with its matte (the OBS overlay page).
         view_only: its data channel may watch but not drive (a broadcast viewer without the
             operator right: ``server.access``).
+        client_bucket: the message budget of the offer's client address, shared with its other
+            connections (:class:`server.ratelimit.ClientBuckets`).
     """
 
     def __init__(
@@ -101,9 +104,11 @@ class PeerLink:
         own_session: bool,
         overlay: bool = False,
         view_only: bool = False,
+        client_bucket: TokenBucket | None = None,
     ) -> None:
         self.pc = pc
         self.view_only = view_only
+        self._client_bucket = client_bucket
         self.session = session
         self.own_session = own_session
         self.config = config
@@ -130,7 +135,12 @@ class PeerLink:
                 channel.send(text)
 
         control = ControlChannel(
-            self.session, send, self.config, name=f"dc {self.session.id}", view_only=self.view_only
+            self.session,
+            send,
+            self.config,
+            name=f"dc {self.session.id}",
+            view_only=self.view_only,
+            client_bucket=self._client_bucket,
         )
         self.channels.append(control)
         channel.on("message", control.receive)

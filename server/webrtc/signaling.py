@@ -10,11 +10,12 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from server.config import ServerConfig
 from server.exceptions import ProtocolError
+from server.ratelimit import TokenBucket
 from server.session import Session
 from server.webrtc.connection import PeerLink
 from server.webrtc.ice import rtc_ice_servers
 
-__all__ = ["Offer", "answer_offer", "parse_offer"]
+__all__ = ["Offer", "answer_offer", "media_sections", "parse_offer"]
 
 _MAX_SDP_CHARS = 64_000
 VIEWS = ("avatar", "overlay")
@@ -34,8 +35,15 @@ class Offer:
     """The key of the private session ``session`` (``server.access``)."""
 
 
-def parse_offer(body: Any) -> Offer:
-    """Validate the JSON body of ``POST /offer`` (ProtocolError ``bad_offer`` otherwise)."""
+def media_sections(sdp: str) -> int:
+    """How many media sections (``m=`` lines) ``sdp`` has (counted without parsing it)."""
+    return sdp.count("\nm=") + (1 if sdp.startswith("m=") else 0)
+
+
+def parse_offer(body: Any, max_media: int = 4) -> Offer:
+    """Validate the JSON body of ``POST /offer`` (ProtocolError ``bad_offer`` otherwise;
+    ``too_many_media`` for an SDP of more than ``max_media`` media sections: the page sends two,
+    and each one costs aiortc time and answer bytes before anything else could refuse it)."""
     if not isinstance(body, dict):
         raise ProtocolError(
             'the offer must be a JSON object {"sdp": ..., "type": "offer"}', "bad_offer"
@@ -45,6 +53,13 @@ def parse_offer(body: Any) -> Offer:
         raise ProtocolError('expected {"sdp": "v=0...", "type": "offer"}', "bad_offer")
     if len(sdp) > _MAX_SDP_CHARS:
         raise ProtocolError(f"SDP longer than {_MAX_SDP_CHARS} characters", "bad_offer")
+    media = media_sections(sdp)
+    if media > max_media:
+        raise ProtocolError(
+            f"the SDP has {media} media sections; at most {max_media} are accepted "
+            "(video and the data channel)",
+            "too_many_media",
+        )
     session, token, key = body.get("session"), body.get("token"), body.get("key")
     if session is not None and not isinstance(session, str):
         raise ProtocolError("session must be a string", "bad_offer")
@@ -66,6 +81,7 @@ async def answer_offer(
     *,
     own_session: bool,
     view_only: bool = False,
+    client_bucket: TokenBucket | None = None,
 ) -> tuple[PeerLink, RTCSessionDescription]:
     """Create the peer for ``offer``, attach the session's video, return the peer and answer.
 
@@ -82,6 +98,7 @@ async def answer_offer(
         own_session=own_session,
         overlay=offer.view == "overlay",
         view_only=view_only,
+        client_bucket=client_bucket,
     )
     try:
         link.attach_output()
