@@ -187,3 +187,16 @@ def test_every_map_has_folds_and_valid_drivers(on, ict):
         assert block.min() < -0.02, f"{name} has no valley"
         assert field.drivers[j].max() > 0.0
     assert 0.5 <= field.detail_scale <= 1.5
+
+
+def test_cheek_folds_are_removed_when_the_smile_falls(on, ict):
+    """The fitter cannot read a cheek raise (it comes with the smile's reading), so the removal
+    maps of the cheek bulge and crow's feet fall with the smile, the forehead's never do."""
+    field = on.wrinkles
+    names = list(field.names)
+    smile = ict.expression_index("mouthSmile_L")
+    for name in ("cheek_L", "crows_feet_L"):
+        removal = field.drivers[names.index(f"unfold_{name}")]
+        assert removal[smile] < 0.0, name
+        assert field.drivers[names.index(name)][smile] < -removal[smile]
+    assert field.drivers[names.index("unfold_forehead_inner_L")][smile] == 0.0

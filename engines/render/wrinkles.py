@@ -653,11 +653,11 @@ def build_wrinkles(
         # the fold is flattened once, however many of its shapes fall.
         total = np.maximum(np.sum(regions, axis=0), 1e-9)
         unfold_drivers = []
-        for j, (spec, region) in enumerate(zip(specs, regions, strict=True)):
+        for spec, region in zip(specs, regions, strict=True):
             share = region * region / total
             maps.append(_texel_box(rows, cols, (share * gate)[:, None] * flatten, size))
             names.append(f"unfold_{spec.name}")
-            unfold_drivers.append(-drivers[j])
+            unfold_drivers.append(-_removal_drivers(spec, model))
         lips = lip_cleanup_gain(
             crop_image, position[:, :2], texel_source, texel_weight, rows, cols, size,
             anchors["lm"][48:60], scale,
@@ -674,3 +674,26 @@ def build_wrinkles(
         tuple(names), drivers, maps, size, detail_scale,
         np.asarray(triangle_uv, np.float32), np.asarray(skin_triangles, np.bool_),
     )  # fmt: skip
+
+
+# The calibration fitter cannot read a cheek raise from landmarks: the astronaut rendered at
+# cheekSquint 0.8 (with her full smile) refits at 0.00-0.16 (L1 1 to 0), so a photo's raised
+# cheeks and crow's feet come with its smile's reading, never with its own. A fold map that
+# removes them is driven by the smile's fall as much as a fall of cheekSquint would drive it.
+_UNREAD_SHAPES: dict[str, str] = {"cheekSquint": "mouthSmile"}
+
+
+def _removal_drivers(spec: WrinkleSpec, model: FaceModelData) -> NDArray[np.float32]:
+    """(E,) weights of the shapes whose fall below the photo's own drives the removal map of
+    ``spec``: its own drivers, with a shape the fitter cannot read carried by the one it
+    comes with in a photo (:data:`_UNREAD_SHAPES`)."""
+    out = np.zeros(model.num_expressions, np.float32)
+    for shape, weight in spec.drivers.items():
+        out[model.expression_index(shape)] = max(out[model.expression_index(shape)], weight)
+        stem, _, side = shape.rpartition("_")
+        if stem in _UNREAD_SHAPES:
+            partner = f"{_UNREAD_SHAPES[stem]}_{side}"
+            if partner in model.expression_names:
+                k = model.expression_index(partner)
+                out[k] = max(out[k], weight)
+    return out
