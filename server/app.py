@@ -166,6 +166,9 @@ class FacecastServer:
         """The session the VTuber outputs follow and the function that detaches them."""
         self._startup_image = startup_image
         self._warmup = warmup
+        self.warmup_state = "warming" if warmup else "off"
+        """``/api/status``'s ``warmup``: off, warming, done or failed (the first instruction
+        is as fast as the rest once it is done)."""
         self._background: set[asyncio.Task[Any]] = set()
         self._seed = 0
         self.started_at = time.time()
@@ -197,11 +200,8 @@ class FacecastServer:
         )
         loop = asyncio.get_running_loop()
         if self._warmup:
-            self._spawn(
-                self._run_logged(
-                    "engine warm-up", loop.run_in_executor(self.executors.work, self.engine.warmup)
-                )
-            )
+            warming = loop.run_in_executor(self.executors.work, self.engine.warmup)
+            self._spawn(self._warm_up(warming))
         if self._virtual_camera is not None or self._startup_image is not None:
             broadcast = self.broadcast_session()
             if self._virtual_camera is not None:
@@ -258,6 +258,16 @@ class FacecastServer:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _warm_up(self, awaitable: Any) -> None:
+        try:
+            await awaitable
+        except Exception as error:
+            self.warmup_state = "failed"
+            logger.error("engine warm-up failed: %s", error)
+        else:
+            self.warmup_state = "done"
+            logger.info("engine warm-up done")
 
     @staticmethod
     async def _run_logged(what: str, awaitable: Any) -> None:
@@ -406,6 +416,7 @@ class FacecastServer:
                 "websockets": len(self.websockets),
                 "max_sessions": self.config.max_sessions,
                 "token_required": self.config.token is not None,
+                "warmup": self.warmup_state,
                 "vtuber": self._tracking_status(),
                 "uptime_s": round(time.time() - self.started_at, 1),
             }

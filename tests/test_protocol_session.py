@@ -362,3 +362,51 @@ def test_capture_from_stills_the_page_took(astronaut: np.ndarray) -> None:
             await ws.close()
 
     run(scenario)
+
+
+def test_status_tells_when_the_warm_up_is_done() -> None:
+    """``/api/status`` says ``warming`` until the engine's warm-up returns, then ``done``
+    (``failed`` if it raised, and the server keeps serving); ``off`` without a warm-up."""
+    import threading
+
+    class SlowWarmup(FakeEngine):
+        def __init__(self, fail: bool) -> None:
+            super().__init__()
+            self.release = threading.Event()
+            self.fail = fail
+
+        def warmup(self) -> None:
+            self.release.wait(10)
+            if self.fail:
+                raise RuntimeError("no models")
+
+    async def status_of(client: TestClient) -> str:
+        return str((await (await client.get("/api/status")).json())["warmup"])
+
+    async def scenario(fail: bool) -> None:
+        engine = SlowWarmup(fail)
+        config = ServerConfig(size=64, fps=20.0)
+        client = TestClient(TestServer(create_app(config, engine, warmup=True), host="127.0.0.1"))
+        await client.start_server()
+        try:
+            assert await status_of(client) == "warming"
+            engine.release.set()
+            for _ in range(100):
+                if await status_of(client) != "warming":
+                    break
+                await asyncio.sleep(0.05)
+            assert await status_of(client) == ("failed" if fail else "done")
+            ws = await client.ws_connect("/ws")
+            assert (await next_of(ws, "status"))["state"]
+            await ws.close()
+        finally:
+            await client.close()
+
+    run(lambda: scenario(False))
+    run(lambda: scenario(True))
+
+    async def off() -> None:
+        async with client_for(FakeEngine()) as client:
+            assert await status_of(client) == "off"
+
+    run(off)

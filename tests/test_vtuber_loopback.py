@@ -118,9 +118,18 @@ async def loopback(astronaut: np.ndarray) -> dict[str, Any]:
             while broadcast.avatar is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert broadcast.avatar is not None, "the start-up photo did not calibrate"
+            while server.warmup_state == "warming" and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)  # the planner's first call is the slow one
+            assert server.warmup_state == "done"
             ws = await client.ws_connect("/ws")
             await ws.receive_json()  # status: connected
-            await asyncio.sleep(0.5)  # the stream settles
+            # the stream settles: a cold machine (a fresh clone, caches empty) may take seconds
+            # before its first frames, so wait for a steady half second of them
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                now = time.monotonic()
+                if len(frames_between(app_receiver.bundles, now - 0.5, now)) >= 0.8 * 0.5 * FPS:
+                    break
             start = time.monotonic()
             await asyncio.sleep(SECONDS * 0.3)
             sent = time.monotonic()
