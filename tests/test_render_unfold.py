@@ -157,6 +157,26 @@ def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
     assert colour[0] > colour[1] + 40 and colour[0] > colour[2] + 30
 
 
+def test_closed_lips_keep_no_outline_of_her_teeth():
+    """The photo's blur makes a rim of enamel-and-lip around her teeth and grey shadows between
+    them: closed over by the lips, none of it may stay brighter or greyer than her lips."""
+    from engines.render.unfold import lip_closure_map
+
+    image, contour, inner, lips = _mouth_picture()
+    image[45:51, 36:39] = (70, 66, 64)  # the dark gaps between her teeth
+    image[45:51, 57:60] = (70, 66, 64)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.2)
+    lip_map = lip_closure_map(blurred, contour, inner, lips, px_per_mm=2.0)
+    share = lip_map[..., :1]
+    closed = blurred + share * (lip_map[..., 1:] - blurred)
+    mouth = closed[42:54, 30:66].reshape(-1, 3)
+    # every pixel where the teeth were is lip-red now (her lips: red 98 above green), none
+    # grey (the gaps) nor much brighter than her lips (the rim; her lips' mean is 118)
+    assert (mouth[:, 0] - mouth[:, 1]).min() > 60
+    assert mouth.mean(axis=1).max() < 150
+    assert lip_map[39:41, 35:60, 0].max() < 0.1  # the upper lip itself is not taken
+
+
 def test_a_grey_photo_gets_grey_lip_colour():
     from engines.render.unfold import lip_closure_map
 

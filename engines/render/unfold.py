@@ -134,6 +134,7 @@ _LIP_FILL_MM = 2.5  # lip colour spread from the lip-like texels around (normali
 _LIP_LIMITS = (-0.8, 0.6)
 _GREY_CHROMA = 6.0  # Lab chroma of lips below which the photo is taken as black and white
 _TEETH_REACH_MM = 1.5  # teeth show within this of the fitted mouth opening
+_TEETH_RIM_MM = 1.0  # the blend of teeth and lip around them, replaced with the teeth
 _SKIN_DISTANCE = (8.0, 16.0)  # Lab distance from the skin around the mouth: not skin beyond
 
 
@@ -232,8 +233,11 @@ def lip_closure_map(
     px_per_mm: float,
 ) -> NDArray[np.float32]:
     """(S, S, 4) float32 over the crop: channel 0 the share of a pixel that is not lip
-    (brighter than her lips and far from their colour: teeth) inside her fitted lips,
-    channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour elsewhere.
+    (brighter than her lips and far from their colour: teeth; inside the fitted opening also
+    anything greyer than her lips: the shadows between her teeth), grown by
+    :data:`_TEETH_RIM_MM` over the blend of enamel and lip around them, inside her fitted
+    lips; channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour
+    elsewhere.
 
     Args:
         crop_image: (S, S, 3) the renderer's crop.
@@ -291,7 +295,17 @@ def lip_closure_map(
             (0.5 * skin_diff[..., 0]) ** 2 + skin_diff[..., 1] ** 2 + skin_diff[..., 2] ** 2
         )
         unlike_skin = _smooth(skin_distance, *_SKIN_DISTANCE)
-    not_lip = (brighter * greyer * unlike_skin * teeth_region).astype(np.float32)
+    teeth = brighter * greyer * unlike_skin * teeth_region
+    # Inside the fitted opening, anything greyer than her lips is mouth too, dark or bright:
+    # the shadows between and under her teeth, the dark of the cavity at the corners.
+    inside = np.asarray(cv2.erode(opening, _disc(1)), np.float64) * region
+    mouth = np.maximum(teeth, greyer * unlike_skin * inside)
+    # The rim of the teeth is a blend of enamel and lip (the photo's blur): left unreplaced,
+    # a bright outline of her teeth is what the closed lips showed in their seam.
+    rim = max(round(_TEETH_RIM_MM * px_per_mm), 1)
+    not_lip = (cv2.dilate(mouth.astype(np.float32), _disc(rim)) * teeth_region).astype(
+        np.float32
+    )
     # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
     # colour (not the commissures' dark, not the skin beyond the fitted edge).
     lip_weight = (region * (1.0 - _smooth(distance, *_LIP_DISTANCE))).astype(np.float32)
