@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from server.cli.output import emit_json
+
 logger = logging.getLogger(__name__)
 
 GROUNDING_CHOICES: tuple[str, ...] = ("full", "train-vocab")
@@ -286,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if args.plot:
         plot_confusions(result, Path(args.plot))
-    if _emit_json(result, args):
+    if emit_json(result, args):
         return 0
     for name, block in (("test", result), ("heldout", result["heldout"])):
         rows = [(f"{name} ({args.grounding})", block)]
@@ -311,17 +313,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit_json(result: dict[str, Any], args: argparse.Namespace) -> bool:
-    """Write ``result`` to ``--output`` if given; print it and return True under ``--json``."""
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    if args.json:
-        print(text)
-    return bool(args.json)
-
-
 def _run_grounding(args: argparse.Namespace) -> int:
     from engines.instructions.grounding_eval import evaluate_grounding
     from engines.instructions.similarity import default_similarity
@@ -335,7 +326,7 @@ def _run_grounding(args: argparse.Namespace) -> int:
     except WordNetUnavailableError as error:
         logger.error("%s", error)
         return 1
-    if not _emit_json(result, args):
+    if not emit_json(result, args):
         for key, value in result.items():
             if not isinstance(value, dict):
                 print(f"{key:22s} {value}")

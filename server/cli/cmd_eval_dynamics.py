@@ -24,6 +24,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from server.cli.output import emit_json
+
 logger = logging.getLogger(__name__)
 
 
@@ -76,12 +78,7 @@ def run_eval_dynamics(args: argparse.Namespace) -> int:
         info = json.loads((directory / f"dynamics_{name}.json").read_text())
         result[name]["checkpoint"] = {"command": info.get("command"), "bytes": info.get("bytes"),
                                       "parameters": info.get("parameters")}  # fmt: skip
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    if args.json:
-        print(text)
+    if emit_json(result, args):
         return 0
     _print_summary(result)
     return 0
@@ -144,12 +141,7 @@ def _run_recordings(args: argparse.Namespace, directory: Path) -> int:
             return 2
         reports.append({"source": str(path), "source_fps": fit.fps, **report})
     result: dict[str, Any] = {"recordings": reports}
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    if args.json:
-        print(text)
+    if emit_json(result, args):
         return 0
     for report in reports:
         print(f"{report['source']}: label {report['label']}, phases {report['phases']}")

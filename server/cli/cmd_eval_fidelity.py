@@ -19,11 +19,12 @@ the planner is not installed.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import time
 from pathlib import Path
 from typing import Any
+
+from server.cli.output import emit_json
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,7 @@ def run_fidelity(args: argparse.Namespace) -> int:
 
         save_confusion_plot(result["summary_object"], Path(args.plot))
     result.pop("summary_object")
-    text = json.dumps(result, indent=2)
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(text + "\n")
-    if args.json:
-        print(text)
+    if emit_json(result, args, sort_keys=False):
         return 0
     summary = result["summary"]
     print(f"photos {summary['photos']}  acc1 {summary['acc1']}  gmean {summary['gmean']}  "
