@@ -260,22 +260,19 @@ class FacecastServer:
         task.add_done_callback(self._background.discard)
 
     async def _warm_up(self, awaitable: Any) -> None:
-        try:
-            await awaitable
-        except Exception as error:
-            self.warmup_state = "failed"
-            logger.error("engine warm-up failed: %s", error)
-        else:
-            self.warmup_state = "done"
-            logger.info("engine warm-up done")
+        ok = await self._run_logged("engine warm-up", awaitable)
+        self.warmup_state = "done" if ok else "failed"
 
     @staticmethod
-    async def _run_logged(what: str, awaitable: Any) -> None:
+    async def _run_logged(what: str, awaitable: Any) -> bool:
+        """Await a background job, log how it ended; whether it succeeded."""
         try:
             await awaitable
-            logger.info("%s done", what)
         except Exception as error:
             logger.error("%s failed: %s", what, error)
+            return False
+        logger.info("%s done", what)
+        return True
 
     # ------------------------------------------------------------------- sessions
     def _new_session(self, kind: str) -> Session:

@@ -303,9 +303,7 @@ def lip_closure_map(
     # The rim of the teeth is a blend of enamel and lip (the photo's blur): left unreplaced,
     # a bright outline of her teeth is what the closed lips showed in their seam.
     rim = max(round(_TEETH_RIM_MM * px_per_mm), 1)
-    not_lip = (cv2.dilate(mouth.astype(np.float32), _disc(rim)) * teeth_region).astype(
-        np.float32
-    )
+    not_lip = cv2.dilate(mouth.astype(np.float32), _disc(rim)) * teeth_region
     # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
     # colour (not the commissures' dark, not the skin beyond the fitted edge).
     lip_weight = (region * (1.0 - _smooth(distance, *_LIP_DISTANCE))).astype(np.float32)

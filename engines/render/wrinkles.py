@@ -653,11 +653,11 @@ def build_wrinkles(
         # the fold is flattened once, however many of its shapes fall.
         total = np.maximum(np.sum(regions, axis=0), 1e-9)
         unfold_drivers = []
-        for spec, region in zip(specs, regions, strict=True):
+        for j, (spec, region) in enumerate(zip(specs, regions, strict=True)):
             share = region * region / total
             maps.append(_texel_box(rows, cols, (share * gate)[:, None] * flatten, size))
             names.append(f"unfold_{spec.name}")
-            unfold_drivers.append(-_removal_drivers(spec, model))
+            unfold_drivers.append(-_removal_drivers(spec, drivers[j], model))
         lips = lip_cleanup_gain(
             crop_image, position[:, :2], texel_source, texel_weight, rows, cols, size,
             anchors["lm"][48:60], scale,
@@ -683,13 +683,14 @@ def build_wrinkles(
 _UNREAD_SHAPES: dict[str, str] = {"cheekSquint": "mouthSmile"}
 
 
-def _removal_drivers(spec: WrinkleSpec, model: FaceModelData) -> NDArray[np.float32]:
+def _removal_drivers(
+    spec: WrinkleSpec, own: NDArray[np.float32], model: FaceModelData
+) -> NDArray[np.float32]:
     """(E,) weights of the shapes whose fall below the photo's own drives the removal map of
-    ``spec``: its own drivers, with a shape the fitter cannot read carried by the one it
-    comes with in a photo (:data:`_UNREAD_SHAPES`)."""
-    out = np.zeros(model.num_expressions, np.float32)
+    ``spec``: its own drivers ``own`` (E,), with a shape the fitter cannot read carried by the
+    one it comes with in a photo (:data:`_UNREAD_SHAPES`)."""
+    out = own.copy()
     for shape, weight in spec.drivers.items():
-        out[model.expression_index(shape)] = max(out[model.expression_index(shape)], weight)
         stem, _, side = shape.rpartition("_")
         if stem in _UNREAD_SHAPES:
             partner = f"{_UNREAD_SHAPES[stem]}_{side}"
