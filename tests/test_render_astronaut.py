@@ -345,3 +345,27 @@ def test_lip_edge_is_antialiased(renderer, ict):
         print(f"{values}: lip-edge step p90 {step:.1f}")
         steps.append(step)
     assert max(steps) < 42
+
+
+def test_a_photo_cut_below_the_chin_keeps_its_border(astronaut, ict):
+    """A frame that ends just below the chin: the neck beyond the photo's edge is unseen only
+    because the photo ends. Re-rendering her own expression gives the crop back there (its
+    replicated border), not skin stretched from inside the photo (a pale bib with blobs on
+    the shoulders: a mean difference of 83 levels before), and an open jaw keeps it too."""
+    from calibration import calibrate
+    from engines.render.mesh import crop_source
+
+    full = calibrate(astronaut, model=ict).avatar
+    cut_row = int(full.landmarks[152, 1]) + 12  # mediapipe 152: the chin
+    avatar = calibrate(np.ascontiguousarray(astronaut[:cut_row]), model=ict).avatar
+    config = RenderConfig(size=256)
+    renderer = AvatarRenderer(avatar, ict, config)
+    frame, crop = crop_source(avatar, config)
+    edge = int(np.ceil((cut_row - frame.origin_w) * frame.zoom)) + 2
+    assert edge < config.size - 20
+    own = renderer.render(avatar.expression, np.zeros(3, np.float32))
+    below = np.abs(own[edge:].astype(np.int16) - crop[edge:]).mean()
+    assert below < 1.0
+    opened = renderer.render(_with(avatar, ict, jawOpen=0.6), np.zeros(3, np.float32))
+    band = slice(edge + 12, config.size)  # clear of the chin's own drop
+    assert np.abs(opened[band].astype(np.int16) - crop[band]).mean() < 6.0

@@ -868,6 +868,14 @@ def build_render_mesh(
     if visibility.shape[0] < num_vertices:
         raise AvatarMismatchError("vertex_visibility is shorter than the face model")
     visibility = visibility[:num_vertices]
+    # Skin beyond the photo's edge (a frame cut off below the chin) is unseen only because the
+    # photo ends there: its own projection lands on the crop's replicated border, which is
+    # what the background around it shows too. It keeps that projection (a re-render is the
+    # crop there, and the neck moves the border with it), not skin stretched from inside.
+    height, width = avatar.source_image.shape[:2]
+    off_photo = (u < 0.0) | (u > width) | (w < 0.0) | (w > height)
+    off_photo[skin_stop:] = False
+    visibility = np.where(off_photo, np.float32(1.0), visibility).astype(np.float32)
     # Skin the source never saw (under the jaw, behind the ear): its own projection lands on
     # whatever covered it (chin, hair, background). Take the photo from a harmonic extension
     # of the seen skin's positions instead: a turned head shows stretched neighbouring skin.
