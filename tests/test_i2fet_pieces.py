@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engines.i2fet.pieces import split_long_text
+from engines.i2fet.pieces import MAX_REPEATS, repeated_pieces, split_long_text
 
 
 def test_a_short_text_is_one_piece() -> None:
@@ -46,3 +46,25 @@ def test_nothing_is_left_out_and_every_piece_fits(text: str) -> None:
 def test_bad_limit() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         split_long_text("smile", 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("frown three times in a row", ["frown"] * 3),
+        ("smile twice", ["smile"] * 2),
+        ("look surprised, then smile twice", ["look surprised,", "then smile", "then smile"]),
+        ("Smile twice. Then frown 3 times!", ["Smile."] * 2 + ["Then frown!"] * 3),
+        ("smile, twice", ["smile,", "smile,"]),
+        ("look up 2 times in succession", ["look up"] * 2),
+    ],
+)
+def test_a_counted_clause_is_repeated(text: str, pieces: list[str]) -> None:
+    assert repeated_pieces(text) == pieces
+
+
+def test_what_is_not_a_count_is_left_alone() -> None:
+    for text in ("smile", "look angry twice as long", "smile once", "smile 1 time",
+                 "blink 0 times", "look shocked then relieved"):  # fmt: skip
+        assert repeated_pieces(text) is None, text
+    assert repeated_pieces("smile 100 times") == ["smile"] * MAX_REPEATS

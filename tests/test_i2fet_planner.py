@@ -241,3 +241,21 @@ def test_a_long_text_at_the_limit_is_planned(planner) -> None:
     plan = planner.plan(text)
     assert plan.understood[:4] == ("happiness", "sadness", "happiness", "sadness")
     assert len(plan.understood) >= 80 and not plan.skipped
+
+
+def test_a_count_repeats_the_emotion_through_neutral(planner) -> None:
+    """ "frown three times in a row": three anger apexes, each relaxing to the neutral face
+    before the next (before: two, the second from "row" read as a quarrel)."""
+    from engines.transition import TransitionConfig, build_timeline
+
+    plan = planner.plan("frown three times in a row")
+    assert [a.label for a in plan.anchors] == ["anger"] * 3
+    timeline = build_timeline(plan, np.zeros(53, np.float32), np.zeros(3, np.float32),
+                              TransitionConfig(fps=30))  # fmt: skip
+    phases = [(s.phase, s.label) for s in timeline.segments]
+    assert phases.count(("apex", "anger")) == 2  # the last one is the held end
+    assert phases.count(("neutral", "neutral")) == 2
+    assert [a.label for a in planner.plan("look surprised, then smile twice").anchors] == [
+        "surprise", "happiness", "happiness"]  # fmt: skip
+    with pytest.raises(InstructionNotUnderstoodError, match="blink twice"):
+        planner.plan("blink twice")

@@ -10,13 +10,18 @@ Cuts fall after a sentence's end (``. ! ? … ;`` or a line break); a sentence s
 cut at its clause breaks (after ``, : — –``, before "then", "after that", "finally", ...) and
 its clauses packed back together up to the limit; a clause still too long is cut between words.
 Nothing is left out: the pieces, in order, hold every word of the text.
+
+:func:`repeated_pieces` cuts the same way for a count: a clause that says how many times
+("frown three times in a row", "smile twice", "blink 4 times") becomes that many copies of
+itself without the count, planned one after another like any chain (each relaxing through
+the neutral midpoint); at most :data:`MAX_REPEATS` times.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["split_long_text"]
+__all__ = ["MAX_REPEATS", "repeated_pieces", "split_long_text"]
 
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…;])\s+|\s*\n\s*")
 _CLAUSE_BREAK = re.compile(
@@ -24,6 +29,53 @@ _CLAUSE_BREAK = re.compile(
     r"next|later|until|before)\b)",
     re.IGNORECASE,
 )
+
+
+# A count of repetitions ends a clause: "twice", "three times", "4 times", optionally "in a
+# row" / "in succession" / "running" / "over"; "twice as long" is a duration, not a count.
+_NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+            "nine": 9, "ten": 10}  # fmt: skip
+_REPEAT = re.compile(
+    r"\b(?:(twice|thrice)|(\d+|" + "|".join(_NUMBERS) + r")\s+times)"
+    r"(?:\s+(?:in\s+a\s+row|in\s+succession|running|over))?\b(?!\s+as\b)",
+    re.IGNORECASE,
+)
+MAX_REPEATS = 5  # "smile 100 times" smiles five times: a chain is planned piece by piece
+
+
+def repeated_pieces(text: str) -> list[str] | None:
+    """``text`` as pieces with every counted clause repeated, or None when no clause counts.
+
+    "frown three times in a row" → ["frown", "frown", "frown"]; "look surprised, then smile
+    twice" → ["look surprised,", "then smile", "then smile"]; "smile, twice" repeats the clause
+    before the count. A count above :data:`MAX_REPEATS` gives that many; "once", "one time"
+    and "0 times" are not repetitions.
+    """
+    pieces: list[str] = []
+    counted = False
+    for sentence in _parts(_SENTENCE_BREAK, text.strip()):
+        for clause in _parts(_CLAUSE_BREAK, sentence):
+            match = _REPEAT.search(clause)
+            if match is None:
+                pieces.append(clause)
+                continue
+            word, number = match.group(1), match.group(2)
+            if word:
+                count = 2 if word.lower() == "twice" else 3
+            else:
+                count = int(number) if number.isdigit() else _NUMBERS[number.lower()]
+            count = min(count, MAX_REPEATS)
+            rest = re.sub(r"\s+", " ", clause[: match.start()] + clause[match.end() :])
+            rest = re.sub(r"\s+([,.!?;:…])", r"\1", rest).strip()
+            if count < 2:
+                pieces.append(rest or clause)
+                continue
+            counted = True
+            if any(ch.isalpha() for ch in rest):
+                pieces.extend([rest] * count)
+            elif pieces:  # "smile, twice": the clause before
+                pieces.extend([pieces[-1]] * (count - 1))
+    return pieces if counted else None
 
 
 def split_long_text(text: str, max_chars: int) -> list[str]:

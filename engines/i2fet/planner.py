@@ -39,7 +39,7 @@ from engines.i2fet.exceptions import InstructionError, InstructionNotUnderstoodE
 from engines.i2fet.grounding import grounded_text, lexicon_reading, split_at_mentions
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
-from engines.i2fet.pieces import split_long_text
+from engines.i2fet.pieces import repeated_pieces, split_long_text
 from engines.instructions.actions import ActionMention, compose_actions, find_actions
 from engines.instructions.plan import Anchor, PlanRecord
 from engines.text import TextEncoder, get_encoder
@@ -230,6 +230,13 @@ class InstructionPlanner:
                 return self._plan_long(
                     text, pieces, expression, pose, intensity_scale, seed, started
                 )
+        repeated = repeated_pieces(text)
+        if repeated is not None and len(repeated) > 1:
+            # "frown three times": the clause once per repetition, each from where the last
+            # one ends (and through the neutral midpoint, as in any chain); a clause naming
+            # nothing is skipped as in a long text
+            return self._plan_long(text, repeated, expression, pose, intensity_scale, seed,
+                                   started)  # fmt: skip
         actions = find_actions(text)
         if actions:
             return self._plan_with_actions(
