@@ -27,6 +27,23 @@ def test_actions_are_found_in_order_with_their_links() -> None:
     ]
 
 
+def test_a_look_goes_on_without_repeating_the_verb() -> None:
+    """ "look up, then down" looks down (was: "down" read as the sad word)."""
+    assert _names("look up, then down") == [("look_up", False), ("look_down", False)]
+    assert _names("look left and right") == [("look_left", False), ("look_right", False)]
+    assert _names("look up then down then to the left") == [
+        ("look_up", False), ("look_down", False), ("look_left", False)]  # fmt: skip
+    assert _names("look up in surprise") == []  # an emotion phrase, as before
+    assert _names("smile, then down") == []  # no look before it
+
+
+def test_sleepy_droops_the_lids_without_shutting_them() -> None:
+    (mention,) = find_actions("look sleepy")
+    blink = mention.action.shapes["eyeBlink_L"]
+    assert 0.2 < blink < 0.5 and mention.action.pose_degrees[0] > 0  # the head sinks a little
+    assert [m.action.name for m in find_actions("I am so tired of this, look angry")] == []
+
+
 def test_intensity_words_next_to_an_action_scale_it() -> None:
     def intensities(text: str) -> list[float]:
         return [m.intensity for m in find_actions(text)]
@@ -107,6 +124,8 @@ def test_planner_plans_actions_alone_and_with_emotions(planner) -> None:  # type
     left = planner.plan("look left")
     assert left.anchors[0].pose[1] > np.radians(8)  # the head turns too
     assert planner.plan("look up in surprise").understood == ("surprise",)
+    assert planner.plan("look up, then down").understood == ("look_up", "look_down")
+    assert planner.plan("look sleepy").understood == ("sleepy",)
 
 
 def test_planner_actions_keep_unknown_words_and_refusals(planner) -> None:  # type: ignore[no-untyped-def]

@@ -138,6 +138,15 @@ ACTIONS: tuple[FacialAction, ...] = (
         (0, -12, 0),
     ),
     _action("tilt_head", "tilt {p} head, cock {p} head", {}, (0, 0, 12)),
+    _action(
+        "sleepy",
+        "look sleepy, look tired, look drowsy, sleepy, drowsy, half-close {p} eyes, "
+        "heavy eyelids, droopy eyes",
+        # AU43 at C (lids drooping over the upper iris) with the brows slack and the head
+        # sinking a little; never a shut eye (that is "close your eyes")
+        {"eyeBlink_L": 0.35, "eyeBlink_R": 0.35, "eyeLookDown_L": 0.2, "eyeLookDown_R": 0.2},
+        (6, 0, 0),
+    ),
     *(
         FacialAction(name, tuple(p.strip() for p in phrases.split(",")), _NONE, unsupported=why)
         for name, phrases, why in (
@@ -219,7 +228,32 @@ def find_actions(text: str) -> list[ActionMention]:
         joined = bool(words) and words[-1] in _JOINERS and not gap.endswith(",")
         intensity = _intensity_near(lowered, start, end)
         found.append(ActionMention(action, match.group(), start, end, joined, intensity))
-    return sorted(found, key=lambda mention: mention.start)
+    found = sorted(found, key=lambda mention: mention.start)
+    return _with_elided_looks(lowered, found)
+
+
+_ELIDED_LOOK = re.compile(
+    r"\s*(?:,\s*)?(?:and\s+)?(?:then\s+)?(?:to\s+the\s+)?(up|down|left|right)\b"
+)
+
+
+def _with_elided_looks(lowered: str, found: list[ActionMention]) -> list[ActionMention]:
+    """``found`` with the gaze directions that follow a look without repeating it: "look up,
+    then down" is looking up, then down (not "down" the sad word), "look left and right"."""
+    by_direction = {a.name.removeprefix("look_"): a for a in ACTIONS if a.name.startswith("look_")}
+    out: list[ActionMention] = []
+    for index, mention in enumerate(found):
+        out.append(mention)
+        if not mention.action.name.startswith("look_"):
+            continue
+        end = mention.end
+        limit = found[index + 1].start if index + 1 < len(found) else len(lowered)
+        while (match := _ELIDED_LOOK.match(lowered, end)) is not None and match.end() <= limit:
+            direction = match.group(1)
+            out.append(ActionMention(by_direction[direction], direction, match.start(1),
+                                     match.end(), joined=False))  # fmt: skip
+            end = match.end()
+    return out
 
 
 def _intensity_near(lowered: str, start: int, end: int) -> float:
