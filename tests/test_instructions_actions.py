@@ -59,6 +59,8 @@ def test_no_action_inside_emotion_phrases_or_negations() -> None:
     assert _names("look down on someone") == []  # contempt
     assert _names("don't wink") == [] and _names("never close your eyes") == []
     assert _names("the winkle is blinky") == []
+    # an emotion word inside the action's own phrase is the action's ("down" is sad)
+    assert _names("look down") == [("look_down", False)]
 
 
 def test_motions_the_avatar_cannot_do_are_recognised_as_such() -> None:
@@ -126,6 +128,7 @@ def test_planner_plans_actions_alone_and_with_emotions(planner) -> None:  # type
     assert planner.plan("look up in surprise").understood == ("surprise",)
     assert planner.plan("look up, then down").understood == ("look_up", "look_down")
     assert planner.plan("look sleepy").understood == ("sleepy",)
+    assert planner.plan("look down, then smile").understood == ("look_down", "happiness")
 
 
 def test_planner_actions_keep_unknown_words_and_refusals(planner) -> None:  # type: ignore[no-untyped-def]

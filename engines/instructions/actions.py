@@ -207,8 +207,9 @@ def _emotion_spans(lowered: str) -> list[tuple[int, int]]:
 
 def find_actions(text: str) -> list[ActionMention]:
     """The facial actions ``text`` names, in text order (longest phrase wins; a phrase after
-    a negation - "don't wink" - is not an action, nor one inside an emotion phrase of the
-    lexicon: "look up in surprise", "look down on someone")."""
+    a negation - "don't wink" - is not an action, nor one that an emotion phrase of the
+    lexicon overlaps: "look up in surprise", "look down on someone"; an emotion word inside
+    the action's phrase is the action's: "look down")."""
     lowered = text.lower()
     matches = [(m, action) for pattern, action in _patterns() for m in pattern.finditer(lowered)]
     if not matches:
@@ -217,7 +218,9 @@ def find_actions(text: str) -> list[ActionMention]:
     found: list[ActionMention] = []
     for match, action in matches:
         start, end = match.span()
-        if any(start < b and a < end for a, b in taken):
+        # an emotion phrase that overlaps the action wins ("look up in surprise", "look down
+        # on someone"), one inside it does not: "look down" is the gaze, not "down" the sad word
+        if any(start < b and a < end and not (start <= a and b <= end) for a, b in taken):
             continue
         before = _WORD.findall(lowered[max(0, start - 12) : start])
         if before and before[-1] in ("not", "don't", "dont", "never", "no", "stop"):
