@@ -68,3 +68,5 @@ def test_what_is_not_a_count_is_left_alone() -> None:
                  "blink 0 times", "look shocked then relieved"):  # fmt: skip
         assert repeated_pieces(text) is None, text
     assert repeated_pieces("smile 100 times") == ["smile"] * MAX_REPEATS
+    assert repeated_pieces("smile 5 times 5 times 5 times") == ["smile"] * MAX_REPEATS
+    assert repeated_pieces("twice") == []  # nothing to repeat: the planner says so

@@ -36,7 +36,7 @@ _CLAUSE_BREAK = re.compile(
 _NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
             "nine": 9, "ten": 10}  # fmt: skip
 _REPEAT = re.compile(
-    r"\b(?:(twice|thrice)|(\d+|" + "|".join(_NUMBERS) + r")\s+times)"
+    r"\b(?:(twice|thrice)|(\d{1,4}|" + "|".join(_NUMBERS) + r")\s+times)"
     r"(?:\s+(?:in\s+a\s+row|in\s+succession|running|over))?\b(?!\s+as\b)",
     re.IGNORECASE,
 )
@@ -65,7 +65,8 @@ def repeated_pieces(text: str) -> list[str] | None:
             else:
                 count = int(number) if number.isdigit() else _NUMBERS[number.lower()]
             count = min(count, MAX_REPEATS)
-            rest = re.sub(r"\s+", " ", clause[: match.start()] + clause[match.end() :])
+            # every count of the clause goes ("smile 5 times 5 times" is five smiles)
+            rest = re.sub(r"\s+", " ", _REPEAT.sub(" ", clause))
             rest = re.sub(r"\s+([,.!?;:…])", r"\1", rest).strip()
             if count < 2:
                 pieces.append(rest or clause)
