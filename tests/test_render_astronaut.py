@@ -347,7 +347,7 @@ def test_lip_edge_is_antialiased(renderer, ict):
     assert max(steps) < 42
 
 
-def test_a_photo_cut_below_the_chin_keeps_its_border(astronaut, ict):
+def test_a_photo_cut_below_the_chin_keeps_its_border(astronaut, astronaut_avatar, ict):
     """A frame that ends just below the chin: the neck beyond the photo's edge is unseen only
     because the photo ends. Re-rendering her own expression gives the crop back there (its
     replicated border), not skin stretched from inside the photo (a pale bib with blobs on
@@ -355,8 +355,7 @@ def test_a_photo_cut_below_the_chin_keeps_its_border(astronaut, ict):
     from calibration import calibrate
     from engines.render.mesh import crop_source
 
-    full = calibrate(astronaut, model=ict).avatar
-    cut_row = int(full.landmarks[152, 1]) + 12  # mediapipe 152: the chin
+    cut_row = int(astronaut_avatar.landmarks[152, 1]) + 12  # mediapipe 152: the chin
     avatar = calibrate(np.ascontiguousarray(astronaut[:cut_row]), model=ict).avatar
     config = RenderConfig(size=256)
     renderer = AvatarRenderer(avatar, ict, config)
