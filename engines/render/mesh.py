@@ -144,6 +144,11 @@ class RenderMesh:
             per-frame cavity shading (``shader._shade_cavity``): 1 socket, tongue and the gums
             behind the teeth, 0.1 / 0.35 the upper / lower teeth and papillae (they sit at
             the lips, lit from the front), 0 elsewhere and with ``mouth_cavity`` off.
+        interior_surface: (F,) int8 which surface of the mouth's interior a triangle is
+            part of, for taking the photo where it showed that surface (``teeth.py``): 1 the
+            upper teeth and the papillae between them, 2 the lower ones (with the jaw), 3 the
+            rest of the interior that stays with the skull, 4 the rest that moves with the
+            jaw (tongue); 0 for the skin and eyes (all 0 with ``mouth_cavity`` off).
         warp_exact: (Vr,) float32 how much a vertex's pixels keep the mesh's own warp (1: the
             face proper, the mouth and the eyes) rather than the smooth warp field spread
             around the face (0: skull, ears, neck: hair and skin there follow the field, so
@@ -174,6 +179,7 @@ class RenderMesh:
     opening_indptr: NDArray[np.int64]
     warp_exact: NDArray[np.float32]
     cavity_strength: NDArray[np.float32]
+    interior_surface: NDArray[np.int8]
 
 
 def sh_shade(normals: NDArray[np.float32], lighting: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -886,6 +892,7 @@ def build_render_mesh(
     z = model.neutral[:num_vertices, 2]
     seen_teeth: NDArray[np.float32] | None = None
     cavity_strength = np.zeros(len(faces), np.float32)
+    interior_surface = np.zeros(len(faces), np.int8)
     threshold = config.texture_below_visibility
     for name, label, _ in RENDERED_PARTS:
         start, stop = model.vertex_ranges[name]
@@ -957,6 +964,10 @@ def build_render_mesh(
         )
         cavity_strength[toothy & ~on_jaw] = _UPPER_TEETH_CAVITY_STRENGTH
         cavity_strength[toothy & on_jaw] = _LOWER_TEETH_CAVITY_STRENGTH
+        interior = np.isin(labels, (LABEL_SOCKET, LABEL_GUMS, LABEL_TEETH))
+        interior_surface[interior & ~toothy] = np.where(on_jaw, 4, 3)[interior & ~toothy]
+        interior_surface[toothy & ~on_jaw] = 1
+        interior_surface[toothy & on_jaw] = 2
 
     lighting = np.asarray(
         avatar.extra.get("sh_lighting", np.zeros((9, 3), np.float32)), np.float32
@@ -997,4 +1008,5 @@ def build_render_mesh(
         opening_indptr=opening_indptr,
         warp_exact=_warp_exact(model, num_vertices),
         cavity_strength=cavity_strength,
+        interior_surface=interior_surface,
     )

@@ -46,8 +46,14 @@ from engines.render.mesh import (
     vertex_normals,
 )
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
-from engines.render.shader import FIELD_CHANNELS, feather_mouth, shade_fragments
-from engines.render.unfold import lip_closure_map, lip_triangles, pixels_per_mm
+from engines.render.shader import FIELD_CHANNELS, feather_mouth, opening_light, shade_fragments
+from engines.render.teeth import PhotoInterior, photo_interior
+from engines.render.unfold import (
+    lip_closure_map,
+    lip_triangles,
+    photo_mouth_share,
+    pixels_per_mm,
+)
 from engines.render.wrinkles import WrinkleField, build_wrinkles
 
 __all__ = ["AvatarRenderer"]
@@ -366,24 +372,47 @@ class AvatarRenderer:
             crop_person_matte(avatar, self.crop), cfg.size, cfg.matte_edge * cfg.size
         )
         self._coeffs = np.zeros(self.num_expressions, np.float32)
-        if cfg.eye_fill:
-            self._eye_fill = self._build_eye_fill(model)
-            self._static_colour[self._eye_fill.index] = self._eye_fill.colour
+        # Her own teeth where the photo showed them (teeth.py): None without the cavity.
+        self._photo_interior: PhotoInterior | None = None
+        self._photo_light = 1.0  # the light of the photo's own mouth opening (shader.py)
+        if cfg.eye_fill or np.any(mesh.interior_surface):
+            projected, source_triangle, self._photo_light = self._source_raster()
+            if cfg.eye_fill:
+                self._eye_fill = build_eye_fill(
+                    model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
+                    projected, source_triangle, self.crop_image,
+                )  # fmt: skip
+                self._static_colour[self._eye_fill.index] = self._eye_fill.colour
+            if np.any(mesh.interior_surface):
+                self._photo_interior = self._build_photo_interior(model, source_triangle)
 
-    def _build_eye_fill(self, model: FaceModelData) -> EyeFill:
-        """The eyeball placed against the eye as this renderer shows it at the photo's own
-        expression and pose (its raster and projected vertices there)."""
+    def _source_raster(self) -> tuple[NDArray[np.float32], NDArray[np.int32], float]:
+        """(Vr, 2) projected vertices in crop pixels, (R, R) the raster's triangles and the
+        light of the mouth's opening (``shader.opening_light``), as this renderer shows the
+        photo's own expression and pose."""
         _, points, _ = self.geometry(self.source_expression, np.zeros(3))
         fragments = self._rasterize()
-        mesh = self.mesh
         projected = points * np.float32(1.0 / self._raster_scale) - np.float32(0.5)
-        fill = build_eye_fill(
-            model, mesh.opening_index, mesh.opening_indptr, mesh.faces, mesh.group,
-            np.ascontiguousarray(projected, np.float32), fragments.triangle.copy(),
-            self.crop_image,
-        )  # fmt: skip
+        light = 1.0
+        if self._mouth_group > 0:
+            light = opening_light(fragments, self.mesh.labels, self._group_box[self._mouth_group])
         self.last_fragments = None
-        return fill
+        return np.ascontiguousarray(projected, np.float32), fragments.triangle.copy(), light
+
+    def _build_photo_interior(
+        self, model: FaceModelData, source_triangle: NDArray[np.int32]
+    ) -> PhotoInterior:
+        mesh = self.mesh
+        lm = np.asarray(model.landmarks_68)
+        lips = lip_triangles(mesh.faces, mesh.labels == LABEL_SKIN, mesh.base, model)
+        share = photo_mouth_share(
+            self.crop_image,
+            mesh.source_position[lm[48:60]],
+            mesh.source_position[lm[60:68]],
+            mesh.source_position[np.unique(mesh.faces[lips])],
+            pixels_per_mm(mesh.base, mesh.source_position, model),
+        )
+        return photo_interior(share, source_triangle, mesh.interior_surface)
 
     @property
     def size(self) -> int:
@@ -571,6 +600,8 @@ class AvatarRenderer:
             self._lip_triangles,
             self._lip_closure(),
             self._lip_pixels,
+            mesh.interior_surface,
+            self._photo_interior,
         )
         lids = self._eyelids
         draw_lash_lines(
@@ -581,6 +612,7 @@ class AvatarRenderer:
             feather_mouth(
                 self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
                 self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
+                self._photo_light,
             )  # fmt: skip
 
     def _closed_lip_image(self) -> NDArray[np.uint8] | None:

@@ -22,12 +22,14 @@ from numpy.typing import NDArray
 
 from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
 from engines.render.rasterizer import Fragments
+from engines.render.teeth import PhotoInterior
 from engines.render.wrinkles import GAIN_RANGE
 
 __all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
 _NO_WRINKLES = np.zeros((2, 2, 3), np.float32)
+_NO_INTERIOR = PhotoInterior(np.zeros((1, 1), np.int8), np.zeros((1, 1), np.float32))
 _FOLD_LOW, _FOLD_HIGH = GAIN_RANGE
 
 
@@ -109,8 +111,12 @@ def _shade_kernel(
     coverage: NDArray[np.float32],
     exact: NDArray[np.float32],
     lip_pixel: NDArray[np.bool_],
+    interior_surface: NDArray[np.int8],
+    photo_surface: NDArray[np.int8],
+    photo_share: NDArray[np.float32],
 ) -> None:
     height, width = triangle.shape
+    photo_rows, photo_cols = photo_surface.shape
     for row in range(height):
         y_full = (row + 0.5) * up - 0.5
         for col in range(width):
@@ -194,6 +200,14 @@ def _shade_kernel(
                         field[row, col, 2 + c] = r
                         field[row, col, 5 + c] = 0.0
             else:
+                k = interior_surface[f]
+                if k > 0:
+                    # Her own teeth (gaps, tongue) where the photo showed this same surface
+                    # at this pixel's source.
+                    tx = min(max(int(sx + 0.5), 0), photo_cols - 1)
+                    ty = min(max(int(sy + 0.5), 0), photo_rows - 1)
+                    if photo_surface[ty, tx] == k:
+                        pw = max(pw, photo_share[ty, tx])
                 for c in range(3):
                     field[row, col, 2 + c] = pw
                     field[row, col, 5 + c] = (1.0 - pw) * (
@@ -223,6 +237,8 @@ def shade_fragments(
     lip_triangle: NDArray[np.bool_] | None = None,
     lip_activation: float = 0.0,
     lip_pixel: NDArray[np.bool_] | None = None,
+    interior_surface: NDArray[np.int8] | None = None,
+    photo_interior: PhotoInterior | None = None,
 ) -> None:
     """Fill ``field`` (H, W, 8), ``coverage`` and ``exact`` (H, W) from the fragments (see
     module doc).
@@ -246,6 +262,10 @@ def shade_fragments(
             lip_pixel: (H, W) bool, written: the pixels of lip triangles while it is > 0 (the
             compositor samples them from the crop whose teeth under the lips are lip-coloured,
             ``unfold.lip_closure_map``).
+        interior_surface: (F,) int8 per triangle (``RenderMesh.interior_surface``) and
+            photo_interior (``teeth.photo_interior``): a pixel of an interior surface takes
+            the photo at least by ``photo_interior.share`` at its source position where the
+            photo showed that same surface there; None = by its vertices' photo weight.
     """
     if wrinkles is None or folded is None:
         wrinkles = _NO_WRINKLES
@@ -254,6 +274,9 @@ def shade_fragments(
         lip_triangle = np.zeros(faces.shape[0], np.bool_)
         lip_pixel = np.zeros(fragments.triangle.shape, np.bool_)
         lip_activation = 0.0
+    if interior_surface is None or photo_interior is None:
+        interior_surface = np.zeros(faces.shape[0], np.int8)
+        photo_interior = _NO_INTERIOR
     _shade_kernel(
         fragments.triangle,
         fragments.barycentric,
@@ -276,6 +299,9 @@ def shade_fragments(
         coverage,
         exact,
         lip_pixel,
+        interior_surface,
+        photo_interior.surface,
+        photo_interior.share,
     )
 
 
@@ -296,19 +322,10 @@ def _smooth(x: float, low: float, high: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _shade_cavity(
-    triangle: NDArray[np.int32],
-    labels: NDArray[np.int8],
-    row0: int,
-    col0: int,
-    synthetic: NDArray[np.bool_],
-    key: NDArray[np.int8],
-    field: NDArray[np.float32],
-    raster_width: int,
-    cavity_strength: NDArray[np.float32],
-) -> None:
-    """Darken the synthetic interior pixels of the mouth box (``synthetic``, ``key`` (h, w)
-    from ``_feather_mouth_kernel``) in ``field``'s gain and colour, in place."""
+def _interior_distance(key: NDArray[np.int8]) -> tuple[NDArray[np.float32], float]:
+    """(h, w) chamfer distance of each interior pixel (``key != 0``) to the nearest other
+    pixel (the lips), and its largest value (the opening's widest inscribed distance, 0
+    without interior pixels)."""
     rows, cols = key.shape
     big = np.float32(1e6)
     diagonal = np.float32(1.4142135)
@@ -316,7 +333,6 @@ def _shade_cavity(
     for r in range(rows):
         for c in range(cols):
             distance[r, c] = big if key[r, c] != 0 else np.float32(0.0)
-    # Two-pass chamfer distance to the nearest non-interior pixel (the lips).
     for r in range(rows):
         for c in range(cols):
             d = distance[r, c]
@@ -347,26 +363,76 @@ def _shade_cavity(
                 d = min(d, distance[r, c + 1] + 1.0)
             distance[r, c] = d
             widest = max(widest, d)
-    if widest <= 0.0 or widest >= big:
-        return
-    per_256 = np.float32(256.0) / np.float32(raster_width)
-    light = _NARROW_FLOOR + (1.0 - _NARROW_FLOOR) * _smooth(
-        float(widest * per_256), _NARROW_PX[0], _NARROW_PX[1]
+    if widest >= big:
+        widest = np.float32(0.0)
+    return distance, float(widest)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _opening_light(widest: float, raster_width: int) -> float:
+    """How much light gets into an opening whose widest inscribed distance is ``widest``
+    raster pixels (``_NARROW_FLOOR`` in the narrowest gap, 1 once it is wide)."""
+    per_256 = 256.0 / raster_width
+    return _NARROW_FLOOR + (1.0 - _NARROW_FLOOR) * _smooth(
+        widest * per_256, _NARROW_PX[0], _NARROW_PX[1]
     )
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _shade_cavity(
+    triangle: NDArray[np.int32],
+    row0: int,
+    col0: int,
+    synthetic: NDArray[np.bool_],
+    key: NDArray[np.int8],
+    field: NDArray[np.float32],
+    raster_width: int,
+    cavity_strength: NDArray[np.float32],
+    photo_light: float,
+) -> None:
+    """Darken the synthetic interior pixels of the mouth box (``synthetic``, ``key`` (h, w)
+    from ``_feather_mouth_kernel``) in ``field``'s gain and colour, in place; the photo's
+    own interior pixels only by how much less light gets in than in the photo
+    (``photo_light``, the photo's own opening's)."""
+    rows, cols = key.shape
+    distance, widest = _interior_distance(key)
+    if widest <= 0.0:
+        return
+    light = _opening_light(widest, raster_width)
+    own = min(light / max(photo_light, 1e-3), 1.0)
     for r in range(rows):
         for c in range(cols):
             if not synthetic[r, c]:
-                # Her own teeth from the photo (a smiling photo made neutral): in a barely
-                # open mouth they sit in the lips' shadow too (no white line between lips).
-                if key[r, c] != 0 and light < 1.0:
+                # Her own teeth from the photo (a smiling photo made neutral): in a mouth
+                # barely open, they sit in the lips' shadow too (no white line between lips).
+                if key[r, c] != 0 and own < 1.0:
                     for k in range(2, 8):
-                        field[row0 + r, col0 + c, k] *= light
+                        field[row0 + r, col0 + c, k] *= own
                 continue
             strength = cavity_strength[triangle[row0 + r, col0 + c]]
             full = light * (1.0 - _CAVITY_DARKEN * _smooth(distance[r, c] / widest, 0.15, 1.0))
             shade = 1.0 - strength * (1.0 - full)
             for k in range(2, 8):
                 field[row0 + r, col0 + c, k] *= shade
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _interior_key(
+    triangle: NDArray[np.int32],
+    labels: NDArray[np.int8],
+    row0: int,
+    row1: int,
+    col0: int,
+    col1: int,
+) -> NDArray[np.int8]:
+    """(h, w) 1 where the box's pixel shows the mouth's interior, else 0."""
+    key = np.zeros((row1 - row0, col1 - col0), np.int8)
+    for r in range(row1 - row0):
+        for c in range(col1 - col0):
+            f = triangle[row0 + r, col0 + c]
+            if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
+                key[r, c] = 1
+    return key
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -382,6 +448,7 @@ def _feather_mouth_kernel(
     cavity: bool,
     raster_width: int,
     cavity_strength: NDArray[np.float32],
+    photo_light: float,
 ) -> None:
     rows = row1 - row0
     cols = col1 - col0
@@ -430,7 +497,15 @@ def _feather_mouth_kernel(
     # 1b. The cavity is lit only through the lips' opening (``mouth_cavity``).
     if cavity:
         _shade_cavity(
-            triangle, labels, row0, col0, synthetic, key, field, raster_width, cavity_strength
+            triangle,
+            row0,
+            col0,
+            synthetic,
+            key,
+            field,
+            raster_width,
+            cavity_strength,
+            photo_light,
         )
     # 2. Gain and added colour blurred by a 1-2-1 tent where the 3x3 neighbourhood crosses an
     #    edge (lip / interior, teeth / tongue, ...): with one warp on both sides this is an
@@ -459,31 +534,57 @@ def _feather_mouth_kernel(
                 field[row0 + r, col0 + c, 2 + k] = s * np.float32(1.0 / 16.0)
 
 
+def _mouth_box(box: NDArray[np.float32], height: int, width: int) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1) of the raster around the mouth opening's box, grown by 2-3
+    pixels; empty (row1 - row0 < 3) when the box is not finite."""
+    if not np.all(np.isfinite(box)):
+        return 0, 0, 0, 0
+    col0 = max(int(box[0]) - 2, 0)
+    row0 = max(int(box[1]) - 2, 0)
+    col1 = min(int(np.ceil(box[2])) + 3, width)
+    row1 = min(int(np.ceil(box[3])) + 3, height)
+    return row0, row1, col0, col1
+
+
+def opening_light(
+    fragments: Fragments, labels: NDArray[np.int8], box: NDArray[np.float32]
+) -> float:
+    """How much light the mouth's opening lets in (``_NARROW_FLOOR`` .. 1), as
+    :func:`feather_mouth` shades it, for the frame rasterized in ``fragments`` (1 when it
+    shows no interior)."""
+    height, width = fragments.triangle.shape
+    row0, row1, col0, col1 = _mouth_box(box, height, width)
+    if row1 - row0 < 3 or col1 - col0 < 3:
+        return 1.0
+    key = _interior_key(fragments.triangle, labels, row0, row1, col0, col1)
+    _, widest = _interior_distance(key)
+    return float(_opening_light(widest, width)) if widest > 0.0 else 1.0
+
+
 def feather_mouth(
     fragments: Fragments,
     labels: NDArray[np.int8],
     box: NDArray[np.float32],
     field: NDArray[np.float32],
     cavity_strength: NDArray[np.float32] | None = None,
+    photo_light: float = 1.0,
 ) -> None:
     """Soften the lip / mouth-interior edge of the shaded ``field`` (H, W, 8) in place,
     within the mouth opening's raster box ``(u_min, w_min, u_max, w_max)``: the interior's
     synthetic pixels take the lip's warp, and gain and colour are blended across the edge.
     With ``cavity_strength`` ((F,) per triangle, ``RenderMesh.cavity_strength``) the
     synthetic interior is first darkened as a cavity lit through the lips' opening
-    (``_shade_cavity``: darker away from the lips and in a narrow gap)."""
+    (``_shade_cavity``: darker away from the lips and in a narrow gap), and the photo's own
+    interior pixels by the light lost against ``photo_light``, the light of the photo's own
+    opening (:func:`opening_light` of the photo's expression)."""
     height, width = fragments.triangle.shape
-    if not np.all(np.isfinite(box)):
-        return
-    col0 = max(int(box[0]) - 2, 0)
-    row0 = max(int(box[1]) - 2, 0)
-    col1 = min(int(np.ceil(box[2])) + 3, width)
-    row1 = min(int(np.ceil(box[3])) + 3, height)
+    row0, row1, col0, col1 = _mouth_box(box, height, width)
     if row1 - row0 < 3 or col1 - col0 < 3:
         return
     work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
     cavity = cavity_strength is not None
     strength = cavity_strength if cavity_strength is not None else np.zeros(1, np.float32)
     _feather_mouth_kernel(
-        fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength
-    )
+        fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength,
+        float(photo_light),
+    )  # fmt: skip

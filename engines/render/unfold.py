@@ -29,6 +29,7 @@ photo shows nothing to remove, so the photo's own expression (``a = 0``) is unto
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "lip_cleanup_gain",
     "lip_closure_map",
     "lip_triangles",
+    "photo_mouth_share",
     "pixels_per_mm",
 ]
 
@@ -225,44 +227,51 @@ def lip_triangles(
     return np.asarray(labels_skin & inside[faces].all(axis=1), np.bool_)
 
 
-def lip_closure_map(
+@dataclass(frozen=True)
+class _PhotoMouth:
+    """What the photo shows around her fitted lips, per crop pixel ((S, S) float64 each).
+
+    Attributes:
+        mouth: share of the pixel that is her teeth or the inside of her mouth (brighter than
+            her lips and far from their colour, and unlike the skin around them; inside the
+            fitted opening also anything greyer than her lips: the shadows between teeth).
+        teeth_region: 1 within the lips grown by 1 mm and near the fitted opening, else 0.
+        region: 1 within the fitted lips grown by 1 mm.
+        distance: Lab distance (lightness at half weight) from her lips' colour.
+        kept: (S, S, 3) the crop blurred at 0.8 mm, uint8.
+        px_per_mm: the crop's scale at the face.
+    """
+
+    mouth: NDArray[np.float64]
+    teeth_region: NDArray[np.float64]
+    region: NDArray[np.float64]
+    distance: NDArray[np.float64]
+    kept: NDArray[np.uint8]
+    px_per_mm: float
+
+
+def _photo_mouth(
     crop_image: NDArray[np.uint8],
     lip_contour: NDArray[np.floating],
     mouth_contour: NDArray[np.floating],
     lip_points: NDArray[np.floating],
     px_per_mm: float,
-) -> NDArray[np.float32]:
-    """(S, S, 4) float32 over the crop: channel 0 the share of a pixel that is not lip
-    (brighter than her lips and far from their colour: teeth; inside the fitted opening also
-    anything greyer than her lips: the shadows between her teeth), grown by
-    :data:`_TEETH_RIM_MM` over the blend of enamel and lip around them, inside her fitted
-    lips; channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour
-    elsewhere.
-
-    Args:
-        crop_image: (S, S, 3) the renderer's crop.
-        lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
-            expression); mouth_contour: (Q, 2) the fitted inner one. Teeth are looked for
-            within :data:`_TEETH_REACH_MM` of the mouth's opening and inside the lips grown by
-            1 mm (a highlight on the lower lip is bright and grey too, but further away).
-        lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
-            reference lip colour.
-        px_per_mm: the crop's scale at the face.
-    """
+) -> _PhotoMouth | None:
+    """Her teeth and mouth interior in the photo's pixels (see :func:`lip_closure_map` for
+    the arguments); None when the fitted lips cover too little of the crop to tell."""
     size = crop_image.shape[0]
-    out = np.zeros((size, size, 4), np.float32)
     polygon = np.asarray(lip_contour, np.float64)
     filled_polygon = np.zeros((size, size), np.uint8)
     cv2.fillPoly(filled_polygon, [np.round(polygon).astype(np.int32)], 1)
     grow = max(round(px_per_mm), 1)
-    region = np.asarray(cv2.dilate(filled_polygon, _disc(grow)), np.float32)
+    region = np.asarray(cv2.dilate(filled_polygon, _disc(grow)), np.float64)
     opening = np.zeros((size, size), np.uint8)
     cv2.fillPoly(opening, [np.round(np.asarray(mouth_contour, np.float64)).astype(np.int32)], 1)
     cv2.polylines(opening, [np.round(np.asarray(mouth_contour)).astype(np.int32)], True, 1)
     reach = max(round(_TEETH_REACH_MM * px_per_mm), 1)
     teeth_region = region * (cv2.dilate(opening, _disc(reach)) > 0)
     if region.sum() < 20 or len(lip_points) < 12:
-        return out
+        return None
     kept = cv2.GaussianBlur(crop_image, (0, 0), max(0.8 * px_per_mm, 0.5))
     lab = cv2.cvtColor(kept, cv2.COLOR_RGB2LAB).astype(np.float32)
     # Her lip colour: the fitted lips' vertices also fall on teeth and on the dark of the
@@ -300,22 +309,84 @@ def lip_closure_map(
     # the shadows between and under her teeth, the dark of the cavity at the corners.
     inside = np.asarray(cv2.erode(opening, _disc(1)), np.float64) * region
     mouth = np.maximum(teeth, greyer * unlike_skin * inside)
+    return _PhotoMouth(
+        mouth=np.asarray(mouth, np.float64),
+        teeth_region=np.asarray(teeth_region, np.float64),
+        region=region,
+        distance=np.asarray(distance, np.float64),
+        kept=np.asarray(kept, np.uint8),
+        px_per_mm=float(px_per_mm),
+    )
+
+
+def photo_mouth_share(
+    crop_image: NDArray[np.uint8],
+    lip_contour: NDArray[np.floating],
+    mouth_contour: NDArray[np.floating],
+    lip_points: NDArray[np.floating],
+    px_per_mm: float,
+) -> NDArray[np.float32]:
+    """(S, S) float32 over the crop: the share of each pixel that shows her teeth or the
+    inside of her mouth (the shadows between her teeth), neither lip nor skin; 0 elsewhere
+    (arguments as :func:`lip_closure_map`)."""
+    found = _photo_mouth(crop_image, lip_contour, mouth_contour, lip_points, px_per_mm)
+    if found is None:
+        return np.zeros(crop_image.shape[:2], np.float32)
+    # Not her lips' colour, off the blend of enamel and lip at their edge (the rim of
+    # :func:`lip_closure_map`): a tooth the lip uncovers must not carry the lip's pink.
+    rim = max(round(_TEETH_RIM_MM * found.px_per_mm), 1)
+    unlike_lips = cv2.erode(_smooth(found.distance, *_LIP_DISTANCE).astype(np.float32), _disc(rim))
+    return (np.maximum(found.mouth, unlike_lips) * found.region).astype(np.float32)
+
+
+def lip_closure_map(
+    crop_image: NDArray[np.uint8],
+    lip_contour: NDArray[np.floating],
+    mouth_contour: NDArray[np.floating],
+    lip_points: NDArray[np.floating],
+    px_per_mm: float,
+) -> NDArray[np.float32]:
+    """(S, S, 4) float32 over the crop: channel 0 the share of a pixel that is not lip
+    (brighter than her lips and far from their colour: teeth; inside the fitted opening also
+    anything greyer than her lips: the shadows between her teeth), grown by
+    :data:`_TEETH_RIM_MM` over the blend of enamel and lip around them, inside her fitted
+    lips; channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour
+    elsewhere.
+
+    Args:
+        crop_image: (S, S, 3) the renderer's crop.
+        lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
+            expression); mouth_contour: (Q, 2) the fitted inner one. Teeth are looked for
+            within :data:`_TEETH_REACH_MM` of the mouth's opening and inside the lips grown by
+            1 mm (a highlight on the lower lip is bright and grey too, but further away).
+        lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
+            reference lip colour.
+        px_per_mm: the crop's scale at the face.
+    """
+    size = crop_image.shape[0]
+    out = np.zeros((size, size, 4), np.float32)
+    found = _photo_mouth(crop_image, lip_contour, mouth_contour, lip_points, px_per_mm)
+    if found is None:
+        return out
     # The rim of the teeth is a blend of enamel and lip (the photo's blur): left unreplaced,
     # a bright outline of her teeth is what the closed lips showed in their seam.
     rim = max(round(_TEETH_RIM_MM * px_per_mm), 1)
-    not_lip = cv2.dilate(mouth.astype(np.float32), _disc(rim)) * teeth_region
+    not_lip = cv2.dilate(found.mouth.astype(np.float32), _disc(rim)) * found.teeth_region
     # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
     # colour (not the commissures' dark, not the skin beyond the fitted edge).
-    lip_weight = (region * (1.0 - _smooth(distance, *_LIP_DISTANCE))).astype(np.float32)
+    lip_weight = (found.region * (1.0 - _smooth(found.distance, *_LIP_DISTANCE))).astype(np.float32)
     sigma = max(_LIP_FILL_MM * px_per_mm, 1.0)
     spread = cv2.GaussianBlur(lip_weight, (0, 0), sigma)
-    rgb = kept.astype(np.float32)
-    filled = np.asarray(
-        cv2.GaussianBlur(rgb * lip_weight[..., None], (0, 0), sigma), np.float32
-    ) / np.maximum(spread, 1e-4)[..., None]
+    rgb = found.kept.astype(np.float32)
+    filled = (
+        np.asarray(cv2.GaussianBlur(rgb * lip_weight[..., None], (0, 0), sigma), np.float32)
+        / np.maximum(spread, 1e-4)[..., None]
+    )
     lip_like = lip_weight > 0.5
-    median_rgb = np.median(rgb[lip_like], axis=0) if lip_like.sum() > 10 else np.median(
-        _bilinear(rgb, np.asarray(lip_points, np.float64)), axis=0
+    median_rgb = (
+        np.median(rgb[lip_like], axis=0)
+        if lip_like.sum() > 10
+        else np.median(_bilinear(rgb, np.asarray(lip_points, np.float64)), axis=0)
     )
     trust = np.clip(spread / 0.2, 0.0, 1.0)[..., None]
     out[..., 0] = not_lip
