@@ -37,6 +37,12 @@ class RenderConfig:
         texture_below_visibility: where the source saw a skin point less than this, its
             colour comes from the avatar's UV texture rather than the photo (grazing surfaces
             are still right in the photo; only the truly unseen need the texture).
+        texture_turn_facing: (low, high) how far a skin point must face the camera more than
+            in the photo (cosine of its normal to the view, over the photo's) before it takes
+            its share of the UV texture (``texture_below_visibility``): none below ``low``, all
+            of it above ``high``. At the photo's own pose the photo is right even where it saw
+            the skin edge-on (the texture there holds what covered it: her hair at the
+            temple); a turn towards that skin shows it better than the photo did.
         wrinkles: animated wrinkles (``engines.render.wrinkles``): skin folds the new
             expression adds to the photo's own (forehead lines, brow furrows, nasolabial
             folds, crow's feet, ...), baked once per avatar, a gain on the skin per frame.
@@ -72,6 +78,7 @@ class RenderConfig:
     shading_strength: float = 1.5
     pose_shading_strength: float = 1.0
     texture_below_visibility: float = 0.15
+    texture_turn_facing: tuple[float, float] = (0.05, 0.25)
     wrinkles: bool = True
     wrinkle_strength: float = 1.0
     unfold: bool = True
@@ -113,6 +120,12 @@ class RenderConfig:
             raise ValueError(f"matte_edge must be in [0, 0.1], got {self.matte_edge}")
         if not 0.0 < self.texture_below_visibility <= 1.0:
             raise ValueError("texture_below_visibility must be in (0, 1]")
+        turn_low, turn_high = self.texture_turn_facing
+        if not 0.0 <= turn_low < turn_high <= 2.0:
+            raise ValueError(
+                "texture_turn_facing must satisfy 0 <= low < high <= 2, "
+                f"got {self.texture_turn_facing}"
+            )
 
     @property
     def raster_size(self) -> int:

@@ -131,6 +131,8 @@ class RenderMesh:
         photo_weight: (Vr,) float32 1 = take the colour from the photo, 0 = synthetic/texture.
         colour: (Vr, 3) float32 synthetic colour (mouth interior, unseen eye).
         source_shade: (Vs, 3) float32 SH shading of the skin vertices in the source.
+        source_facing: (Vs,) float32 how far each skin vertex faces the camera in the source
+            (its normal's cosine to the view direction; 1 = straight at it, < 0 away).
         source_rotation: (3,) float64 fitted Euler angles.
         crop: the crop frame.
         depth_bias: (Vr,) float32 cm subtracted from a vertex's depth in the z-test, so that
@@ -169,6 +171,7 @@ class RenderMesh:
     photo_weight: NDArray[np.float32]
     colour: NDArray[np.float32]
     source_shade: NDArray[np.float32]
+    source_facing: NDArray[np.float32]
     sh_lighting: NDArray[np.float32]
     source_rotation: NDArray[np.float64]
     crop: CropFrame
@@ -974,7 +977,8 @@ def build_render_mesh(
     ).reshape(9, 3)
     normals = np.zeros((skin_stop, 3), np.float32)
     vertex_normals(source_vertices, skin_faces, normals)
-    source_shade = sh_shade((normals.astype(np.float64) @ rotation.T).astype(np.float32), lighting)
+    turned_normals = (normals.astype(np.float64) @ rotation.T).astype(np.float32)
+    source_shade = sh_shade(turned_normals, lighting)
     logger.debug(
         "render mesh: %d vertices, %d triangles, crop %.0f px at (%.0f, %.0f)",
         num_vertices,
@@ -998,6 +1002,7 @@ def build_render_mesh(
         photo_weight=photo_weight,
         colour=np.ascontiguousarray(colour),
         source_shade=source_shade,
+        source_facing=np.ascontiguousarray(turned_normals[:, 2]),
         sh_lighting=lighting,
         source_rotation=np.asarray(avatar.rotation, np.float64),
         crop=crop,

@@ -151,6 +151,33 @@ def _soft_limit(r: np.float32, low: np.float32, high: np.float32) -> np.float32:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
+def _turn_photo_weight(
+    index: NDArray[np.int32],
+    normals: NDArray[np.float32],
+    rotation: NDArray[np.float32],
+    source_facing: NDArray[np.float32],
+    static: NDArray[np.float32],
+    low: float,
+    high: float,
+    out: NDArray[np.float32],
+) -> None:
+    """Photo weight of the skin vertices ``index`` that take some UV texture (``static`` <
+    1), by how much more they face the camera than in the photo: ``static`` once they face it
+    by ``high`` more (cosine), 1 (the photo) up to ``low`` more, a smoothstep between."""
+    span = np.float32(max(high - low, 1e-6))
+    for k in range(index.shape[0]):
+        i = index[k]
+        facing = (
+            rotation[2, 0] * normals[i, 0]
+            + rotation[2, 1] * normals[i, 1]
+            + rotation[2, 2] * normals[i, 2]
+        )
+        t = min(max((facing - source_facing[i] - np.float32(low)) / span, 0.0), 1.0)
+        t = t * t * (3.0 - 2.0 * t)
+        out[i] = 1.0 - (1.0 - static[i]) * t
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _ratio_kernel(
     normals: NDArray[np.float32],
     rotation: NDArray[np.float32],
@@ -278,6 +305,12 @@ class AvatarRenderer:
         )
         self._texture = self._eyelids.texture
         self._photo_weight = mesh.photo_weight.copy()  # lids: lowered per frame by the blink
+        # Skin that takes some UV texture, outside the lids: its photo weight follows the turn.
+        skin_weight = mesh.photo_weight[: mesh.num_skin_vertices]
+        turning = np.flatnonzero(skin_weight < 0.999)
+        self._turn_index = np.ascontiguousarray(
+            np.setdiff1d(turning, self._eyelids.index), np.int32
+        )
         # Eyeball the photo saw under a lid: her eye's own colours where a lid opens wider.
         self._eye_fill = EyeFill.empty()
         self._static_colour = mesh.colour.copy()
@@ -506,8 +539,15 @@ class AvatarRenderer:
             fill.colour, self._points,
             1.0 / self._raster_scale, self._photo_weight, self._colour,
         )  # fmt: skip
-        if self.config.shading_transfer:
+        if self.config.shading_transfer or self._turn_index.size:
             vertex_normals(self._vertices, mesh.skin_faces, self._normals)
+        if self._turn_index.size:
+            turn_low, turn_high = self.config.texture_turn_facing
+            _turn_photo_weight(
+                self._turn_index, self._normals, rotation, mesh.source_facing,
+                mesh.photo_weight, turn_low, turn_high, self._photo_weight,
+            )  # fmt: skip
+        if self.config.shading_transfer:
             low, high = self.config.ratio_clip
             _ratio_kernel(
                 self._normals,
