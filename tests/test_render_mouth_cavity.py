@@ -166,6 +166,27 @@ def test_her_own_teeth_in_her_own_smile(renderer, astronaut_avatar, ict):
     assert mean < 15.0
 
 
+def test_teeth_a_grin_uncovers_are_as_light_as_her_own(renderer, ict):
+    """In a grin, the upper teeth the raised lip uncovers (synthetic) are about as light as
+    her own teeth beside them (from the photo): median luminance 0.77 of hers in the frame
+    (their own colour 201 against her 229 levels; before, the teeth fell into the mouth's
+    shadow by their own depth, and an incisor's face reaching back to the gum line came out
+    grey: 0.71, colour 155)."""
+    frame, _label = _render(renderer, ict, HAPPINESS)
+    tri = renderer.last_fragments.triangle
+    upper = np.where(tri >= 0, renderer.mesh.interior_surface[np.maximum(tri, 0)], 0) == 1
+    teeth = upper & (renderer.mesh.labels[np.maximum(tri, 0)] == LABEL_TEETH) & (tri >= 0)
+    gain = renderer._field[..., 2]  # the photo's share per raster pixel this frame
+    small = cv2.resize(frame, (tri.shape[1], tri.shape[0]), interpolation=cv2.INTER_AREA)
+    luminance = small.astype(np.float32) @ LUMA
+    synthetic = teeth & (gain < 0.3)
+    own = teeth & (gain > 0.9)
+    ratio = float(np.median(luminance[synthetic]) / np.median(luminance[own]))
+    print(f"uncovered teeth {int(synthetic.sum())} px, her own {int(own.sum())} px: {ratio:.2f}")
+    assert synthetic.sum() > 10 and own.sum() > 50
+    assert ratio > 0.74
+
+
 def test_switch_off_keeps_the_previous_palette(astronaut_avatar, ict):
     """``mouth_cavity=False`` draws the previous interior (the evaluation's A/B switch)."""
     on = AvatarRenderer(astronaut_avatar, ict, RenderConfig(size=256))

@@ -88,6 +88,10 @@ _LOWER_TEETH_SHADE = 0.8  # the lower row sits in the upper lip's and teeth's sh
 _GUM_NEAR_TEETH_CM = 0.4  # a gums_tongue vertex nearer a tooth than this is gum
 _PAPILLA_HEIGHT = 0.75  # labial gum below this share of the crowns' height is a papilla
 _PAPILLA_SHADE = 0.7  # a papilla takes the teeth's colour at this brightness
+# The upper teeth's light by their place on the dental arch (degrees from the front, seen
+# from the arch's back): incisors and canines within the first value in full light, fading to
+# the molars' shadow at the second.
+_ARCH_SHADOW_DEGREES = (25.0, 80.0)
 # How much of the per-frame cavity shading the teeth and papillae take: the upper row sits
 # at the lips in the light (a grin's teeth are the brightest part of the mouth), the lower
 # row behind the lower lip and under the upper teeth.
@@ -758,6 +762,13 @@ def _cavity_colours(
     depth = np.clip((z[t0:t1] - 5.0) / 5.8, 0.0, 1.0)[:, None]
     lambert = np.maximum(_part_normals(model, base, "teeth") @ _MOUTH_LIGHT, 0.0)[:, None]
     on_jaw = (np.linalg.norm(jaw_delta[t0:t1], axis=1) > _JAW_MOVES_CM)[:, None]
+    # The upper row's shadow by its place on the dental arch, not by the vertex's own depth:
+    # an incisor's labial face reaches 1.6 cm back to the gum line, and by depth the part a
+    # grin uncovers under the lip came out at half brightness, grey beside her own teeth.
+    teeth = base[t0:t1]
+    angle = np.degrees(np.arctan2(np.abs(teeth[:, 0]), teeth[:, 2] - float(teeth[:, 2].min())))
+    arch = (1.0 - _smoothstep(angle.astype(np.float32), *_ARCH_SHADOW_DEGREES))[:, None]
+    depth = np.where(on_jaw, depth, arch)
     lit = (0.1 + 0.9 * depth**2.5) * (0.75 + 0.25 * lambert)
     lit = np.where(on_jaw, _LOWER_TEETH_SHADE * lit, lit)
     colour[t0:t1] = palette.teeth * lit + palette.cavity * (1.0 - lit)
