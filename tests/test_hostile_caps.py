@@ -685,3 +685,28 @@ def test_sigterm_ends_serve_within_two_seconds_with_1001(tmp_path: Path) -> None
     assert process.returncode == 0
     assert "Traceback" not in log, log[-3000:]
     json.dumps(answer)
+
+
+def test_exit_leaves_a_busy_daemon_worker_behind_with_its_code() -> None:
+    """``facecast``'s exit (``server.cli.main.run``) does not wait for a daemon worker still
+    busy with an abandoned job, and does not finalize under it (a worker inside mediapipe made
+    the interpreter abort at exit: status -6, about one run in five of the SIGTERM test); it
+    exits with the command's code, its output flushed."""
+    script = (
+        "import threading, time, sys\n"
+        "from server.cli.main import _leave\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "print('served', flush=False)\n"
+        "_leave(3)\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.strip() == "served"
+    assert time.monotonic() - started < 10.0

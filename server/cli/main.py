@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 # Subcommand modules, in the order ``facecast --help`` lists them. A module that does not
 # exist yet is skipped, so that parts can land one by one.
@@ -65,5 +68,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# How long the process waits at exit for daemon worker threads to finish the job they were
+# given (a photo being calibrated when SIGTERM came) before it leaves without them.
+_DAEMON_GRACE_S = 0.2
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit with ``code``. A daemon worker thread still inside native code (mediapipe's
+    calibration of a photo abandoned at SIGTERM) can abort the interpreter's finalization
+    (exit status -6 instead of 0), so when one outlives a short grace the process flushes its
+    output and leaves without finalizing."""
+    busy = [t for t in threading.enumerate() if t.daemon and t.is_alive()]
+    for thread in busy:
+        thread.join(_DAEMON_GRACE_S / max(len(busy), 1))
+    if any(t.is_alive() for t in busy):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(code)
+
+
+def run() -> NoReturn:
+    """The ``facecast`` console script and ``python -m server.cli.main``: :func:`main`, then
+    exit with its code."""
+    _leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
