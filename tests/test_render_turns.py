@@ -90,8 +90,8 @@ def test_no_colour_step_on_the_mesh_outline(renderer, ict, case):
 def test_skin_seen_edge_on_keeps_the_photo_until_a_turn_shows_it(renderer, avatar, ict):
     """At the photo's own pose, skin the photo saw edge-on (the face's sides, its temples)
     is the photo, not the UV texture, whose texels there hold what covered that skin (hair):
-    on the astronaut's re-render the triangles that take some texture differ from the photo
-    by 3.7 levels on average (before, with the texture blended in at any pose: 5.4; on a
+    on the astronaut's re-render the triangles of skin seen edge-on differ from the photo by
+    4.3 levels on average (before, with the texture blended in at any pose: 5.7; on a
     webcam-sized portrait it drew a dotted dark line of hair down her temple). A turn
     towards that skin brings the texture back: at yaw 20° the vertices turned towards the
     camera by more than the blend's upper cosine take exactly their static share."""
@@ -100,7 +100,9 @@ def test_skin_seen_edge_on_keeps_the_photo_until_a_turn_shows_it(renderer, avata
     frame = renderer.render(avatar.expression, np.zeros(3, np.float32)).copy()
     mesh = renderer.mesh
     tri = renderer.last_fragments.triangle
-    textured = (mesh.labels == LABEL_SKIN) & (mesh.photo_weight[mesh.faces].min(1) < 0.999)
+    visibility = np.asarray(avatar.extra["vertex_visibility"], np.float32)[: len(mesh.base)]
+    grazing = visibility[mesh.faces].min(1) < renderer.config.texture_below_visibility
+    textured = (mesh.labels == LABEL_SKIN) & grazing
     pixels = (tri >= 0) & textured[np.maximum(tri, 0)]
     size = frame.shape[1::-1]
     pixels = cv2.resize(pixels.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
@@ -108,7 +110,7 @@ def test_skin_seen_edge_on_keeps_the_photo_until_a_turn_shows_it(renderer, avata
     mean = float(difference[pixels > 0].mean())
     print(f"textured skin: {int(pixels.sum())} px, mean difference {mean:.2f}")
     assert pixels.sum() > 1000
-    assert mean < 4.5
+    assert mean < 5.0
     # At the photo's pose every such vertex takes the photo fully.
     index = renderer._turn_index
     assert index.size > 100
