@@ -143,10 +143,10 @@ def _mouth_picture() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
-    from engines.render.unfold import lip_closure_map
+    from engines.render.unfold import lip_closure_map, photo_mouth
 
     image, contour, inner, lips = _mouth_picture()
-    lip_map = lip_closure_map(image, contour, inner, lips, px_per_mm=2.0)
+    lip_map = lip_closure_map(photo_mouth(image, contour, inner, lips, px_per_mm=2.0), 96)
     assert lip_map.shape == (96, 96, 4)
     assert lip_map[46:50, 32:64, 0].min() > 0.9  # the teeth
     assert lip_map[39:42, 35:60, 0].max() < 0.1  # the upper lip
@@ -160,13 +160,13 @@ def test_lip_closure_map_marks_her_teeth_and_not_her_lips_or_skin():
 def test_closed_lips_keep_no_outline_of_her_teeth():
     """The photo's blur makes a rim of enamel-and-lip around her teeth and grey shadows between
     them: closed over by the lips, none of it may stay brighter or greyer than her lips."""
-    from engines.render.unfold import lip_closure_map
+    from engines.render.unfold import lip_closure_map, photo_mouth
 
     image, contour, inner, lips = _mouth_picture()
     image[45:51, 36:39] = (70, 66, 64)  # the dark gaps between her teeth
     image[45:51, 57:60] = (70, 66, 64)
     blurred = cv2.GaussianBlur(image, (0, 0), 1.2)
-    lip_map = lip_closure_map(blurred, contour, inner, lips, px_per_mm=2.0)
+    lip_map = lip_closure_map(photo_mouth(blurred, contour, inner, lips, px_per_mm=2.0), 96)
     share = lip_map[..., :1]
     closed = blurred + share * (lip_map[..., 1:] - blurred)
     mouth = closed[42:54, 30:66].reshape(-1, 3)
@@ -178,11 +178,11 @@ def test_closed_lips_keep_no_outline_of_her_teeth():
 
 
 def test_a_grey_photo_gets_grey_lip_colour():
-    from engines.render.unfold import lip_closure_map
+    from engines.render.unfold import lip_closure_map, photo_mouth
 
     image, contour, inner, lips = _mouth_picture()
     grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    lip_map = lip_closure_map(grey, contour, inner, lips, px_per_mm=2.0)
+    lip_map = lip_closure_map(photo_mouth(grey, contour, inner, lips, px_per_mm=2.0), 96)
     assert lip_map[46:50, 32:64, 0].min() > 0.9  # brighter than her lips: still found
     colour = lip_map[..., 1:]
     assert np.abs(colour - colour[..., :1]).max() < 1.0

@@ -49,8 +49,10 @@ from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
 from engines.render.shader import FIELD_CHANNELS, feather_mouth, opening_light, shade_fragments
 from engines.render.teeth import PhotoInterior, photo_interior
 from engines.render.unfold import (
+    PhotoMouth,
     lip_closure_map,
     lip_triangles,
+    photo_mouth,
     photo_mouth_share,
     pixels_per_mm,
 )
@@ -375,20 +377,25 @@ class AvatarRenderer:
         self._lip_triangles: NDArray[np.bool_] | None = None
         self._lip_activation = -1  # index of the lip map's activation in the wrinkle field
         self._lip_crop_box: tuple[int, int, int, int] | None = None  # the map's support
-        if self.wrinkles is not None and "unfold_lips" in self.wrinkles.names:
-            self._lip_activation = self.wrinkles.names.index("unfold_lips")
-            self._lip_triangles = lip_triangles(
-                mesh.faces, mesh.labels == LABEL_SKIN, mesh.base, model
-            )
-            lip_vertices = np.unique(mesh.faces[self._lip_triangles])
+        # Her lips, teeth and mouth in the photo's pixels: for the lip map here and her own
+        # teeth below (teeth.py), found once.
+        closing_lips = self.wrinkles is not None and "unfold_lips" in self.wrinkles.names
+        found_mouth: PhotoMouth | None = None
+        if closing_lips or np.any(mesh.interior_surface):
+            lips = lip_triangles(mesh.faces, mesh.labels == LABEL_SKIN, mesh.base, model)
             lm = np.asarray(model.landmarks_68)
-            self._lip_map = lip_closure_map(
+            found_mouth = photo_mouth(
                 self.crop_image,
                 mesh.source_position[lm[48:60]],
                 mesh.source_position[lm[60:68]],
-                mesh.source_position[lip_vertices],
+                mesh.source_position[np.unique(mesh.faces[lips])],
                 pixels_per_mm(mesh.base, mesh.source_position, model),
             )
+            if closing_lips:
+                self._lip_triangles = lips
+        if self.wrinkles is not None and closing_lips:
+            self._lip_activation = self.wrinkles.names.index("unfold_lips")
+            self._lip_map = lip_closure_map(found_mouth, self.crop_image.shape[0])
             rows, cols = np.nonzero(self._lip_map[..., 0] > 0.0)
             if rows.size:
                 self._lip_crop_box = (rows.min(), rows.max() + 1, cols.min(), cols.max() + 1)
@@ -417,7 +424,8 @@ class AvatarRenderer:
                 )  # fmt: skip
                 self._static_colour[self._eye_fill.index] = self._eye_fill.colour
             if np.any(mesh.interior_surface):
-                self._photo_interior = self._build_photo_interior(model, source_triangle)
+                share = photo_mouth_share(found_mouth, self.crop_image.shape[0])
+                self._photo_interior = photo_interior(share, source_triangle, mesh.interior_surface)
 
     def _source_raster(self) -> tuple[NDArray[np.float32], NDArray[np.int32], float]:
         """(Vr, 2) projected vertices in crop pixels, (R, R) the raster's triangles and the
@@ -431,21 +439,6 @@ class AvatarRenderer:
             light = opening_light(fragments, self.mesh.labels, self._group_box[self._mouth_group])
         self.last_fragments = None
         return np.ascontiguousarray(projected, np.float32), fragments.triangle.copy(), light
-
-    def _build_photo_interior(
-        self, model: FaceModelData, source_triangle: NDArray[np.int32]
-    ) -> PhotoInterior:
-        mesh = self.mesh
-        lm = np.asarray(model.landmarks_68)
-        lips = lip_triangles(mesh.faces, mesh.labels == LABEL_SKIN, mesh.base, model)
-        share = photo_mouth_share(
-            self.crop_image,
-            mesh.source_position[lm[48:60]],
-            mesh.source_position[lm[60:68]],
-            mesh.source_position[np.unique(mesh.faces[lips])],
-            pixels_per_mm(mesh.base, mesh.source_position, model),
-        )
-        return photo_interior(share, source_triangle, mesh.interior_surface)
 
     @property
     def size(self) -> int:

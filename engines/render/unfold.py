@@ -40,10 +40,12 @@ from engines.face_model.ict import FaceModelData
 __all__ = [
     "FLATTEN_REGION_MM",
     "LIP_DRIVERS",
+    "PhotoMouth",
     "flatten_gain",
     "lip_cleanup_gain",
     "lip_closure_map",
     "lip_triangles",
+    "photo_mouth",
     "photo_mouth_share",
     "pixels_per_mm",
 ]
@@ -228,8 +230,10 @@ def lip_triangles(
 
 
 @dataclass(frozen=True)
-class _PhotoMouth:
-    """What the photo shows around her fitted lips, per crop pixel ((S, S) float64 each).
+class PhotoMouth:
+    """What the photo shows around her fitted lips, per crop pixel ((S, S) float64 each),
+    found once per avatar (:func:`photo_mouth`) for :func:`lip_closure_map` and
+    :func:`photo_mouth_share`.
 
     Attributes:
         mouth: share of the pixel that is her teeth or the inside of her mouth (brighter than
@@ -239,6 +243,7 @@ class _PhotoMouth:
         region: 1 within the fitted lips grown by 1 mm.
         distance: Lab distance (lightness at half weight) from her lips' colour.
         kept: (S, S, 3) the crop blurred at 0.8 mm, uint8.
+        lip_points: (N, 2) crop pixels of the fitted lip surface.
         px_per_mm: the crop's scale at the face.
     """
 
@@ -247,18 +252,30 @@ class _PhotoMouth:
     region: NDArray[np.float64]
     distance: NDArray[np.float64]
     kept: NDArray[np.uint8]
+    lip_points: NDArray[np.float64]
     px_per_mm: float
 
 
-def _photo_mouth(
+def photo_mouth(
     crop_image: NDArray[np.uint8],
     lip_contour: NDArray[np.floating],
     mouth_contour: NDArray[np.floating],
     lip_points: NDArray[np.floating],
     px_per_mm: float,
-) -> _PhotoMouth | None:
-    """Her teeth and mouth interior in the photo's pixels (see :func:`lip_closure_map` for
-    the arguments); None when the fitted lips cover too little of the crop to tell."""
+) -> PhotoMouth | None:
+    """Her teeth and mouth interior in the photo's pixels; None when the fitted lips cover
+    too little of the crop to tell.
+
+    Args:
+        crop_image: (S, S, 3) the renderer's crop.
+        lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
+            expression); mouth_contour: (Q, 2) the fitted inner one. Teeth are looked for
+            within :data:`_TEETH_REACH_MM` of the mouth's opening and inside the lips grown by
+            1 mm (a highlight on the lower lip is bright and grey too, but further away).
+        lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
+            reference lip colour.
+        px_per_mm: the crop's scale at the face.
+    """
     size = crop_image.shape[0]
     polygon = np.asarray(lip_contour, np.float64)
     filled_polygon = np.zeros((size, size), np.uint8)
@@ -309,29 +326,23 @@ def _photo_mouth(
     # the shadows between and under her teeth, the dark of the cavity at the corners.
     inside = np.asarray(cv2.erode(opening, _disc(1)), np.float64) * region
     mouth = np.maximum(teeth, greyer * unlike_skin * inside)
-    return _PhotoMouth(
+    return PhotoMouth(
         mouth=np.asarray(mouth, np.float64),
         teeth_region=np.asarray(teeth_region, np.float64),
         region=region,
         distance=np.asarray(distance, np.float64),
         kept=np.asarray(kept, np.uint8),
+        lip_points=np.asarray(lip_points, np.float64),
         px_per_mm=float(px_per_mm),
     )
 
 
-def photo_mouth_share(
-    crop_image: NDArray[np.uint8],
-    lip_contour: NDArray[np.floating],
-    mouth_contour: NDArray[np.floating],
-    lip_points: NDArray[np.floating],
-    px_per_mm: float,
-) -> NDArray[np.float32]:
-    """(S, S) float32 over the crop: the share of each pixel that shows her teeth or the
-    inside of her mouth (the shadows between her teeth), neither lip nor skin; 0 elsewhere
-    (arguments as :func:`lip_closure_map`)."""
-    found = _photo_mouth(crop_image, lip_contour, mouth_contour, lip_points, px_per_mm)
+def photo_mouth_share(found: PhotoMouth | None, size: int) -> NDArray[np.float32]:
+    """(S, S) float32 over the crop (``size`` S): the share of each pixel that shows her
+    teeth or the inside of her mouth (the shadows between her teeth), neither lip nor skin;
+    0 elsewhere, and everywhere when ``found`` is None."""
     if found is None:
-        return np.zeros(crop_image.shape[:2], np.float32)
+        return np.zeros((size, size), np.float32)
     # Not her lips' colour, off the blend of enamel and lip at their edge (the rim of
     # :func:`lip_closure_map`): a tooth the lip uncovers must not carry the lip's pink.
     rim = max(round(_TEETH_RIM_MM * found.px_per_mm), 1)
@@ -339,43 +350,24 @@ def photo_mouth_share(
     return (np.maximum(found.mouth, unlike_lips) * found.region).astype(np.float32)
 
 
-def lip_closure_map(
-    crop_image: NDArray[np.uint8],
-    lip_contour: NDArray[np.floating],
-    mouth_contour: NDArray[np.floating],
-    lip_points: NDArray[np.floating],
-    px_per_mm: float,
-) -> NDArray[np.float32]:
-    """(S, S, 4) float32 over the crop: channel 0 the share of a pixel that is not lip
-    (brighter than her lips and far from their colour: teeth; inside the fitted opening also
-    anything greyer than her lips: the shadows between her teeth), grown by
+def lip_closure_map(found: PhotoMouth | None, size: int) -> NDArray[np.float32]:
+    """(S, S, 4) float32 over the crop (``size`` S): channel 0 the share of a pixel that is
+    not lip (brighter than her lips and far from their colour: teeth; inside the fitted
+    opening also anything greyer than her lips: the shadows between her teeth), grown by
     :data:`_TEETH_RIM_MM` over the blend of enamel and lip around them, inside her fitted
     lips; channels 1-3 her lip colour around it (RGB, 0-255); 0 / the median lip colour
-    elsewhere.
-
-    Args:
-        crop_image: (S, S, 3) the renderer's crop.
-        lip_contour: (P, 2) the fitted outer lip contour in crop pixels (at the photo's own
-            expression); mouth_contour: (Q, 2) the fitted inner one. Teeth are looked for
-            within :data:`_TEETH_REACH_MM` of the mouth's opening and inside the lips grown by
-            1 mm (a highlight on the lower lip is bright and grey too, but further away).
-        lip_points: (N, 2) crop pixels of the fitted lip surface (its vertices), for the
-            reference lip colour.
-        px_per_mm: the crop's scale at the face.
-    """
-    size = crop_image.shape[0]
+    elsewhere. All 0 when ``found`` (:func:`photo_mouth`) is None."""
     out = np.zeros((size, size, 4), np.float32)
-    found = _photo_mouth(crop_image, lip_contour, mouth_contour, lip_points, px_per_mm)
     if found is None:
         return out
     # The rim of the teeth is a blend of enamel and lip (the photo's blur): left unreplaced,
     # a bright outline of her teeth is what the closed lips showed in their seam.
-    rim = max(round(_TEETH_RIM_MM * px_per_mm), 1)
+    rim = max(round(_TEETH_RIM_MM * found.px_per_mm), 1)
     not_lip = cv2.dilate(found.mouth.astype(np.float32), _disc(rim)) * found.teeth_region
     # Her lip colour around each pixel: a normalized blur of the pixels close to her lips'
     # colour (not the commissures' dark, not the skin beyond the fitted edge).
     lip_weight = (found.region * (1.0 - _smooth(found.distance, *_LIP_DISTANCE))).astype(np.float32)
-    sigma = max(_LIP_FILL_MM * px_per_mm, 1.0)
+    sigma = max(_LIP_FILL_MM * found.px_per_mm, 1.0)
     spread = cv2.GaussianBlur(lip_weight, (0, 0), sigma)
     rgb = found.kept.astype(np.float32)
     filled = (
@@ -386,7 +378,7 @@ def lip_closure_map(
     median_rgb = (
         np.median(rgb[lip_like], axis=0)
         if lip_like.sum() > 10
-        else np.median(_bilinear(rgb, np.asarray(lip_points, np.float64)), axis=0)
+        else np.median(_bilinear(rgb, found.lip_points), axis=0)
     )
     trust = np.clip(spread / 0.2, 0.0, 1.0)[..., None]
     out[..., 0] = not_lip
