@@ -21,11 +21,16 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
-__all__ = ["DaemonThreadExecutor"]
+__all__ = ["DaemonThreadExecutor", "WorkerThread"]
 
 T = TypeVar("T")
 
 _Job = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+class WorkerThread(threading.Thread):
+    """A daemon thread of a :class:`DaemonThreadExecutor` (the process's exit looks for them:
+    ``server.cli.main.run``)."""
 
 
 class DaemonThreadExecutor(Executor):
@@ -53,7 +58,7 @@ class DaemonThreadExecutor(Executor):
             future: Future[T] = Future()
             self._jobs.put((future, fn, args, kwargs))
             if len(self._threads) < self._workers:
-                thread = threading.Thread(
+                thread = WorkerThread(
                     target=self._run, name=f"{self._name}-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)

@@ -693,9 +693,10 @@ def test_exit_leaves_a_busy_daemon_worker_behind_with_its_code() -> None:
     the interpreter abort at exit: status -6, about one run in five of the SIGTERM test); it
     exits with the command's code, its output flushed."""
     script = (
-        "import threading, time, sys\n"
+        "import time\n"
         "from server.cli.main import _leave\n"
-        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "from server.jobs import WorkerThread\n"
+        "WorkerThread(target=time.sleep, args=(30,), daemon=True).start()\n"
         "print('served', flush=False)\n"
         "_leave(3)\n"
     )

@@ -74,11 +74,13 @@ _DAEMON_GRACE_S = 0.2
 
 
 def _leave(code: int) -> NoReturn:
-    """Exit with ``code``. A daemon worker thread still inside native code (mediapipe's
-    calibration of a photo abandoned at SIGTERM) can abort the interpreter's finalization
-    (exit status -6 instead of 0), so when one outlives a short grace the process flushes its
-    output and leaves without finalizing."""
-    busy = [t for t in threading.enumerate() if t.daemon and t.is_alive()]
+    """Exit with ``code``. A server worker thread (``server.jobs.WorkerThread``, daemon) still
+    inside native code (mediapipe's calibration of a photo abandoned at SIGTERM) can abort the
+    interpreter's finalization (exit status -6 instead of 0), so when one outlives a short
+    grace the process flushes its output and leaves without finalizing."""
+    from server.jobs import WorkerThread
+
+    busy = [t for t in threading.enumerate() if isinstance(t, WorkerThread) and t.is_alive()]
     for thread in busy:
         thread.join(_DAEMON_GRACE_S / max(len(busy), 1))
     if any(t.is_alive() for t in busy):
