@@ -62,6 +62,10 @@ class RenderConfig:
             disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
             photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
             plain warp of the photo there.
+        rigid_brows: the brow raises (AU1, AU2) move the photo's brow hair as one piece, as
+            the skin just above it moves (``engines.render.brows``), instead of stretching
+            whatever part of it lies on the mesh's unrolling lid crease; False = ICT's own
+            displacement there.
         matte_edge: softness of the matte's edge where the mesh outline bounds it
             (``AvatarRenderer.matte``: the OBS overlay's key), as a fraction of ``size``.
     """
@@ -84,6 +88,7 @@ class RenderConfig:
     unfold: bool = True
     mouth_cavity: bool = True
     eye_fill: bool = True
+    rigid_brows: bool = True
     matte_edge: float = 0.006
 
     def __post_init__(self) -> None:

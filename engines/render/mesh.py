@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from engines.avatar import Avatar
 from engines.face_model.camera import euler_to_matrix
 from engines.face_model.ict import FaceModelData
+from engines.render.brows import BROW_CONTOURS, BROW_RAISE_SHAPES, rigid_brow_raises
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError
 
@@ -422,6 +423,53 @@ def _fill_unseen_positions(
     rhs = -(laplacian[unknown][:, known] @ positions[known].astype(np.float64))
     system = system + 1e-6 * identity(len(unknown), format="csr")
     positions[unknown] = np.asarray(spsolve(system.tocsc(), rhs), np.float32).reshape(-1, 2)
+
+
+# A vertex the photo saw at least this well is one whose pixels are its own (brows).
+_SEEN_FRONT = 0.5
+
+
+def _rigid_brows(
+    model: FaceModelData,
+    avatar: Avatar,
+    crop: CropFrame,
+    base: NDArray[np.float32],
+    basis: NDArray[np.float32],
+    source_position: NDArray[np.float32],
+    visibility: NDArray[np.float32],
+    num_skin: int,
+    skin_faces: NDArray[np.int32],
+) -> None:
+    """The brow raises move the photo's brow hair as one piece (``brows.rigid_brow_raises``),
+    in place on ``basis`` (E, Vr, 3) and ``base`` (Vr, 3)."""
+    landmarks = np.asarray(avatar.landmarks, np.float64)
+    if landmarks.ndim != 2 or landmarks.shape[0] <= max(max(c) for b in BROW_CONTOURS for c in b):
+        return
+    in_crop = np.stack(
+        [
+            (landmarks[:, 0] - crop.origin_u) * crop.zoom - 0.5,
+            (landmarks[:, 1] - crop.origin_w) * crop.zoom - 0.5,
+        ],
+        1,
+    ).astype(np.float32)
+    shapes = [model.expression_index(n) for n in BROW_RAISE_SHAPES if n in model.expression_names]
+    f0, f1 = model.vertex_ranges["face"]
+    candidates = np.arange(f0, min(f1, num_skin))
+    candidates = candidates[visibility[candidates] >= _SEEN_FRONT]
+    px_per_mm = float(avatar.camera.scale) * crop.zoom / 10.0
+    face = np.arange(f0, min(f1, num_skin))
+    before = basis[shapes].copy()
+    moved, lid = rigid_brow_raises(
+        basis, shapes, source_position, candidates, face, skin_faces, in_crop, crop.size,
+        px_per_mm,
+    )  # fmt: skip
+    # At the photo's own expression the mesh stays the fitted one (its re-render, and the
+    # visibility calibration measured, are unchanged): the base takes back what the photo's
+    # own brow raise now moves differently.
+    own = avatar.expression.astype(np.float32)[shapes]
+    base -= np.tensordot(own, basis[shapes] - before, 1)
+    logger.debug("rigid brows: %d vertices take the brow's move, %d lid vertices its stretch",
+                 moved, lid)  # fmt: skip
 
 
 # Neutral-mesh heights (cm) between which the neck turns from the body's pose to the head's
@@ -845,7 +893,6 @@ def build_render_mesh(
         )
     basis = model.expression_basis[:, :num_vertices].astype(np.float32)
     _bring_teeth_forward(model, base, basis)
-    indptr, index, value = _sparse_basis(basis)
 
     faces_list, labels_list, cull_list, uv_list = [], [], [], []
     part_of_face: list[str] = []
@@ -866,21 +913,24 @@ def build_render_mesh(
     triangle_uv = np.ascontiguousarray(np.concatenate(uv_list), np.float32)
 
     group, opening_index, opening_indptr = _openings(model, faces, part_of_face)
-    skin_stop = max(model.vertex_ranges[p][1] for p in _SKIN_VERTEX_PARTS)
     skin_faces = np.ascontiguousarray(faces[np.isin(labels, (LABEL_SKIN, LABEL_HEAD))])
 
     # The source: its own expression and pose, projected into the crop.
-    source_vertices = (base + np.tensordot(avatar.expression.astype(np.float32), basis, 1)).astype(
-        np.float32
-    )
     rotation = euler_to_matrix(*(float(a) for a in avatar.rotation))
-    rotated = source_vertices.astype(np.float64) @ rotation.T
     cam = avatar.camera
-    u = cam.scale * rotated[:, 0] + cam.tu
-    w = -cam.scale * rotated[:, 1] + cam.tw
-    source_position = np.stack(
-        [(u - crop.origin_u) * crop.zoom - 0.5, (w - crop.origin_w) * crop.zoom - 0.5], 1
-    ).astype(np.float32)
+
+    def project(
+        expression_basis: NDArray[np.float32],
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float64], NDArray[np.float64]]:
+        """(vertices (Vr, 3), crop positions (Vr, 2), source u, w (Vr,)) at her own expression."""
+        vertices = base + np.tensordot(avatar.expression.astype(np.float32), expression_basis, 1)
+        rotated = vertices.astype(np.float64) @ rotation.T
+        u = cam.scale * rotated[:, 0] + cam.tu
+        w = -cam.scale * rotated[:, 1] + cam.tw
+        position = np.stack(
+            [(u - crop.origin_u) * crop.zoom - 0.5, (w - crop.origin_w) * crop.zoom - 0.5], 1
+        )
+        return vertices.astype(np.float32), position.astype(np.float32), u, w
 
     visibility = np.asarray(
         avatar.extra.get("vertex_visibility", np.ones(model.num_vertices, np.float32)), np.float32
@@ -888,6 +938,21 @@ def build_render_mesh(
     if visibility.shape[0] < num_vertices:
         raise AvatarMismatchError("vertex_visibility is shorter than the face model")
     visibility = visibility[:num_vertices]
+    skin_stop = max(model.vertex_ranges[p][1] for p in _SKIN_VERTEX_PARTS)
+    if config.rigid_brows:
+        _rigid_brows(
+            model,
+            avatar,
+            crop,
+            base,
+            basis,
+            project(basis)[1],
+            visibility,
+            skin_stop,
+            skin_faces,
+        )
+    source_vertices, source_position, u, w = project(basis)
+    indptr, index, value = _sparse_basis(basis)
     # Skin beyond the photo's edge (a frame cut off below the chin) is unseen only because the
     # photo ends there: its own projection lands on the crop's replicated border, which is
     # what the background around it shows too. It keeps that projection (a re-render is the
