@@ -11,12 +11,13 @@ Brow hair sits on the thick skin over the brow ridge, pulled by the frontalis fr
 moves as a unit and does not stretch (the skin below it, the upper lid, does). So, once per
 avatar, every skin vertex that the photo shows under her brow hair (the region between the
 brow's upper and lower contours of the detected landmarks, grown by the blur of its edge)
-takes, for the brow-raise shapes, the displacement of the skin just above the brow in its
-own column: the brow keeps its shape and height. The stretch moves below it, onto her lid:
-the skin the photo shows between the brow and the upper lid's margin takes the harmonic
-interpolation (graph Laplacian over the skin) of the moves around it (the rigid brow above,
-the margin and the skin beside the eye as ICT moves them), so the lid stretches evenly
-instead of unrolling at wherever the mesh's crease landed on the photo.
+takes, for the brow-raise shapes, the move of the brow's own most-moving skin in its column
+(not the crease's): the brow keeps its shape and height. The stretch moves below it, onto
+her lid: the skin the photo shows between the brow and the top of the lid's pretarsal skin
+(the tarsal plate, lashes and liner, which do not stretch) takes the harmonic interpolation
+(graph Laplacian over the skin) of the moves around it (the rigid brow above, the pretarsal
+skin and the skin beside the eye as ICT moves them), so the lid stretches evenly instead of
+unrolling wherever the mesh's crease landed on the photo.
 Only the raises: a lowered brow (AU4) bunches and is drawn together, it does not stretch.
 """
 
@@ -116,8 +117,7 @@ def rigid_brow_raises(
     size: int,
     px_per_mm: float,
 ) -> tuple[int, int]:
-    """Give the photo's brow hair the move of the skin above it and let her lid take the
-    stretch, in place.
+    """Move the photo's brow hair as one piece and let her lid take the stretch, in place.
 
     Args:
         basis: (E, V, 3) float32 expression basis of the rendered vertices (modified).
