@@ -204,4 +204,39 @@ def test_switch_off_keeps_the_previous_palette(astronaut_avatar, ict):
     mouth = cv2.resize((label >= LABEL_SOCKET).astype(np.uint8) * (label <= LABEL_TEETH),
                        (256, 256), interpolation=cv2.INTER_NEAREST)  # fmt: skip
     same &= cv2.dilate(mouth, np.ones((9, 9), np.uint8)) == 0
-    assert np.array_equal(frame_on[same], frame_off[same])
+    # Only the coarse extension of the warp (which hair and background follow) carries the
+    # interior's own warp beyond it: with her teeth taken from the photo only where the
+    # photo showed them, the two modes' teeth take the lips' warp at different pixels, and a
+    # few hundred pixels elsewhere move by a rounding level or two.
+    far = np.abs(frame_on[same].astype(int) - frame_off[same].astype(int))
+    assert far.max() <= 2 and far.mean() < 0.05
+
+
+def test_teeth_the_calibration_saw_take_no_lip_colour_in_a_new_grin(astronaut_avatar, ict):
+    """A webcam calibration of a toothy smile read her shown teeth as lips rolled in
+    (mouthRollUpper 0.58) and saw every tooth; the teeth then took the photo at their source
+    positions in any expression, and in a grin (no roll: the lip back over them) those
+    sources are her lip: pink teeth, the "red papillae" seen in the browser. The same fit
+    on the astronaut (her own expression with mouthRollUpper 0.6, all teeth seen): pink
+    pixels inside the grin's teeth (2 px in from their edge) 100 of 456 before, now 18. Away
+    from her own mouth the teeth take the photo only where the photo showed teeth there."""
+    import dataclasses
+
+    visibility = np.array(astronaut_avatar.extra["vertex_visibility"], np.float32, copy=True)
+    visibility[slice(*ict.vertex_ranges["teeth"])] = 1.0
+    own = np.array(astronaut_avatar.expression, np.float32, copy=True)
+    own[ict.expression_index("mouthRollUpper")] = 0.6
+    rolled = dataclasses.replace(
+        astronaut_avatar,
+        expression=own,
+        extra={**astronaut_avatar.extra, "vertex_visibility": visibility},
+    )
+    renderer = AvatarRenderer(rolled, ict, RenderConfig(size=512))
+    frame, label = _render(renderer, ict, {"mouthSmile": 1.0, "jawOpen": 0.3})
+    teeth = cv2.erode((label == LABEL_TEETH).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    rgb = frame.astype(np.float32)
+    pink = (rgb[..., 0] > rgb[..., 1] + 30) & (rgb[..., 0] > rgb[..., 2] + 20)
+    count = int((pink & teeth).sum())
+    print(f"pink teeth pixels: {count} of {int(teeth.sum())}")
+    assert teeth.sum() > 200
+    assert count <= 0.08 * teeth.sum()

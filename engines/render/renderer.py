@@ -37,7 +37,9 @@ from engines.render.eyelids import (
 )
 from engines.render.matte import MatteBuilder
 from engines.render.mesh import (
+    LABEL_GUMS,
     LABEL_SKIN,
+    LABEL_SOCKET,
     LABEL_TEETH,
     RenderMesh,
     build_render_mesh,
@@ -65,6 +67,11 @@ logger = logging.getLogger(__name__)
 # A blendshape weight that moves no vertex further than this (cm; ~1/25 output pixel at the
 # usual zoom) is not blended.
 _NEGLIGIBLE_CM = 0.002
+# The interior's vertices take the photo by their calibrated visibility at the photo's own
+# mouth (its re-render is the photo) and not once a mouth or jaw shape has moved this far from
+# it: a tooth whose source the photo showed as lip drew her lip's pink on it (a webcam grin's
+# "red papillae").
+_MOUTH_DEPARTURE = (0.02, 0.15)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
@@ -412,6 +419,18 @@ class AvatarRenderer:
             crop_person_matte(avatar, self.crop), cfg.size, cfg.matte_edge * cfg.size
         )
         self._coeffs = np.zeros(self.num_expressions, np.float32)
+        # Once the mouth leaves the photo's own, the interior takes the photo only where the
+        # photo showed that surface (the share map, with the cavity), not by its vertices'
+        # visibility (with or without the cavity, so that switch changes the mouth only).
+        interior = np.isin(mesh.labels, (LABEL_TEETH, LABEL_GUMS, LABEL_SOCKET))
+        self._interior_vertices = np.unique(mesh.faces[interior]).astype(np.int32)
+        self._interior_vertices = self._interior_vertices[
+            self._interior_vertices >= mesh.num_skin_vertices
+        ]
+        names = model.expression_names
+        self._mouth_shapes = np.array(
+            [k for k, n in enumerate(names) if n.startswith(("mouth", "jaw"))], np.int64
+        )
         # Her own teeth where the photo showed them (teeth.py): None without the cavity.
         self._photo_interior: PhotoInterior | None = None
         self._photo_light = 1.0  # the light of the photo's own mouth opening (shader.py)
@@ -426,6 +445,18 @@ class AvatarRenderer:
             if np.any(mesh.interior_surface):
                 share = photo_mouth_share(found_mouth, self.crop_image.shape[0])
                 self._photo_interior = photo_interior(share, source_triangle, mesh.interior_surface)
+
+    def _mouth_departure(self, coeffs: NDArray[np.float32]) -> float:
+        """0 at the photo's own mouth, 1 once a mouth or jaw shape has left it by
+        ``_MOUTH_DEPARTURE[1]`` (a smoothstep between the two)."""
+        if self._mouth_shapes.size == 0:
+            return 0.0
+        change = float(
+            np.abs(coeffs[self._mouth_shapes] - self.source_expression[self._mouth_shapes]).max()
+        )
+        low, high = _MOUTH_DEPARTURE
+        t = min(max((change - low) / (high - low), 0.0), 1.0)
+        return t * t * (3.0 - 2.0 * t)
 
     def _source_raster(self) -> tuple[NDArray[np.float32], NDArray[np.int32], float]:
         """(Vr, 2) projected vertices in crop pixels, (R, R) the raster's triangles and the
@@ -532,6 +563,10 @@ class AvatarRenderer:
             fill.colour, self._points,
             1.0 / self._raster_scale, self._photo_weight, self._colour,
         )  # fmt: skip
+        if self._interior_vertices.size:
+            self._photo_weight[self._interior_vertices] = mesh.photo_weight[
+                self._interior_vertices
+            ] * np.float32(1.0 - self._mouth_departure(coeffs))
         if self.config.shading_transfer or self._turn_index.size:
             vertex_normals(self._vertices, mesh.skin_faces, self._normals)
         if self._turn_index.size:
