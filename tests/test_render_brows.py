@@ -13,7 +13,7 @@ import pytest
 
 from engines.render import AvatarRenderer, RenderConfig
 from engines.render.brows import BROW_RAISE_SHAPES, brow_hair_mask
-from engines.render.mesh import LABEL_SKIN, crop_source
+from engines.render.mesh import LABEL_SKIN, crop_source, to_crop
 
 ZERO_POSE = np.zeros(3, np.float32)
 
@@ -42,11 +42,7 @@ def brow_setup(astronaut_avatar, ict):
         for on in (False, True)
     }
     crop, _ = crop_source(astronaut_avatar, RenderConfig(size=512))
-    points = np.asarray(astronaut_avatar.landmarks, np.float64)
-    in_crop = np.stack(
-        [(points[:, 0] - crop.origin_u) * crop.zoom - 0.5,
-         (points[:, 1] - crop.origin_w) * crop.zoom - 0.5], 1,
-    ).astype(np.float32)  # fmt: skip
+    in_crop = to_crop(astronaut_avatar.landmarks, crop)
     mask = brow_hair_mask(in_crop, 512, float(astronaut_avatar.camera.scale) * crop.zoom / 10.0)
     own = np.asarray(astronaut_avatar.expression, np.float32)
     raised = own.copy()

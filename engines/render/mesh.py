@@ -36,6 +36,7 @@ __all__ = [
     "crop_person_matte",
     "crop_source",
     "sh_shade",
+    "to_crop",
     "vertex_normals",
 ]
 
@@ -258,6 +259,18 @@ def _face_box(avatar: Avatar) -> tuple[float, float, float]:
     return float(centre[0]), float(centre[1]), extent
 
 
+def to_crop(points: NDArray[np.floating], frame: CropFrame) -> NDArray[np.float32]:
+    """(N, 2) source-frame pixel coordinates (landmarks) in the crop's index coordinates."""
+    points = np.asarray(points, np.float64)
+    return np.stack(
+        [
+            (points[:, 0] - frame.origin_u) * frame.zoom - 0.5,
+            (points[:, 1] - frame.origin_w) * frame.zoom - 0.5,
+        ],
+        1,
+    ).astype(np.float32)
+
+
 def _crop_matrix(frame: CropFrame) -> NDArray[np.float64]:
     """(2, 3) affine map from crop index coordinates to source index coordinates."""
     # crop index j (centre j + 0.5) <- source continuous (j + 0.5) / zoom + origin, index - 0.5
@@ -445,13 +458,7 @@ def _rigid_brows(
     landmarks = np.asarray(avatar.landmarks, np.float64)
     if landmarks.ndim != 2 or landmarks.shape[0] <= max(max(c) for b in BROW_CONTOURS for c in b):
         return
-    in_crop = np.stack(
-        [
-            (landmarks[:, 0] - crop.origin_u) * crop.zoom - 0.5,
-            (landmarks[:, 1] - crop.origin_w) * crop.zoom - 0.5,
-        ],
-        1,
-    ).astype(np.float32)
+    in_crop = to_crop(landmarks, crop)
     shapes = [model.expression_index(n) for n in BROW_RAISE_SHAPES if n in model.expression_names]
     f0, f1 = model.vertex_ranges["face"]
     candidates = np.arange(f0, min(f1, num_skin))
