@@ -62,10 +62,11 @@ class RenderConfig:
             disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
             photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
             plain warp of the photo there.
-        rigid_brows: the brow raises (AU1, AU2) move the photo's brow hair as one piece, as
-            the skin just above it moves (``engines.render.brows``), instead of stretching
-            whatever part of it lies on the mesh's unrolling lid crease; False = ICT's own
-            displacement there.
+        rigid_brows: the brow raises (AU1, AU2) move the photo's brow hair as one piece (as
+            the brow's own most-moving skin in its column) and the lid between it and its
+            pretarsal skin stretches evenly (``engines.render.brows``), instead of stretching
+            whatever part of the hair lies on the mesh's unrolling lid crease; False = ICT's
+            own displacement there.
         matte_edge: softness of the matte's edge where the mesh outline bounds it
             (``AvatarRenderer.matte``: the OBS overlay's key), as a fraction of ``size``.
     """
