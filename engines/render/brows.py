@@ -29,6 +29,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from engines.render.laplacian import harmonic_fill
+
 __all__ = [
     "BROW_CONTOURS",
     "BROW_RAISE_SHAPES",
@@ -164,7 +166,13 @@ def rigid_brow_raises(
         basis[e, brow] = np.einsum("bk,bkc->bc", share, basis[e, brow][leaders])
     lid = _lid_skin(source_position, np.setdiff1d(face, brow), contours, px_per_mm)
     if len(lid):
-        _harmonic_fill(basis, shapes, lid, skin_faces)
+        # All raises at once: (V, 3 x shapes), the lid's vertices interpolated.
+        moves = np.concatenate([basis[e] for e in shapes], axis=1)
+        unknown = np.zeros(len(moves), bool)
+        unknown[lid] = True
+        harmonic_fill(moves, unknown, skin_faces)
+        for k, e in enumerate(shapes):
+            basis[e] = moves[:, 3 * k : 3 * k + 3]
     return len(brow), len(lid)
 
 
@@ -185,37 +193,3 @@ def _lid_skin(
         top_y = _column_top(margin, points[:, 0]) - _PRETARSAL_MM * px_per_mm
         chosen |= inside & (points[:, 1] > brow_y) & (points[:, 1] < top_y)
     return free[chosen]
-
-
-def _harmonic_fill(
-    basis: NDArray[np.float32],
-    shapes: Sequence[int],
-    unknown: NDArray[np.int64],
-    skin_faces: NDArray[np.int32],
-) -> None:
-    """Replace the moves of ``unknown`` vertices under ``shapes`` by the harmonic
-    interpolation of their neighbours' (graph Laplacian over ``skin_faces``), in place."""
-    from scipy.sparse import coo_matrix, diags
-    from scipy.sparse.linalg import splu
-
-    count = int(max(skin_faces.max() + 1, unknown.max() + 1))
-    edges = np.concatenate([skin_faces[:, [0, 1]], skin_faces[:, [1, 2]], skin_faces[:, [2, 0]]])
-    edges = np.concatenate([edges, edges[:, ::-1]]).astype(np.int64)
-    adjacency = coo_matrix(
-        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(count, count)
-    ).tocsr()
-    adjacency.data[:] = 1.0
-    degree = np.asarray(adjacency.sum(1)).ravel()
-    unknown = unknown[degree[unknown] > 0]
-    if len(unknown) == 0:
-        return
-    is_unknown = np.zeros(count, bool)
-    is_unknown[unknown] = True
-    known = np.flatnonzero(~is_unknown & (degree > 0))
-    rows = adjacency[unknown]
-    system = diags(degree[unknown] + 1e-6, format="csr") - rows[:, unknown]
-    solver = splu(system.tocsc())
-    coupling = rows[:, known]
-    for e in shapes:
-        rhs = coupling @ basis[e, known].astype(np.float64)
-        basis[e, unknown] = solver.solve(rhs).astype(np.float32)

@@ -21,6 +21,7 @@ from engines.face_model.ict import FaceModelData
 from engines.render.brows import BROW_CONTOURS, BROW_RAISE_SHAPES, rigid_brow_raises
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError
+from engines.render.laplacian import harmonic_fill
 
 __all__ = [
     "LABEL_EYE",
@@ -411,31 +412,7 @@ def _fill_unseen_positions(
 ) -> None:
     """Replace the positions (V, 2) of unseen skin vertices (< ``num_skin``) in place by the
     harmonic interpolation (graph Laplacian over ``faces``) of the seen ones."""
-    from scipy.sparse import coo_matrix, identity
-    from scipy.sparse.linalg import spsolve
-
-    unseen = np.zeros(num_skin, bool)
-    unseen[:] = visibility[:num_skin] < seen_above
-    if not unseen.any() or unseen.all():
-        return
-    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    edges = np.concatenate([edges, edges[:, ::-1]])
-    adjacency = coo_matrix(
-        (np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(num_skin, num_skin)
-    ).tocsr()
-    adjacency.data[:] = 1.0
-    degree = np.asarray(adjacency.sum(1)).ravel()
-    unknown = np.flatnonzero(unseen & (degree > 0))
-    known = np.flatnonzero(~unseen)
-    if len(unknown) == 0:
-        return
-    laplacian = (-adjacency).tolil()
-    laplacian.setdiag(degree)
-    laplacian = laplacian.tocsr()
-    system = laplacian[unknown][:, unknown]
-    rhs = -(laplacian[unknown][:, known] @ positions[known].astype(np.float64))
-    system = system + 1e-6 * identity(len(unknown), format="csr")
-    positions[unknown] = np.asarray(spsolve(system.tocsc(), rhs), np.float32).reshape(-1, 2)
+    harmonic_fill(positions[:num_skin], visibility[:num_skin] < seen_above, faces)
 
 
 # A vertex the photo saw at least this well is one whose pixels are its own (brows).
