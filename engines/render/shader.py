@@ -72,6 +72,16 @@ def _interior(triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: 
     return g >= 0 and labels[g] >= LABEL_SOCKET
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mouth_label(triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: int) -> int:
+    """The label of the pixel's triangle where it shows the mouth's interior (socket, gums,
+    tongue, teeth), else 0."""
+    f = triangle[r, c]
+    if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
+        return int(labels[f])
+    return 0
+
+
 @numba.njit(cache=True, nogil=True)
 def _isolated(triangle: NDArray[np.int32], labels: NDArray[np.int8], row: int, col: int) -> bool:
     """True for a crack of the skin one pixel wide: fewer than 2 of the pixel's 4 neighbours
@@ -429,8 +439,7 @@ def _interior_key(
     key = np.zeros((row1 - row0, col1 - col0), np.int8)
     for r in range(row1 - row0):
         for c in range(col1 - col0):
-            f = triangle[row0 + r, col0 + c]
-            if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
+            if _mouth_label(triangle, labels, row0 + r, col0 + c) != 0:
                 key[r, c] = 1
     return key
 
@@ -458,11 +467,11 @@ def _feather_mouth_kernel(
     key = np.zeros((rows, cols), np.int8)
     for r in range(rows):
         for c in range(cols):
-            f = triangle[row0 + r, col0 + c]
-            if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
+            label = _mouth_label(triangle, labels, row0 + r, col0 + c)
+            if label != 0:
                 if field[row0 + r, col0 + c, 2] < 0.5:
                     synthetic[r, c] = True
-                    key[r, c] = labels[f]
+                    key[r, c] = label
                 else:
                     key[r, c] = LABEL_TEETH + 1
     # 1. Synthetic pixels take the warp of the photo-driven pixels beside them (two rings
