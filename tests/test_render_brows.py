@@ -72,16 +72,21 @@ def test_her_own_expression_is_unchanged(brow_setup):
     assert np.abs(moved - renderers[False].render(raised, ZERO_POSE)).max() > 20
 
 
-def test_no_brow_landmarks_leave_ict_shapes(astronaut_avatar, ict):
-    """A face whose brow landmarks are missing (NaN) renders with ICT's own brow raises."""
+@pytest.mark.parametrize("missing", ["nan", "short"])
+def test_no_brow_landmarks_leave_ict_shapes(astronaut_avatar, ict, missing):
+    """A face whose brow landmarks are missing (NaN, or a landmark set too short to hold the
+    brows and lids) renders with ICT's own brow raises."""
     import dataclasses
 
     from engines.render.brows import BROW_CONTOURS
 
     landmarks = np.array(astronaut_avatar.landmarks, np.float32, copy=True)
-    for contour in BROW_CONTOURS:
-        for points in contour:
-            landmarks[list(points)] = np.nan
+    if missing == "nan":
+        for contour in BROW_CONTOURS:
+            for points in contour:
+                landmarks[list(points)] = np.nan
+    else:
+        landmarks = landmarks[:400]  # the brows' indices, not the left lid's (up to 466)
     avatar = dataclasses.replace(astronaut_avatar, landmarks=landmarks)
     own = np.asarray(avatar.expression, np.float32)
     raised = own.copy()

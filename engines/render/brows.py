@@ -34,6 +34,7 @@ from engines.render.laplacian import harmonic_fill
 __all__ = [
     "BROW_CONTOURS",
     "BROW_RAISE_SHAPES",
+    "LANDMARKS_NEEDED",
     "UPPER_LIDS",
     "brow_hair_mask",
     "rigid_brow_raises",
@@ -51,6 +52,10 @@ BROW_CONTOURS: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...] = (
 UPPER_LIDS: tuple[tuple[int, ...], ...] = (
     (133, 173, 157, 158, 159, 160, 161, 246, 33),
     (362, 398, 384, 385, 386, 387, 388, 466, 263),
+)
+# Landmarks a face needs for the brows (every index above, plus one).
+LANDMARKS_NEEDED = 1 + max(
+    max(max(max(c) for c in pair) for pair in BROW_CONTOURS), max(max(lid) for lid in UPPER_LIDS)
 )
 BROW_RAISE_SHAPES = ("browInnerUp_L", "browInnerUp_R", "browOuterUp_L", "browOuterUp_R")
 _GROW_MM = 1.5  # the brow's hair region: the contours grown by this (they run inside the

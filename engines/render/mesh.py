@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from engines.avatar import Avatar
 from engines.face_model.camera import euler_to_matrix
 from engines.face_model.ict import FaceModelData
-from engines.render.brows import BROW_CONTOURS, BROW_RAISE_SHAPES, rigid_brow_raises
+from engines.render.brows import BROW_RAISE_SHAPES, LANDMARKS_NEEDED, rigid_brow_raises
 from engines.render.config import RenderConfig
 from engines.render.exceptions import AvatarMismatchError
 from engines.render.laplacian import harmonic_fill
@@ -433,15 +433,14 @@ def _rigid_brows(
     """The brow raises move the photo's brow hair as one piece (``brows.rigid_brow_raises``),
     in place on ``basis`` (E, Vr, 3) and ``base`` (Vr, 3)."""
     landmarks = np.asarray(avatar.landmarks, np.float64)
-    if landmarks.ndim != 2 or landmarks.shape[0] <= max(max(c) for b in BROW_CONTOURS for c in b):
+    if landmarks.ndim != 2 or landmarks.shape[0] < LANDMARKS_NEEDED:
         return
     in_crop = to_crop(landmarks, crop)
     shapes = [model.expression_index(n) for n in BROW_RAISE_SHAPES if n in model.expression_names]
     f0, f1 = model.vertex_ranges["face"]
-    candidates = np.arange(f0, min(f1, num_skin))
-    candidates = candidates[visibility[candidates] >= _SEEN_FRONT]
-    px_per_mm = float(avatar.camera.scale) * crop.zoom / 10.0
     face = np.arange(f0, min(f1, num_skin))
+    candidates = face[visibility[face] >= _SEEN_FRONT]
+    px_per_mm = float(avatar.camera.scale) * crop.zoom / 10.0
     before = basis[shapes].copy()
     moved, lid = rigid_brow_raises(
         basis, shapes, source_position, candidates, face, skin_faces, in_crop, crop.size,
