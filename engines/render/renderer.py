@@ -422,11 +422,10 @@ class AvatarRenderer:
         # Once the mouth leaves the photo's own, the interior takes the photo only where the
         # photo showed that surface (the share map, with the cavity), not by its vertices'
         # visibility (with or without the cavity, so that switch changes the mouth only).
-        interior = np.isin(mesh.labels, (LABEL_TEETH, LABEL_GUMS, LABEL_SOCKET))
-        self._interior_vertices = np.unique(mesh.faces[interior]).astype(np.int32)
-        self._interior_vertices = self._interior_vertices[
-            self._interior_vertices >= mesh.num_skin_vertices
-        ]
+        interior = np.unique(
+            mesh.faces[np.isin(mesh.labels, (LABEL_TEETH, LABEL_GUMS, LABEL_SOCKET))]
+        )
+        self._interior_vertices = interior[interior >= mesh.num_skin_vertices].astype(np.int32)
         names = model.expression_names
         self._mouth_shapes = np.array(
             [k for k, n in enumerate(names) if n.startswith(("mouth", "jaw"))], np.int64
