@@ -23,6 +23,7 @@ from calibration.correspondence import (
     face_oval_landmarks,
     load_correspondence,
 )
+from calibration.coupling import SMILE_CHEEK_RAISE, Coupling, assign_implied_shapes
 from calibration.exceptions import NoFaceError
 from calibration.fit import FitConfig, FitResult, LandmarkFitter
 from calibration.landmarks import DetectedFace, LandmarkDetector, LandmarkDetectorConfig
@@ -66,6 +67,9 @@ class CalibrationConfig:
         person_matte: also segment the person (face, hair, neck, shoulders) from the
             background (``extra["person_matte"]``, mediapipe selfie segmentation, ~10 ms);
             the renderer keys the background out with it (the OBS overlay).
+        implied_shapes: ``(driver, follower, weight)``: after the fit, each follower takes
+            ``weight × driver`` on top of its own and the identity is re-solved
+            (``calibration.coupling``; default: a smile's cheek raise). ``()``: off.
     """
 
     detector: LandmarkDetectorConfig = field(default_factory=LandmarkDetectorConfig)
@@ -74,6 +78,7 @@ class CalibrationConfig:
     max_side: int = 2048
     min_face_px: float = 24.0
     person_matte: bool = True
+    implied_shapes: tuple[Coupling, ...] = SMILE_CHEEK_RAISE
 
     def __post_init__(self) -> None:
         if self.max_side < 64:
@@ -212,6 +217,15 @@ class Calibrator:
         with threadpool_limits(limits=1, user_api="blas"):
             return self.fitter.fit_frames([f.points for f in faces])
 
+    def _with_implied_shapes(
+        self, faces: Sequence[DetectedFace], fits: Sequence[FitResult]
+    ) -> list[FitResult]:
+        """``fits`` of ``faces`` with ``config.implied_shapes`` moved from the identity into
+        the expressions (:func:`calibration.coupling.assign_implied_shapes`)."""
+        return assign_implied_shapes(
+            self.fitter, [f.points for f in faces], fits, self.config.implied_shapes
+        )
+
     def _support_faces(self, frames: Sequence[NDArray[Any]]) -> list[DetectedFace]:
         """The largest face of up to MAX_SUPPORT_FRAMES frames, evenly spaced."""
         if len(frames) == 0:
@@ -259,7 +273,9 @@ class Calibrator:
         support = self._support_faces(support_frames)
         timings["support_detect_ms"] = (time.perf_counter() - tick) * 1e3
         tick = time.perf_counter()
-        fit = self.fit_frames([face, *support])[0] if support else self.fit(face)
+        frames = [face, *support]
+        fits = self.fit_frames(frames) if support else [self.fit(face)]
+        fit = self._with_implied_shapes(frames, fits)[0]
         timings["fit_ms"] = (time.perf_counter() - tick) * 1e3
         tick = time.perf_counter()
         vertices = fitted_vertices(self.model, fit.identity, fit.expression)

@@ -302,10 +302,14 @@ class LandmarkFitter:
         self._basis_lcn = np.ascontiguousarray(basis.transpose(1, 2, 0))  # (L, 3, N)
         self.base_weights = correspondence.weights.astype(np.float64)
         self.outline = np.array(outline_order, np.int64)
-        costs = np.ones(model.num_expressions)
-        for name, cost in self.config.expression_costs.items():
-            costs[model.expression_index(name)] = cost
-        self.expression_costs = costs
+        self.expression_costs = self._costs(self.config)
+
+    def _costs(self, config: FitConfig) -> NDArray[np.float64]:
+        """(E,) the L1 multipliers m_e of ``config.expression_costs`` (1 for unlisted shapes)."""
+        costs = np.ones(self.model.num_expressions)
+        for name, cost in config.expression_costs.items():
+            costs[self.model.expression_index(name)] = cost
+        return costs
 
     def with_config(self, config: FitConfig) -> LandmarkFitter:
         """A fitter sharing this one's basis rows, with other solver settings (same K)."""
@@ -313,6 +317,7 @@ class LandmarkFitter:
             raise ValueError("with_config cannot change num_identity (the basis rows depend on it)")
         clone = copy.copy(self)
         clone.config = config
+        clone.expression_costs = self._costs(config)
         return clone
 
     def with_fixed_identity(self, identity: NDArray[np.floating]) -> LandmarkFitter:

@@ -52,8 +52,10 @@ def test_astronaut_fit_quality(astronaut_result, ict):
 
 def test_neutral_is_same_face(astronaut_result, calibrator, ict):
     """Zero expression keeps her identity: at the fitted pose, the expression-free face still
-    matches her eyes, brows and nose (parts a smile barely moves) better than the generic
-    head does, while the mouth corners move by a smile's worth."""
+    matches her brows and nose (parts a smile barely moves) better than the generic head
+    does (mean error 0.71 of the generic's), while the mouth corners move by a smile's worth.
+    Not her eyes: her smile's cheek raise narrows them from below, and it is the
+    expression's (calibration.coupling), so her neutral eyes open wider than the photo's."""
     import mediapipe as mp
 
     from calibration.calibrator import fitted_vertices
@@ -64,8 +66,7 @@ def test_neutral_is_same_face(astronaut_result, calibrator, ict):
     zero = np.zeros(53, np.float32)
     mesh = mp.solutions.face_mesh
     parts = set()
-    for edges in (mesh.FACEMESH_LEFT_EYE, mesh.FACEMESH_RIGHT_EYE, mesh.FACEMESH_NOSE,
-                  mesh.FACEMESH_LEFT_EYEBROW, mesh.FACEMESH_RIGHT_EYEBROW):  # fmt: skip
+    for edges in (mesh.FACEMESH_NOSE, mesh.FACEMESH_LEFT_EYEBROW, mesh.FACEMESH_RIGHT_EYEBROW):
         parts |= {i for edge in edges for i in edge}
     stable = np.array(sorted(parts))
     detected = avatar.landmarks[stable]

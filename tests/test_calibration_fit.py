@@ -144,3 +144,17 @@ def test_shared_identity_over_frames_beats_one_frame(ict, table, observable, rng
             offset = np.tensordot(coeffs - identity, fitter.identity_rows, axes=1)  # (L, 3) cm
             errors.append(float(np.sqrt((offset**2).sum(-1).mean())))
     assert np.mean(shared_errors) < 0.95 * np.mean(single_errors)
+
+
+def test_with_config_takes_the_new_costs(ict, table):
+    """``with_config`` shares the basis rows but not the L1 multipliers of the old config."""
+    import dataclasses
+
+    fitter = LandmarkFitter(ict, table, FitConfig(), ())
+    index = ict.expression_index("cheekSquint_L")
+    assert fitter.expression_costs[index] == 2.0
+    cheaper = dataclasses.replace(fitter.config, expression_costs={"cheekSquint_L": 0.1})
+    clone = fitter.with_config(cheaper)
+    assert clone.expression_costs[index] == pytest.approx(0.1)
+    assert clone.expression_costs[ict.expression_index("cheekPuff_L")] == 1.0
+    assert fitter.expression_costs[index] == 2.0  # the original is untouched

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from calibration.coupling import SMILE_CHEEK_RAISE
 from server.cli.main import main
 
 DRIVEN = ("jawOpen", "browInnerUp_L", "browInnerUp_R", "mouthSmile_L")
@@ -26,7 +27,13 @@ def performance(ict, astronaut_avatar):
     known[:, names.index("jawOpen")] = 0.1 + 0.45 * phase
     known[:, names.index("browInnerUp_L")] = 0.7 * phase
     known[:, names.index("browInnerUp_R")] = 0.7 * phase
-    known[:, names.index("mouthSmile_L")] = np.linspace(0.95, 0.35, FRAMES)
+    smile, cheek = names.index("mouthSmile_L"), names.index("cheekSquint_L")
+    own_smile = known[0, smile]
+    known[:, smile] = np.linspace(0.95, 0.35, FRAMES)
+    # her fitted smile carries its cheek raise (calibration.coupling): a smile that fades
+    # takes it along, as a person's does
+    weight = dict(((d, f), w) for d, f, w in SMILE_CHEEK_RAISE)[("mouthSmile_L", "cheekSquint_L")]
+    known[:, cheek] = np.clip(known[:, cheek] + weight * (known[:, smile] - own_smile), 0.0, 1.0)
     frames = [np.array(renderer.render(e, np.zeros(3, np.float32)), copy=True) for e in known]
     return known, frames
 
