@@ -50,6 +50,7 @@ from engines.render.unfold import (
     FLATTEN_REGION_MM,
     LIP_DRIVERS,
     flatten_gain,
+    fold_skin,
     lip_cleanup_gain,
     pixels_per_mm,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "WrinkleField",
     "WrinkleSpec",
     "build_wrinkles",
+    "fold_anchors",
     "wrinkle_specs",
 ]
 
@@ -98,12 +100,22 @@ class WrinkleSpec:
         drivers: expression shape name -> weight of its ramped increase in the activation.
         height: ``height(x_mm, y_mm, anchors, side) -> (N,)`` fold height in units of
             ``_DEPTH_MM`` (negative = valley), ``x`` lateral (model +x) and ``y`` up, mm.
+        region: where the photo's *own* fold may lie, for its removal map (same signature,
+            > 0 inside); None: the support of ``height``.
     """
 
     name: str
     side: int
     drivers: dict[str, float]
     height: HeightFunction
+    region: HeightFunction | None = None
+
+
+def fold_anchors(base: NDArray[np.float32], model: FaceModelData) -> Anchors:
+    """The folds' anchors of the identity's ``base`` (Vr, 3) cm: ``"lm"`` (68, 2) the
+    Multi-PIE landmarks' (x, y) and ``"midline"`` (2,) the nose bridge's mean, in mm."""
+    landmarks = base[model.landmarks_68].astype(np.float64)[:, :2] * 10.0
+    return {"lm": landmarks, "midline": landmarks[27:31].mean(0)}
 
 
 def _gauss(d: NDArray, sigma: float) -> NDArray:
@@ -189,21 +201,53 @@ def _curve_distance(
     return offset, along
 
 
-def _nasolabial(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
-    """mouthSmile: the nasolabial fold from above the nose wing to beside the mouth corner,
-    bowed outwards, with the cheek bulging over it on the lateral side."""
-    xs = _lateral(x, anchors, side)
+def _nasolabial_curve(
+    anchors: Anchors, side: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """(start, control, end) of the nasolabial fold's Bezier in side-lateral mm: from above
+    the nose wing to beside and below the mouth corner, bowed outwards."""
     mid = anchors["midline"][0]
     wing = _landmark(anchors, 31, 35, side)
     corner = _landmark(anchors, 48, 54, side)
     start = np.array([abs(wing[0] - mid) + 6.0, wing[1] + 2.0])
     end = np.array([abs(corner[0] - mid) + 8.0, corner[1] - 11.0])
-    control = 0.5 * (start + end) + np.array([4.0, 0.0])
+    return start, 0.5 * (start + end) + np.array([4.0, 0.0]), end
+
+
+def _nasolabial_span(y: NDArray, start: NDArray, end: NDArray) -> NDArray:
+    return _step(y, end[1] - 3.0, end[1] + 4.0) * (1.0 - _step(y, start[1] - 2.0, start[1] + 3.0))
+
+
+def _nasolabial(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
+    """mouthSmile: the nasolabial fold from above the nose wing to beside the mouth corner,
+    bowed outwards, with the cheek bulging over it on the lateral side."""
+    xs = _lateral(x, anchors, side)
+    start, control, end = _nasolabial_curve(anchors, side)
     offset, along = _curve_distance(xs, y, start, control, end)
-    span = _step(y, end[1] - 3.0, end[1] + 4.0) * (1.0 - _step(y, start[1] - 2.0, start[1] + 3.0))
+    span = _nasolabial_span(y, start, end)
     depth = 0.75 + 0.25 * np.sin(np.pi * along)
     h = -0.8 * depth * _gauss(offset, 2.0) + 0.75 * _gauss(offset - 7.0, 4.5) * _step(offset, 0, 3)
     return h * span * (xs > 0)
+
+
+def _nasolabial_region(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
+    """Where a photo's own nasolabial fold may lie: the band from 1 mm outside the line nose
+    wing -> mouth corner out to the drawn fold's lateral edge, over the fold's height. The
+    drawn fold is where a smile *adds* one; a photo's own fold lies nearer the lips (on the
+    astronaut the removal over the drawn fold's support left her fold, just medial to it, as
+    an orange line beside the mouth)."""
+    xs = _lateral(x, anchors, side)
+    mid = anchors["midline"][0]
+    wing = _landmark(anchors, 31, 35, side)
+    corner = _landmark(anchors, 48, 54, side)
+    start, control, end = _nasolabial_curve(anchors, side)
+    offset, _ = _curve_distance(xs, y, start, control, end)
+    inner_top = abs(wing[0] - mid) + 1.0
+    inner_bottom = abs(corner[0] - mid) + 1.0
+    t = np.clip((y - start[1]) / (end[1] - start[1]), 0.0, 1.0)
+    inner = inner_top + t * (inner_bottom - inner_top)
+    band = _step(xs - inner, 0.0, 1.5) * (1.0 - _step(offset, 4.0, 6.0))
+    return band * _nasolabial_span(y, start, end) * (xs > 0)
 
 
 def _cheek(x: NDArray, y: NDArray, anchors: Anchors, side: int) -> NDArray:
@@ -311,7 +355,7 @@ def wrinkle_specs() -> tuple[WrinkleSpec, ...]:
             WrinkleSpec(
                 f"nasolabial_{tag}", side,
                 {f"mouthSmile_{tag}": 1.0, f"cheekSquint_{tag}": 0.4, f"noseSneer_{tag}": 0.4},
-                _nasolabial,
+                _nasolabial, _nasolabial_region,
             ),
             WrinkleSpec(
                 f"cheek_{tag}", side, {f"cheekSquint_{tag}": 1.0, f"mouthSmile_{tag}": 0.5}, _cheek
@@ -584,10 +628,7 @@ def build_wrinkles(
     vertex_normals(base[v_start:v_stop], np.ascontiguousarray(tris - v_start), normals)
     normal = np.einsum("nk,nkd->nd", bary, normals[corners - v_start].astype(np.float64))
     normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
-    anchors: Anchors = {
-        "lm": base[model.landmarks_68].astype(np.float64)[:, :2] * 10.0,
-    }
-    anchors["midline"] = anchors["lm"][27:31].mean(0)
+    anchors = fold_anchors(base, model)
     # 2. Light: camera-space normals of the surface and of the surface tilted by each fold.
     rotation = euler_to_matrix(*(float(a) for a in source_rotation))
     grey = np.asarray(sh_lighting, np.float64).reshape(9, 3).sum(1)
@@ -641,12 +682,14 @@ def build_wrinkles(
         texel_weight = np.einsum("nk,nk->n", bary, photo_weight[corners].astype(np.float64))
         scale = pixels_per_mm(base, source_position, model)
         flatten = flatten_gain(crop_image, skin, texel_source, scale)
-        gate = texel_skin * facing * _step(texel_weight, 0.8, 0.95)
+        fold_texel_skin = _sample(fold_skin(skin, scale), texel_source)
+        gate = fold_texel_skin * facing * _step(texel_weight, 0.8, 0.95)
         sigma = FLATTEN_REGION_MM * size / _UV_MM
         regions = []
         for spec in specs:
             support = np.zeros((size, size), np.float32)
-            support[rows, cols] = np.abs(spec.height(x, y, anchors, spec.side))
+            region_of = spec.region or spec.height
+            support[rows, cols] = np.abs(region_of(x, y, anchors, spec.side))
             blurred = cv2.GaussianBlur(support, (0, 0), sigma)
             regions.append(_step(blurred[rows, cols].astype(np.float64), 0.01, 0.06))
         # Overlapping regions share a texel (their weights sum to at most the largest one):
@@ -680,6 +723,8 @@ def build_wrinkles(
 # cheekSquint 0.8 (with her full smile) refits at 0.00-0.16 (L1 1 to 0), so a photo's raised
 # cheeks and crow's feet come with its smile's reading, never with its own. A fold map that
 # removes them is driven by the smile's fall as much as a fall of cheekSquint would drive it.
+# (Since session 12 the calibration gives a smile its cheek raise, calibration/coupling.py,
+# so both fall together; this still serves avatars calibrated without it.)
 _UNREAD_SHAPES: dict[str, str] = {"cheekSquint": "mouthSmile"}
 
 
