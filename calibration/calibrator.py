@@ -221,10 +221,15 @@ class Calibrator:
         self, faces: Sequence[DetectedFace], fits: Sequence[FitResult]
     ) -> list[FitResult]:
         """``fits`` of ``faces`` with ``config.implied_shapes`` moved from the identity into
-        the expressions (:func:`calibration.coupling.assign_implied_shapes`)."""
-        return assign_implied_shapes(
-            self.fitter, [f.points for f in faces], fits, self.config.implied_shapes
-        )
+        the expressions (:func:`calibration.coupling.assign_implied_shapes`; single-threaded
+        BLAS like the fit)."""
+        points = [f.points for f in faces]
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return assign_implied_shapes(self.fitter, points, fits, self.config.implied_shapes)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return assign_implied_shapes(self.fitter, points, fits, self.config.implied_shapes)
 
     def _support_faces(self, frames: Sequence[NDArray[Any]]) -> list[DetectedFace]:
         """The largest face of up to MAX_SUPPORT_FRAMES frames, evenly spaced."""
