@@ -255,3 +255,43 @@ def test_shut_lid_on_a_grey_photo_is_textured_grey_skin(grey_renderer, ict):
     print(f"shut lid / skin high-pass std {ratio:.2f}, channel spread {spread:.2f}")
     assert ratio >= 0.6, f"the shut lid is a flat patch: high-pass std ratio {ratio:.2f}"
     assert spread < 2.0
+
+
+def _eye_box_field():
+    """A 20x20 raster: skin around an eyeball opening (rows 8-13, cols 5-14) whose own warp
+    points 30 px away; photo share 1 everywhere."""
+    from types import SimpleNamespace
+
+    from engines.render.mesh import LABEL_SKIN
+
+    triangle = np.zeros((20, 20), np.int32)
+    triangle[8:14, 5:15] = 1
+    labels = np.array([LABEL_SKIN, LABEL_EYE], np.int8)
+    field = np.zeros((20, 20, 8), np.float32)
+    field[..., 2] = 1.0
+    field[8:14, 5:15, 0] = 30.0
+    box = np.array([5, 8, 14, 13], np.float32)
+    return SimpleNamespace(triangle=triangle), labels, field, box
+
+
+def test_the_eyeball_a_lid_uncovers_takes_the_lids_warp():
+    """Eye fill pixels (photo share < 0.5) next to the lid take the lid's warp, so the
+    upsampling between them samples the lid, not the photo's lash line (the raised lid's
+    edge drawn as a dotted dark line); the photo's own eyeball keeps its warp."""
+    from engines.render.shader import feather_eye
+
+    fragments, labels, field, box = _eye_box_field()
+    field[8:10, 5:15, 2] = 0.0  # the band a raised upper lid uncovers: eye fill
+    feather_eye(fragments, labels, box, field)
+    assert np.abs(field[8, 6:14, 0]).max() < 1.0  # was 30: now the lid's (0)
+    assert np.abs(field[12:14, 6:14, 0] - 30.0).max() < 1e-6  # her own eye, untouched
+
+
+def test_a_lid_over_the_photos_own_eye_is_left_as_the_photo_draws_it():
+    """No eye fill in the box (a blink, a squint): the feathering changes nothing."""
+    from engines.render.shader import feather_eye
+
+    fragments, labels, field, box = _eye_box_field()
+    before = field.copy()
+    feather_eye(fragments, labels, box, field)
+    np.testing.assert_array_equal(field, before)

@@ -37,6 +37,7 @@ from engines.render.eyelids import (
 )
 from engines.render.matte import MatteBuilder
 from engines.render.mesh import (
+    LABEL_EYE,
     LABEL_GUMS,
     LABEL_SKIN,
     LABEL_SOCKET,
@@ -48,7 +49,13 @@ from engines.render.mesh import (
     vertex_normals,
 )
 from engines.render.rasterizer import Fragments, RasterBuffers, rasterize
-from engines.render.shader import FIELD_CHANNELS, feather_mouth, opening_light, shade_fragments
+from engines.render.shader import (
+    FIELD_CHANNELS,
+    feather_eye,
+    feather_mouth,
+    opening_light,
+    shade_fragments,
+)
 from engines.render.teeth import PhotoInterior, photo_interior
 from engines.render.unfold import (
     PhotoMouth,
@@ -349,6 +356,9 @@ class AvatarRenderer:
         # The opening group of the mouth interior (0: no mouth opening found, no feather).
         teeth_group = mesh.group[mesh.labels == LABEL_TEETH]
         self._mouth_group = int(teeth_group[0]) if teeth_group.size else 0
+        # The eyes' opening groups (their lid / eyeball edge is feathered like the lips').
+        eye_groups = np.unique(mesh.group[mesh.labels == LABEL_EYE])
+        self._eye_groups = tuple(int(g) for g in eye_groups if g > 0 and g != self._mouth_group)
         # Largest vertex move (cm) of each shape at weight 1: a shape whose weight moves no
         # vertex by more than _NEGLIGIBLE_CM is skipped (predicted coefficients are rarely 0).
         self._shape_reach = np.array(
@@ -681,6 +691,10 @@ class AvatarRenderer:
                 self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
                 self._photo_light,
             )  # fmt: skip
+        if self.config.eye_fill:
+            for group in self._eye_groups:
+                feather_eye(self._raster.fragments(), mesh.labels, self._group_box[group],
+                            self._field)  # fmt: skip
 
     def _closed_lip_image(self) -> NDArray[np.uint8] | None:
         """The crop with her teeth under the lips turned to lip colour by this frame's

@@ -20,12 +20,12 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from engines.render.mesh import LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
+from engines.render.mesh import LABEL_EYE, LABEL_SKIN, LABEL_SOCKET, LABEL_TEETH
 from engines.render.rasterizer import Fragments
 from engines.render.teeth import PhotoInterior
 from engines.render.wrinkles import GAIN_RANGE
 
-__all__ = ["FIELD_CHANNELS", "feather_mouth", "shade_fragments"]
+__all__ = ["FIELD_CHANNELS", "feather_eye", "feather_mouth", "shade_fragments"]
 
 FIELD_CHANNELS = 8
 _NO_WRINKLES = np.zeros((2, 2, 3), np.float32)
@@ -73,13 +73,21 @@ def _interior(triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: 
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _part_label(
+    triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: int, low: int, high: int
+) -> int:
+    """The label of the pixel's triangle where it is in ``[low, high]``, else 0."""
+    f = triangle[r, c]
+    if f >= 0 and labels[f] >= low and labels[f] <= high:
+        return int(labels[f])
+    return 0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _mouth_label(triangle: NDArray[np.int32], labels: NDArray[np.int8], r: int, c: int) -> int:
     """The label of the pixel's triangle where it shows the mouth's interior (socket, gums,
     tongue, teeth), else 0."""
-    f = triangle[r, c]
-    if f >= 0 and labels[f] >= LABEL_SOCKET and labels[f] <= LABEL_TEETH:
-        return int(labels[f])
-    return 0
+    return _part_label(triangle, labels, r, c, LABEL_SOCKET, LABEL_TEETH)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -401,7 +409,7 @@ def _shade_cavity(
     photo_light: float,
 ) -> None:
     """Darken the synthetic interior pixels of the mouth box (``synthetic``, ``key`` (h, w)
-    from ``_feather_mouth_kernel``) in ``field``'s gain and colour, in place; the photo's
+    from ``_feather_kernel``) in ``field``'s gain and colour, in place; the photo's
     own interior pixels only by how much less light gets in than in the photo
     (``photo_light``, the photo's own opening's)."""
     rows, cols = key.shape
@@ -445,7 +453,7 @@ def _interior_key(
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _feather_mouth_kernel(
+def _feather_kernel(
     triangle: NDArray[np.int32],
     labels: NDArray[np.int8],
     row0: int,
@@ -458,25 +466,33 @@ def _feather_mouth_kernel(
     raster_width: int,
     cavity_strength: NDArray[np.float32],
     photo_light: float,
+    low: int,
+    high: int,
+    synthetic_edges_only: bool,
 ) -> None:
+    """The opening's parts are the labels ``[low, high]`` (the mouth's interior, or the
+    eyeball); the rest of the box is the skin around the opening. ``synthetic_edges_only``:
+    blend only where a synthetic pixel is in the 3x3 neighbourhood (the photo's own edges,
+    a lid closing over the photo's eye, stay as the photo draws them)."""
     rows = row1 - row0
     cols = col1 - col0
-    # Per pixel: photo-driven (skin, or interior mostly from the photo: her own teeth) or
-    # synthetic (interior in its own colour), and a key that changes across every edge.
+    # Per pixel: photo-driven (skin, or a part mostly from the photo: her own teeth, her
+    # own eye) or synthetic (a part in its own colour), and a key that changes across every
+    # edge.
     synthetic = np.zeros((rows, cols), np.bool_)
     key = np.zeros((rows, cols), np.int8)
     for r in range(rows):
         for c in range(cols):
-            label = _mouth_label(triangle, labels, row0 + r, col0 + c)
+            label = _part_label(triangle, labels, row0 + r, col0 + c, low, high)
             if label != 0:
                 if field[row0 + r, col0 + c, 2] < 0.5:
                     synthetic[r, c] = True
                     key[r, c] = label
                 else:
-                    key[r, c] = LABEL_TEETH + 1
+                    key[r, c] = high + 1
     # 1. Synthetic pixels take the warp of the photo-driven pixels beside them (two rings
-    #    deep), so the bilinear upsampling across the lip edge samples the lip, not wherever
-    #    the interior's own warp points (the dark rim).
+    #    deep), so the bilinear upsampling across the lip (lid) edge samples the lip, not
+    #    wherever the part's own warp points (the dark rim; at the eye, the photo's lashes).
     fill = synthetic.copy()
     for _ in range(2):
         done = np.zeros((rows, cols), np.bool_)
@@ -526,12 +542,15 @@ def _feather_mouth_kernel(
     for r in range(1, rows - 1):
         for c in range(1, cols - 1):
             mixed = False
+            near_synthetic = False
             centre = key[r, c]
             for dr in range(-1, 2):
                 for dc in range(-1, 2):
                     if key[r + dr, c + dc] != centre:
                         mixed = True
-            if not mixed:
+                    if synthetic[r + dr, c + dc]:
+                        near_synthetic = True
+            if not mixed or (synthetic_edges_only and not near_synthetic):
                 continue
             for k in range(6):
                 s = np.float32(0.0)
@@ -593,7 +612,29 @@ def feather_mouth(
     work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
     cavity = cavity_strength is not None
     strength = cavity_strength if cavity_strength is not None else np.zeros(1, np.float32)
-    _feather_mouth_kernel(
+    _feather_kernel(
         fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength,
-        float(photo_light),
+        float(photo_light), LABEL_SOCKET, LABEL_TEETH, False,
+    )  # fmt: skip
+
+
+def feather_eye(
+    fragments: Fragments,
+    labels: NDArray[np.int8],
+    box: NDArray[np.float32],
+    field: NDArray[np.float32],
+) -> None:
+    """Soften the lid / eyeball edge of ``field`` (H, W, 8) in place within one eye
+    opening's raster box, as :func:`feather_mouth` does the lips': where the eye fill draws
+    the eyeball a lid uncovers (``eyeball.py``), those pixels take the lid's warp (the
+    bilinear upsampling sampled the photo's lash line between the two and drew the raised
+    lid's edge as a dotted dark line) and gain and colour are blended across the edge."""
+    height, width = fragments.triangle.shape
+    row0, row1, col0, col1 = _mouth_box(box, height, width)
+    if row1 - row0 < 3 or col1 - col0 < 3:
+        return
+    work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
+    _feather_kernel(
+        fragments.triangle, labels, row0, row1, col0, col1, field, work, False, width,
+        np.zeros(1, np.float32), 1.0, LABEL_EYE, LABEL_EYE, True,
     )  # fmt: skip
