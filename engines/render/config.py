@@ -62,6 +62,9 @@ class RenderConfig:
             disc at the photo's iris circle, a soft shadow under the upper lid) instead of the
             photo's lid stretched over the eyeball (``engines.render.eyeball``); False = the
             plain warp of the photo there.
+        eye_edge_feather: with ``eye_fill``, the eyeball a lid uncovers takes the lid's warp
+            and is blended into the lid's edge (``shader.feather_eye``); False: the raised
+            lid's edge drawn as before session 12 (a dotted dark line of the photo's lashes).
         rigid_brows: the brow raises (AU1, AU2) move the photo's brow hair as one piece (as
             the brow's own most-moving skin in its column) and the lid between it and its
             pretarsal skin stretches evenly (``engines.render.brows``), instead of stretching
@@ -89,6 +92,7 @@ class RenderConfig:
     unfold: bool = True
     mouth_cavity: bool = True
     eye_fill: bool = True
+    eye_edge_feather: bool = True
     rigid_brows: bool = True
     matte_edge: float = 0.006
 

@@ -691,7 +691,7 @@ class AvatarRenderer:
                 self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
                 self._photo_light,
             )  # fmt: skip
-        if self.config.eye_fill:
+        if self.config.eye_fill and self.config.eye_edge_feather:
             for group in self._eye_groups:
                 feather_eye(self._raster.fragments(), mesh.labels, self._group_box[group],
                             self._field)  # fmt: skip

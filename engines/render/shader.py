@@ -468,12 +468,12 @@ def _feather_kernel(
     photo_light: float,
     low: int,
     high: int,
-    synthetic_edges_only: bool,
+    synthetic_only: bool,
 ) -> None:
     """The opening's parts are the labels ``[low, high]`` (the mouth's interior, or the
-    eyeball); the rest of the box is the skin around the opening. ``synthetic_edges_only``:
-    blend only where a synthetic pixel is in the 3x3 neighbourhood (the photo's own edges,
-    a lid closing over the photo's eye, stay as the photo draws them)."""
+    eyeball); the rest of the box is the skin around the opening. ``synthetic_only``: the
+    blend across edges changes only the synthetic pixels (the photo's own pixels, the lash
+    line of a raised lid, a lid closing over the photo's eye, stay as the photo draws them)."""
     rows = row1 - row0
     cols = col1 - col0
     # Per pixel: photo-driven (skin, or a part mostly from the photo: her own teeth, her
@@ -541,16 +541,15 @@ def _feather_kernel(
                 work[r, c, k] = field[row0 + r, col0 + c, 2 + k]
     for r in range(1, rows - 1):
         for c in range(1, cols - 1):
+            if synthetic_only and not synthetic[r, c]:
+                continue
             mixed = False
-            near_synthetic = False
             centre = key[r, c]
             for dr in range(-1, 2):
                 for dc in range(-1, 2):
                     if key[r + dr, c + dc] != centre:
                         mixed = True
-                    if synthetic[r + dr, c + dc]:
-                        near_synthetic = True
-            if not mixed or (synthetic_edges_only and not near_synthetic):
+            if not mixed:
                 continue
             for k in range(6):
                 s = np.float32(0.0)
@@ -628,7 +627,8 @@ def feather_eye(
     opening's raster box, as :func:`feather_mouth` does the lips': where the eye fill draws
     the eyeball a lid uncovers (``eyeball.py``), those pixels take the lid's warp (the
     bilinear upsampling sampled the photo's lash line between the two and drew the raised
-    lid's edge as a dotted dark line) and gain and colour are blended across the edge."""
+    lid's edge as a dotted dark line), and their gain and colour are blended with the lid's
+    across the edge (the lid's own pixels, its lash line, are left as the photo has them)."""
     height, width = fragments.triangle.shape
     row0, row1, col0, col1 = _mouth_box(box, height, width)
     if row1 - row0 < 3 or col1 - col0 < 3:
