@@ -685,16 +685,15 @@ class AvatarRenderer:
             lids.lash_line, lids.lash_count, lids.blink, lids.lash_dark, self._coeffs, self._points,
             self._field, self._coverage,
         )  # fmt: skip
+        fragments = self._raster.fragments()
         if self._mouth_group > 0:
             feather_mouth(
-                self._raster.fragments(), mesh.labels, self._group_box[self._mouth_group],
-                self._field, mesh.cavity_strength if self.config.mouth_cavity else None,
-                self._photo_light,
+                fragments, mesh.labels, self._group_box[self._mouth_group], self._field,
+                mesh.cavity_strength if self.config.mouth_cavity else None, self._photo_light,
             )  # fmt: skip
         if self.config.eye_fill and self.config.eye_edge_feather:
             for group in self._eye_groups:
-                feather_eye(self._raster.fragments(), mesh.labels, self._group_box[group],
-                            self._field)  # fmt: skip
+                feather_eye(fragments, mesh.labels, self._group_box[group], self._field)
 
     def _closed_lip_image(self) -> NDArray[np.uint8] | None:
         """The crop with her teeth under the lips turned to lip colour by this frame's

@@ -561,8 +561,8 @@ def _feather_kernel(
                 field[row0 + r, col0 + c, 2 + k] = s * np.float32(1.0 / 16.0)
 
 
-def _mouth_box(box: NDArray[np.float32], height: int, width: int) -> tuple[int, int, int, int]:
-    """(row0, row1, col0, col1) of the raster around the mouth opening's box, grown by 2-3
+def _opening_box(box: NDArray[np.float32], height: int, width: int) -> tuple[int, int, int, int]:
+    """(row0, row1, col0, col1) of the raster around an opening's box, grown by 2-3
     pixels; empty (row1 - row0 < 3) when the box is not finite."""
     if not np.all(np.isfinite(box)):
         return 0, 0, 0, 0
@@ -580,7 +580,7 @@ def opening_light(
     :func:`feather_mouth` shades it, for the frame rasterized in ``fragments`` (1 when it
     shows no interior)."""
     height, width = fragments.triangle.shape
-    row0, row1, col0, col1 = _mouth_box(box, height, width)
+    row0, row1, col0, col1 = _opening_box(box, height, width)
     if row1 - row0 < 3 or col1 - col0 < 3:
         return 1.0
     key = _interior_key(fragments.triangle, labels, row0, row1, col0, col1)
@@ -604,17 +604,8 @@ def feather_mouth(
     (``_shade_cavity``: darker away from the lips and in a narrow gap), and the photo's own
     interior pixels by the light lost against ``photo_light``, the light of the photo's own
     opening (:func:`opening_light` of the photo's expression)."""
-    height, width = fragments.triangle.shape
-    row0, row1, col0, col1 = _mouth_box(box, height, width)
-    if row1 - row0 < 3 or col1 - col0 < 3:
-        return
-    work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
-    cavity = cavity_strength is not None
-    strength = cavity_strength if cavity_strength is not None else np.zeros(1, np.float32)
-    _feather_kernel(
-        fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength,
-        float(photo_light), LABEL_SOCKET, LABEL_TEETH, False,
-    )  # fmt: skip
+    _feather(fragments, labels, box, field, cavity_strength, photo_light,
+             (LABEL_SOCKET, LABEL_TEETH), synthetic_only=False)  # fmt: skip
 
 
 def feather_eye(
@@ -629,12 +620,31 @@ def feather_eye(
     bilinear upsampling sampled the photo's lash line between the two and drew the raised
     lid's edge as a dotted dark line), and their gain and colour are blended with the lid's
     across the edge (the lid's own pixels, its lash line, are left as the photo has them)."""
+    _feather(fragments, labels, box, field, None, 1.0, (LABEL_EYE, LABEL_EYE),
+             synthetic_only=True)  # fmt: skip
+
+
+def _feather(
+    fragments: Fragments,
+    labels: NDArray[np.int8],
+    box: NDArray[np.float32],
+    field: NDArray[np.float32],
+    cavity_strength: NDArray[np.float32] | None,
+    photo_light: float,
+    parts: tuple[int, int],
+    *,
+    synthetic_only: bool,
+) -> None:
+    """:func:`_feather_kernel` over the raster around one opening's ``box``, its parts the
+    labels ``parts`` (low, high); the cavity shading only with ``cavity_strength``."""
     height, width = fragments.triangle.shape
-    row0, row1, col0, col1 = _mouth_box(box, height, width)
+    row0, row1, col0, col1 = _opening_box(box, height, width)
     if row1 - row0 < 3 or col1 - col0 < 3:
         return
     work = np.empty((row1 - row0, col1 - col0, 6), np.float32)
+    cavity = cavity_strength is not None
+    strength = cavity_strength if cavity_strength is not None else np.zeros(1, np.float32)
     _feather_kernel(
-        fragments.triangle, labels, row0, row1, col0, col1, field, work, False, width,
-        np.zeros(1, np.float32), 1.0, LABEL_EYE, LABEL_EYE, True,
+        fragments.triangle, labels, row0, row1, col0, col1, field, work, cavity, width, strength,
+        float(photo_light), parts[0], parts[1], synthetic_only,
     )  # fmt: skip
