@@ -23,7 +23,12 @@ from calibration.correspondence import (
     face_oval_landmarks,
     load_correspondence,
 )
-from calibration.coupling import SMILE_CHEEK_RAISE, Coupling, assign_implied_shapes
+from calibration.coupling import (
+    SMILE_CHEEK_RAISE,
+    Coupling,
+    assign_implied_shapes,
+    validate_couplings,
+)
 from calibration.exceptions import NoFaceError
 from calibration.fit import FitConfig, FitResult, LandmarkFitter
 from calibration.landmarks import DetectedFace, LandmarkDetector, LandmarkDetectorConfig
@@ -164,6 +169,7 @@ class Calibrator:
     ) -> None:
         self.config = config or CalibrationConfig()
         self.model = model if model is not None else load_ict()
+        validate_couplings(self.config.implied_shapes, self.model.expression_names)
         self.correspondence = correspondence or load_correspondence()
         self.outline = face_oval_landmarks()
         self.fitter = LandmarkFitter(self.model, self.correspondence, self.config.fit, self.outline)

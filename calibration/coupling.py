@@ -40,6 +40,7 @@ __all__ = [
     "assign_implied_shapes",
     "implied_expression",
     "smile_cheek_raise",
+    "validate_couplings",
 ]
 
 # (driver shape, follower shape, follower weight per unit of the driver).
@@ -60,29 +61,41 @@ def smile_cheek_raise() -> tuple[Coupling, ...]:
 SMILE_CHEEK_RAISE: tuple[Coupling, ...] = smile_cheek_raise()
 
 
+def validate_couplings(couplings: Sequence[Coupling], names: Sequence[str]) -> None:
+    """Check ``couplings`` against the model's expression ``names``.
+
+    Raises:
+        ValueError: an unknown shape, a shape coupled to itself, a follower that also
+            drives (the result would depend on the order) or a weight outside [0, 1].
+    """
+    known = set(names)
+    drivers = {driver for driver, _, _ in couplings}
+    for driver, follower, weight in couplings:
+        for name in (driver, follower):
+            if name not in known:
+                raise ValueError(f"coupled shape {name!r} is not an expression shape")
+        if driver == follower or follower in drivers:
+            raise ValueError(f"{follower!r} cannot follow {driver!r}: no self-coupling or chains")
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"coupling weight of {follower!r} must be in [0, 1], got {weight}")
+
+
 def implied_expression(
     expression: NDArray[np.floating], names: Sequence[str], couplings: Sequence[Coupling]
 ) -> NDArray[np.float32]:
     """(E,) ``expression`` (E,) with each follower raised by ``weight × driver`` (≤ 1).
 
     Raises:
-        ValueError: an unknown shape, a shape coupled to itself, a follower that also
-            drives (the result would depend on the order) or a weight outside [0, 1].
+        ValueError: a wrong shape of ``expression`` or invalid ``couplings``
+            (:func:`validate_couplings`).
     """
     values = np.asarray(expression, np.float64)
     if values.shape != (len(names),):
         raise ValueError(f"expression must have shape ({len(names)},), got {values.shape}")
+    validate_couplings(couplings, names)
     index = {name: i for i, name in enumerate(names)}
-    drivers = {driver for driver, _, _ in couplings}
     out = values.copy()
     for driver, follower, weight in couplings:
-        for name in (driver, follower):
-            if name not in index:
-                raise ValueError(f"coupled shape {name!r} is not an expression shape")
-        if driver == follower or follower in drivers:
-            raise ValueError(f"{follower!r} cannot follow {driver!r}: no self-coupling or chains")
-        if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"coupling weight of {follower!r} must be in [0, 1], got {weight}")
         out[index[follower]] += weight * values[index[driver]]
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calibration import Calibrator
+from calibration import CalibrationConfig, Calibrator
 from calibration.calibrator import fitted_vertices
 from calibration.coupling import (
     SMILE_CHEEK_RAISE,
     assign_implied_shapes,
     implied_expression,
     smile_cheek_raise,
+    validate_couplings,
 )
 from engines.face_model.ict import EXPRESSION_NAMES
 
@@ -63,6 +64,14 @@ def test_chains_are_refused():
     chain = (("mouthSmile_L", "cheekSquint_L", 0.5), ("cheekSquint_L", "eyeSquint_L", 0.5))
     with pytest.raises(ValueError, match="chains"):
         implied_expression(np.zeros(len(NAMES)), NAMES, chain)
+
+
+def test_a_bad_coupling_fails_when_the_calibrator_is_built(ict):
+    """Not at the first photo: the config is checked against the model before mediapipe."""
+    validate_couplings(SMILE_CHEEK_RAISE, NAMES)
+    config = CalibrationConfig(implied_shapes=(("mouthSmile_L", "noSuchShape", 0.5),))
+    with pytest.raises(ValueError, match="noSuchShape"):
+        Calibrator(config, model=ict)
 
 
 @pytest.fixture(scope="module")
