@@ -119,6 +119,32 @@ def test_eval_fidelity_on_the_astronaut(tmp_path: Path, capsys: pytest.CaptureFi
     assert (tmp_path / "cm.png").is_file()
 
 
+def test_eval_fidelity_with_the_lexicon_planner(tmp_path: Path) -> None:
+    """``--planner lexicon``: the judged apexes are the FACS prototypes exactly (from her own
+    face), and the report says which planner made them."""
+    pytest.importorskip("h5py")
+    from engines.face_model.ict import EXPRESSION_NAMES
+    from engines.instructions.facs import emotion_prototype
+    from evaluation.judge import ExpressionJudge, JudgeUnavailableError
+    from server.cli.main import main
+
+    try:
+        ExpressionJudge()
+    except JudgeUnavailableError as error:
+        pytest.skip(f"judge not installed: {error}")
+    out = tmp_path / "fidelity.json"
+    code = main(["eval", "fidelity", "--no-pairs", "--planner", "lexicon", "--classes",
+                 "surprise", "-o", str(out)])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["config"]["planner"] == "lexicon"
+    prototype = emotion_prototype("surprise", EXPRESSION_NAMES)
+    apex = result["per_photo"][0]["apex_coefficients"]["surprise"]
+    assert apex  # the top shapes of the final held frame
+    for name, value in apex.items():
+        assert value == pytest.approx(float(prototype[EXPRESSION_NAMES.index(name)]), abs=1e-3)
+
+
 def test_eval_fidelity_without_the_judge_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -54,7 +54,9 @@ class FidelityConfig:
         pairs: (X, Y) emotion pairs of the transition instructions (Acc2); empty: no Acc2.
         size: rendered frame size (px).
         intensity: the server's intensity control (scales every apex).
-        seed: planner seed (the sampled CVAE latent), the same for every photo.
+        seed: None (default): the planner's deterministic mean anchors, as the server plans
+            (``server.session`` passes no seed); an int draws that CVAE prior sample, the
+            same for every photo (``facecast animate --seed``).
         fps: timeline frame rate (only the judged moments are rendered).
         sheet_cell: px of one cell of the contact sheets.
         render_off: boolean ``RenderConfig`` parts switched off, e.g. ``("wrinkles",
@@ -65,7 +67,7 @@ class FidelityConfig:
     pairs: tuple[tuple[str, str], ...] = DEFAULT_PAIRS
     size: int = 512
     intensity: float = 1.0
-    seed: int = 0
+    seed: int | None = None
     fps: float = 30.0
     sheet_cell: int = 192
     render_off: tuple[str, ...] = ()

@@ -10,7 +10,9 @@ middle of its apex, Y at the end). Baselines: the judge's reading of the photo i
 its re-render with its own fitted expression (``rerender_keeps``). ``--sheets DIR`` writes a
 contact sheet per photo, ``--plot`` the confusion matrix.
 
-The planner is the committed I2FET (``--checkpoint-dir`` for another one).
+The planner is the committed I2FET (``--checkpoint-dir`` for another one); ``--planner
+lexicon`` measures the rule planner instead, whose anchors are the FACS prototypes exactly,
+so the difference between the two runs is what I2FET's generation adds or loses.
 
 Exit codes: 0 ok; 2 bad input (no photos, no face in any photo, bad options); 1 the judge or
 the planner is not installed.
@@ -48,7 +50,16 @@ def add_fidelity_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--no-pairs", action="store_true", help="skip the transition pairs (no Acc2)"
     )
-    group.add_argument("--seed", type=int, default=0, help="planner seed")
+    group.add_argument(
+        "--seed", type=int, default=None,
+        help="planner seed: a CVAE prior sample (default: none, the deterministic mean "
+        "anchors the server plays)",
+    )  # fmt: skip
+    group.add_argument(
+        "--planner", choices=("i2fet", "lexicon"), default="i2fet",
+        help="i2fet: the server's learned planner (default); lexicon: the rule planner, "
+        "each emotion at its FACS prototype exactly",
+    )  # fmt: skip
     group.add_argument(
         "--render-off", default="",
         help="comma-separated renderer parts to switch off, to measure what each adds: "
@@ -134,13 +145,18 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
     from calibration import CalibrationError
     from engines.face_model.ict import load_ict
     from engines.i2fet import InstructionPlanner
+    from engines.instructions import LexiconPlanner
     from evaluation.fidelity import FidelityRunner, NoPhotosError, save_contact_sheet, summarize
     from evaluation.judge import ExpressionJudge
 
     started = time.perf_counter()
     judge = ExpressionJudge()
     photos = _photos(args)
-    planner = InstructionPlanner.load(args.checkpoint_dir)
+    planner = (
+        LexiconPlanner()
+        if args.planner == "lexicon"
+        else InstructionPlanner.load(args.checkpoint_dir)
+    )
     runner = FidelityRunner(config, judge, planner, load_ict(progress=False))
     results, skipped = [], []
     for name, image in photos:
@@ -168,6 +184,7 @@ def _evaluate(args: argparse.Namespace, config: Any) -> dict[str, Any]:
             "seed": config.seed,
             "size": config.size,
             "render_off": list(config.render_off),
+            "planner": args.planner,
         },
         "judge": judge.describe() if hasattr(judge, "describe") else type(judge).__name__,
         "per_photo": [r.to_json() for r in results],
