@@ -94,6 +94,74 @@ def test_intensity_words_and_scale(planner) -> None:
     assert np.abs(half.anchors[0].expression - neutral).sum() < strong_norm
 
 
+def test_a_grounded_word_keeps_its_own_strength(planner) -> None:
+    """Grounding masks the word ("annoyed", "angry" and "furious" all read "something ||
+    anger" to I2FET); the planner gives each its lexicon intensity back, and a plain word
+    is the posed apex (engines/instructions/facs.py)."""
+    from engines.face_model.ict import EXPRESSION_NAMES
+    from engines.instructions.facs import emotion_prototype
+
+    plans = {w: planner.plan(f"look {w}") for w in ("annoyed", "angry", "furious")}
+    assert [plans[w].anchors[0].intensity for w in plans] == pytest.approx([0.45, 0.75, 0.95])
+    norms = [
+        np.abs(p.anchors[0].expression - p.neutral_expression).sum() for p in plans.values()
+    ]
+    assert norms[0] < 0.65 * norms[1] < 0.65 * norms[2]
+    prototype = emotion_prototype("anger", EXPRESSION_NAMES)
+    primary = prototype >= 0.8  # browDown, eyeSquint: 4E, 7D
+    angry = plans["angry"].anchors[0].expression
+    assert np.abs(angry[primary] - prototype[primary]).max() < 0.15
+    # "sad" is the posed apex, not the mean strength of the corpus' sadness words (0.84)
+    sad = planner.plan("look sad").anchors[0]
+    assert sad.intensity == pytest.approx(0.75)
+    prototype = emotion_prototype("sadness", EXPRESSION_NAMES)
+    active = prototype > 0.05
+    assert np.mean(sad.expression[active] / prototype[active]) < 1.15
+
+
+def test_lexical_rescale() -> None:
+    from engines.i2fet.planner import lexical_rescale
+
+    assert lexical_rescale(0.75, 0.75) == pytest.approx(1.0)
+    assert lexical_rescale(0.45, 0.75) == pytest.approx((0.45 / 0.75) ** 1.5, rel=1e-5)
+    assert lexical_rescale(1.0, 0.05) == pytest.approx(2.5)  # bounded
+    assert lexical_rescale(0.5, 0.0) == 1.0
+
+
+def test_rescaled_anchor_knows_the_corpus_clips_at_one() -> None:
+    """A corpus-like sad anchor drawn at 0.85 (its E shapes clipped at 1) brought back to the
+    plain word's 0.75 is the prototype itself: E shapes stay E, the rest scale down."""
+    from engines.face_model.ict import EXPRESSION_NAMES
+    from engines.i2fet.planner import rescaled_anchor
+    from engines.instructions.facs import apex_scale, emotion_prototype
+
+    prototype = emotion_prototype("sadness", EXPRESSION_NAMES)
+    neutral = np.zeros_like(prototype)
+    generated = np.clip(prototype * apex_scale(0.85), 0, 1).astype(np.float32)
+    assert generated.max() == 1.0 and (generated > prototype + 0.05).any()
+    back = rescaled_anchor(generated, neutral, "sadness", 0.75, 0.85)
+    np.testing.assert_allclose(back, prototype, atol=1e-5)
+    # without clipped shapes it is the plain factor, and "slightly" is weaker than the apex
+    weak = rescaled_anchor(prototype * 0.5, neutral, "sadness", 0.45, 0.75)
+    np.testing.assert_allclose(weak, prototype * 0.5 * (0.45 / 0.75) ** 1.5, atol=1e-5)
+
+
+def test_contempt_is_one_sided(planner) -> None:
+    """R12 + R14 on one side at the prototype's strength, not both sides at half (the mean
+    of the corpus' random sides)."""
+    from engines.face_model.ict import EXPRESSION_NAMES
+
+    expression = planner.plan("look contemptuous").anchors[0].expression
+    dimple = [expression[EXPRESSION_NAMES.index(f"mouthDimple_{s}")] for s in "LR"]
+    assert max(dimple) > 0.65 and min(dimple) < 0.1
+    # a symmetric emotion is left as it is
+    from engines.i2fet.planner import one_sided_anchor
+
+    smile = planner.plan("smile").anchors[0].expression
+    np.testing.assert_array_equal(one_sided_anchor(smile, np.zeros_like(smile), "happiness"),
+                                  smile)  # fmt: skip
+
+
 def test_sampling_is_seeded(planner) -> None:
     a = planner.plan("smile", seed=1)
     b = planner.plan("smile", seed=1)

@@ -31,6 +31,7 @@ __all__ = [
     "PLACEHOLDER",
     "ground_mentions",
     "ground_text",
+    "grounded_reading",
     "grounded_text",
     "lexicon_mentions",
     "lexicon_reading",
@@ -75,16 +76,18 @@ def lexicon_mentions(
 
 def _mentions(
     text: str, include_heldout: bool, use_knowledge: bool, use_similarity: bool = True
-) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
-    """(mentions, negated phrases, (intensity word, known word to put instead)) of ``text``."""
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]], list[float]]:
+    """(mentions, negated phrases, (intensity word, known word to put instead), the apex
+    intensity the vocabulary reads for each mention) of ``text``."""
     try:
         from engines.instructions import analyze_text
         from engines.instructions.knowledge import default_knowledge
     except ImportError:  # pragma: no cover
-        return [], [], []
+        return [], [], [], []
     knowledge = default_knowledge(include_heldout, use_similarity) if use_knowledge else None
     analysis = analyze_text(text, include_heldout=include_heldout, knowledge=knowledge)
     mentions = [(m.word, m.label) for m in analysis.emotion_mentions]
+    intensities = [analysis.mention_intensity(m) for m in analysis.emotion_mentions]
     negated = [m.word for m in analysis.negated_mentions]
     if any(m.source == "negation" for m in analysis.emotion_mentions):
         negated = []  # the negated phrase itself stands for "neutral"
@@ -94,7 +97,7 @@ def _mentions(
             words = found.word.split()
             known = f"{words[0]} {found.via} {words[-1]}" if len(words) == 3 else found.via
             swaps.append((found.word, known))
-    return mentions, negated, swaps
+    return mentions, negated, swaps, intensities
 
 
 def mask_mentions(text: str, phrases: list[str], replacement: str) -> str:
@@ -126,12 +129,35 @@ def grounded_text(
     are replaced by the known intensity word they share a sense with ("exceedingly" →
     "extremely").
     """
-    mentions, negated, swaps = _mentions(text, include_heldout, use_knowledge, use_similarity)
+    grounded, labels, _ = grounded_reading(
+        text, max_mentions, include_heldout, use_knowledge, use_similarity
+    )
+    return grounded, labels
+
+
+def grounded_reading(
+    text: str,
+    max_mentions: int = 4,
+    include_heldout: bool = True,
+    use_knowledge: bool = True,
+    use_similarity: bool = True,
+) -> tuple[str, list[str], list[float]]:
+    """:func:`grounded_text` and the apex intensity the vocabulary reads for each label.
+
+    Masking a phrase hides its own strength from the model ("annoyed", "angry" and
+    "furious" all ground to "something || anger"); the intensities (the phrase's own, blended
+    with its intensity word: ``TextAnalysis.mention_intensity``) let the planner give it
+    back. Empty lists when nothing is grounded.
+    """
+    mentions, negated, swaps, intensities = _mentions(
+        text, include_heldout, use_knowledge, use_similarity
+    )
     if not mentions or len(mentions) > max_mentions:
-        return text, []
+        return text, [], []
     for phrase, known in swaps:
         text = mask_mentions(text, [phrase], known)
-    return ground_mentions(text, mentions, negated), [label for _, label in mentions]
+    labels = [label for _, label in mentions]
+    return ground_mentions(text, mentions, negated), labels, intensities
 
 
 def ground_mentions(

@@ -48,7 +48,9 @@ from engines.instructions.vocabulary import (
     INTENSITY_ADVERBS,
     INTENSITY_NOUN_MODIFIERS,
     LEXICON,
+    PLAIN_INTENSITY,
     SPEED_WORDS,
+    blended_intensity,
 )
 
 __all__ = [
@@ -222,6 +224,15 @@ class TextAnalysis:
                 out.append(mention.label)
         return tuple(out)
 
+    def mention_intensity(self, mention: EmotionMention) -> float:
+        """The apex intensity the vocabulary reads for ``mention``: the phrase's own (for a
+        WordNet or similarity reading, that of the vocabulary phrase it was related to;
+        :data:`PLAIN_INTENSITY` when the lexicon gives none) blended with its intensity word
+        (:func:`blended_intensity`). "furious" 1.0, "annoyed" 0.45, "a bit annoyed" 0.45."""
+        intrinsic = _intrinsic_intensities()
+        base = intrinsic.get(mention.word, intrinsic.get(mention.via, PLAIN_INTENSITY))
+        return blended_intensity(base, self.intensity_for(mention))
+
     def intensity_for(self, mention: EmotionMention) -> float | None:
         """The intensity word right before (or right after, for verbs) a mention, if any."""
         for word in self.intensity_words:
@@ -230,6 +241,12 @@ class TextAnalysis:
             if word.position == mention.position + mention.length:
                 return word.value
         return None
+
+
+@lru_cache(maxsize=1)
+def _intrinsic_intensities() -> dict[str, float]:
+    """Phrase -> its lexicon entry's intrinsic intensity (held-out entries included)."""
+    return {entry.text: entry.intensity for entry in LEXICON}
 
 
 def tokenize(text: str) -> tuple[str, ...]:

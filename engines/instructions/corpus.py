@@ -37,6 +37,7 @@ from engines.instructions.vocabulary import (
     LEXICON,
     VERB_SUFFIX_ADVERBS,
     LexicalEntry,
+    blended_intensity,
     verb_adverb_value,
 )
 
@@ -318,7 +319,7 @@ class _Generator:
             intensity = 0.0
         else:
             base = entry.intensity
-            value = base if word_value is None else 0.7 * word_value + 0.3 * base
+            value = blended_intensity(base, word_value)
             intensity = float(np.clip(value * r.uniform(0.88, 1.12), 0.1, 1.0))
         return core, intensity
 

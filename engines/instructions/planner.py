@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +24,6 @@ from engines.instructions.exceptions import NotUnderstoodError
 from engines.instructions.facs import apex_scale, emotion_pose_prior, emotion_prototype
 from engines.instructions.knowledge import default_knowledge
 from engines.instructions.plan import Anchor, PlanRecord
-from engines.instructions.vocabulary import LEXICON
 
 __all__ = [
     "EXAMPLE_INSTRUCTIONS",
@@ -54,11 +52,6 @@ RuleAnchor = Anchor  # the lexicon planner's anchors are plain plan anchors
 class RulePlan(PlanRecord):
     """A plan produced by :class:`LexiconPlanner` (the fields of ``PlanRecord``, as in
     ``engines.i2fet.Plan``)."""
-
-
-@lru_cache(maxsize=1)
-def _intrinsic_intensity() -> dict[str, float]:
-    return {entry.text: entry.intensity for entry in LEXICON}
 
 
 def not_understood_message(text: str, unknown_words: Sequence[str], examples: Sequence[str]) -> str:
@@ -119,7 +112,6 @@ class LexiconPlanner:
         size = len(self.expression_names)
         neutral = np.zeros(size, np.float32)
         anchors: list[RuleAnchor] = []
-        intrinsic = _intrinsic_intensity()
         for mention in analysis.emotion_mentions:
             if anchors and anchors[-1].label == mention.label:
                 continue
@@ -128,9 +120,7 @@ class LexiconPlanner:
                     "instruction names more than %d emotions; the rest are ignored", MAX_ANCHORS
                 )
                 break
-            base = intrinsic.get(mention.word, 0.75)
-            word = analysis.intensity_for(mention)
-            value = base if word is None else 0.7 * word + 0.3 * base
+            value = analysis.mention_intensity(mention)
             intensity = float(np.clip(value * intensity_scale, 0.0, 1.0))
             if mention.label == "neutral":
                 anchors.append(RuleAnchor("neutral", 0.0, neutral.copy(), np.zeros(3, np.float32)))

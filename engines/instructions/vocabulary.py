@@ -31,11 +31,14 @@ __all__ = [
     "HELDOUT_SYNONYMS",
     "INTENSITY_ADVERBS",
     "INTENSITY_NOUN_MODIFIERS",
+    "INTENSITY_WORD_SHARE",
     "LEXICON",
+    "PLAIN_INTENSITY",
     "SPEED_WORDS",
     "VERB_SUFFIX_ADVERBS",
     "Form",
     "LexicalEntry",
+    "blended_intensity",
     "entries_for",
     "validate_label",
 ]
@@ -96,6 +99,23 @@ COMPOUND_PARENTS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
 )
 
 
+# The intrinsic intensity of a word the lexicon gives no other ("sad", "anger").
+PLAIN_INTENSITY = 0.75
+# An intensity word and the emotion word it modifies: the intensity word's share of the
+# apex intensity ("a bit furious" is mostly "a bit"), the word's own the rest (written out:
+# 1 - 0.7 is not 0.3 in floating point, and the corpus must stay bit-identical).
+INTENSITY_WORD_SHARE = 0.7
+_OWN_SHARE = 0.3
+
+
+def blended_intensity(intrinsic: float, intensity_word: float | None) -> float:
+    """The apex intensity of an emotion word of ``intrinsic`` intensity under an intensity
+    word asking for ``intensity_word`` (None: no intensity word)."""
+    if intensity_word is None:
+        return intrinsic
+    return INTENSITY_WORD_SHARE * intensity_word + _OWN_SHARE * intrinsic
+
+
 @dataclass(frozen=True)
 class LexicalEntry:
     """One way of naming an emotion.
@@ -111,7 +131,7 @@ class LexicalEntry:
     text: str
     label: str
     form: Form
-    intensity: float = 0.75
+    intensity: float = PLAIN_INTENSITY
     heldout: bool = False
 
 
@@ -123,7 +143,7 @@ def _entries(label: str, form: Form, spec: str, *, heldout: bool = False) -> lis
         if not item:
             continue
         text, _, value = item.partition(":")
-        intensity = float(value) if value else 0.75
+        intensity = float(value) if value else PLAIN_INTENSITY
         out.append(LexicalEntry(text.strip(), label, form, intensity, heldout))
     return out
 
