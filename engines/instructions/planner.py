@@ -89,6 +89,9 @@ class LexiconPlanner:
     ) -> RulePlan:
         """Anchors for the emotions named in ``text``, in order.
 
+        ``seed`` draws the side of a one-sided emotion and of its head-pose prior's turn;
+        None is a fixed default (seed 0), so a plan is reproducible, as I2FET's mean anchors.
+
         Raises:
             NotUnderstoodError: the text names no emotion the lexicon knows.
             ValueError: ``intensity_scale`` outside (0, 2].
@@ -108,7 +111,7 @@ class LexiconPlanner:
                 unknown_words=tuple(analysis.unknown_words),
                 examples=EXAMPLE_INSTRUCTIONS,
             )
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(0 if seed is None else seed)
         size = len(self.expression_names)
         neutral = np.zeros(size, np.float32)
         anchors: list[RuleAnchor] = []

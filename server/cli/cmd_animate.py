@@ -72,7 +72,12 @@ def register(subparsers: Any) -> None:
         "--encoder", default=None, help="I2FET text encoder (default: the checkpoint's)"
     )
     parser.add_argument("--intensity", type=float, default=1.0, help="scale of every apex (0-2]")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the planner and idle motion")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the idle motion")
+    parser.add_argument(
+        "--sample", type=int, default=None,
+        help="plan with I2FET's CVAE prior sample N (default: none, the deterministic anchors "
+        "the server plays)",
+    )  # fmt: skip
     parser.add_argument("--easing", choices=EASING_CHOICES, default="minjerk")
     parser.add_argument("--onset", type=float, default=0.6, help="seconds into each emotion")
     parser.add_argument("--hold", type=float, default=1.0, help="seconds each apex is held")
@@ -342,7 +347,7 @@ def _plan(planner: Any, args: argparse.Namespace, start_expression: NDArray[np.f
             current_expression=start_expression,
             current_pose=np.zeros(3, np.float32),
             intensity_scale=args.intensity,
-            seed=args.seed,
+            seed=args.sample,
         )
     except bad_instruction as error:
         raise AnimateError(str(error), 2) from error
