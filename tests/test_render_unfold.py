@@ -255,3 +255,36 @@ def test_the_nasolabial_removal_reaches_the_lips_side_of_the_drawn_fold(astronau
     # not on the lips' side of that line, nor across the midline
     assert spec.region(x - 4.0, y, anchors, 1)[0] == 0.0
     assert spec.region(np.array([mid - 10.0]), y, anchors, 1)[0] == 0.0
+
+
+def _lip_crop(lower_rgb: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+    """A 64 px crop: skin, lips in her lip colour (rows 20-34) and a band of ``lower_rgb``
+    (rows 34-40); the lip texels (a grid over both) and the lip polygon."""
+    crop = np.full((64, 64, 3), (200, 160, 140), np.uint8)
+    crop[20:34, 12:52] = (150, 70, 80)  # her lips, the upper in shadow
+    crop[34:40, 12:52] = lower_rgb
+    ys, xs = np.mgrid[21:40, 14:50]
+    points = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    polygon = np.array([[12, 20], [52, 20], [52, 40], [12, 40]], np.float64)
+    rows, cols = ys.ravel().astype(np.intp), xs.ravel().astype(np.intp)
+    return crop, points, polygon, rows, cols
+
+
+@pytest.mark.parametrize(
+    ("lower", "replaced"),
+    [((215, 120, 130), False), ((225, 220, 210), True), ((230, 212, 160), True)],
+    ids=["a lit lower lip stays", "teeth go", "yellowish teeth go"],
+)
+def test_lip_cleanup_replaces_teeth_not_a_lit_lip(lower, replaced):
+    """The lip map takes what is brighter *and less red* than her lips for teeth (enamel is
+    not red, even yellowish): a lower lip lit paler than the shadowed upper lip, still red,
+    is hers (Clooney's had been painted a flat grey when made neutral)."""
+    from engines.render.unfold import lip_cleanup_gain
+
+    crop, points, polygon, rows, cols = _lip_crop(lower)
+    gain = lip_cleanup_gain(crop, points, points, np.ones(len(points)), rows, cols, 64,
+                            polygon, 1.0)  # fmt: skip
+    lower_texels = points[:, 1] >= 36
+    change = np.abs(gain[lower_texels]).mean()
+    print(f"lower lip {lower}: mean |gain| {change:.3f}")
+    assert (change > 0.1) if replaced else (change < 0.03)

@@ -207,10 +207,13 @@ def lip_cleanup_gain(
     diff = lab - reference
     distance = np.sqrt((0.5 * diff[:, 0]) ** 2 + diff[:, 1] ** 2 + diff[:, 2] ** 2)
     t = np.clip((distance - _LIP_DISTANCE[0]) / (_LIP_DISTANCE[1] - _LIP_DISTANCE[0]), 0, 1)
-    # Only what is brighter than her lips (teeth): the dark of the mouth corners is the
-    # commissure's own shadow, and it stays.
+    # Only what is brighter and less red than her lips (teeth): the dark of the mouth corners
+    # is the commissure's own shadow, and a lit lip stays red (Clooney's lower lip, lit and
+    # paler than his shadowed upper lip, was taken for teeth and painted a flat grey).
     brighter = np.clip(diff[:, 0] / 10.0, 0.0, 1.0)
-    not_lip = np.where(inside, t * t * (3 - 2 * t) * brighter, 0.0)
+    not_lip = np.where(
+        inside, t * t * (3 - 2 * t) * brighter * _less_red_than_lips(lab, reference), 0.0
+    )
     # Her lip colour around each texel: a normalized blur of the lip-like texels in UV space.
     lip_weight = np.zeros((size, size), np.float32)
     lip_colour = np.zeros((size, size, 3), np.float32)
@@ -401,6 +404,18 @@ def lip_closure_map(found: PhotoMouth | None, size: int) -> NDArray[np.float32]:
     out[..., 0] = not_lip
     out[..., 1:] = trust * filled + (1.0 - trust) * median_rgb
     return out
+
+
+def _less_red_than_lips(lab: NDArray[np.float64], reference: NDArray[np.floating]) -> NDArray:
+    """(N,) 0-1 of OpenCV Lab colours ``lab`` (N, 3): how much less red (a*) than her lips'
+    ``reference`` (3,) each is. Enamel is not red, even when yellowish (b*), and a lip stays
+    red where the light makes it paler; all 1 on a grey photo (lip redness under
+    :data:`_GREY_CHROMA`), where only brightness tells teeth."""
+    redness = lab[..., 1] - 128.0
+    lip_redness = float(reference[1] - 128.0)
+    if lip_redness <= _GREY_CHROMA:
+        return np.ones_like(redness)
+    return 1.0 - _smooth(redness, 0.5 * lip_redness, 0.8 * lip_redness)
 
 
 def _smooth(x: NDArray[np.floating], low: float, high: float) -> NDArray[np.float64]:
