@@ -120,7 +120,7 @@ def test_a_grounded_word_keeps_its_own_strength(planner) -> None:
 
 
 def test_lexical_rescale() -> None:
-    from engines.i2fet.planner import lexical_rescale
+    from engines.i2fet.strength import lexical_rescale
 
     assert lexical_rescale(0.75, 0.75) == pytest.approx(1.0)
     assert lexical_rescale(0.45, 0.75) == pytest.approx((0.45 / 0.75) ** 1.5, rel=1e-5)
@@ -132,7 +132,7 @@ def test_rescaled_anchor_knows_the_corpus_clips_at_one() -> None:
     """A corpus-like sad anchor drawn at 0.85 (its E shapes clipped at 1) brought back to the
     plain word's 0.75 is the prototype itself: E shapes stay E, the rest scale down."""
     from engines.face_model.ict import EXPRESSION_NAMES
-    from engines.i2fet.planner import rescaled_anchor
+    from engines.i2fet.strength import rescaled_anchor
     from engines.instructions.facs import apex_scale, emotion_prototype
 
     prototype = emotion_prototype("sadness", EXPRESSION_NAMES)
@@ -155,7 +155,7 @@ def test_contempt_is_one_sided(planner) -> None:
     dimple = [expression[EXPRESSION_NAMES.index(f"mouthDimple_{s}")] for s in "LR"]
     assert max(dimple) > 0.65 and min(dimple) < 0.1
     # a symmetric emotion is left as it is
-    from engines.i2fet.planner import one_sided_anchor
+    from engines.i2fet.strength import one_sided_anchor
 
     smile = planner.plan("smile").anchors[0].expression
     np.testing.assert_array_equal(one_sided_anchor(smile, np.zeros_like(smile), "happiness"),

@@ -5,8 +5,9 @@ When the vocabulary recognises 1..4 emotion phrases, the text is grounded (see
 I2FET's slot labels then contradict the phrases, the text is planned one phrase at a time);
 otherwise I2FET reads the raw text and its count head decides (and the text is rejected
 unless every slot is near-certain). I2FET always generates the expressions, poses and intensities;
-a grounded phrase then gets its own strength back (:func:`lexical_rescale`: masked, "annoyed"
-and "furious" read the same to I2FET), and a plain emotion word is its posed apex.
+a grounded phrase then gets its own strength back (``engines.i2fet.strength``: masked,
+"annoyed" and "furious" read the same to I2FET), a plain emotion word is its posed apex, and
+a one-sided emotion (contempt) is on one side.
 
 A text longer than ``PlannerConfig.piece_chars`` (more than I2FET reads at once) is planned in
 pieces (``engines.i2fet.pieces``: sentences, then clauses), each from where the previous one
@@ -42,8 +43,8 @@ from engines.i2fet.grounding import grounded_reading, lexicon_reading, split_at_
 from engines.i2fet.model import I2FET, PooledBaseline
 from engines.i2fet.ned import NED
 from engines.i2fet.pieces import repeated_pieces, split_long_text
+from engines.i2fet.strength import one_sided_anchor, rescaled_anchor
 from engines.instructions.actions import ActionMention, compose_actions, find_actions
-from engines.instructions.facs import apex_scale, emotion_prototype
 from engines.instructions.plan import Anchor, PlanRecord
 from engines.text import TextEncoder, get_encoder
 
@@ -78,97 +79,6 @@ class Plan(PlanRecord):
 
     pieces: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()
-
-
-# Bounds of the lexical rescale (a guard against a near-zero intensity head; the lexicon's
-# intensities span 0.2-1.0 around the heads' 0.7-0.85).
-_RESCALE_LIMITS = (0.2, 2.5)
-# A generated shape at or above this is taken as clipped at 1 (the corpus clips every weight;
-# I2FET's mean of clipped E shapes comes out at 0.93-0.97).
-_SATURATED = 0.9
-# Prototype shapes below this are not part of the emotion's action units.
-_ACTIVE = 0.05
-
-
-def lexical_rescale(lexical: float, generated: float) -> float:
-    """Factor on an anchor's departure from the neutral face that gives a grounded phrase its
-    own strength back: ``apex_scale(lexical) / apex_scale(generated)`` (bounded).
-
-    Grounding masks the phrase, so I2FET generates the average strength of its label's words
-    in the corpus ("look sad" came out at intensity 0.85, the mean of the sadness words, and
-    "annoyed" as strong as "furious"). The corpus draws an anchor as the posed apex times
-    :func:`engines.instructions.facs.apex_scale` of its intensity; ``generated`` is the
-    intensity I2FET's head reports, ``lexical`` the one the vocabulary reads for the phrase.
-    """
-    if generated <= 0.0:
-        return 1.0
-    ratio = apex_scale(lexical) / apex_scale(generated)
-    return float(np.clip(ratio, *_RESCALE_LIMITS))
-
-
-def rescaled_anchor(
-    apex: NDArray[np.float32],
-    neutral: NDArray[np.float32],
-    label: str,
-    lexical: float,
-    generated: float,
-    names: Sequence[str] = EXPRESSION_NAMES,
-) -> NDArray[np.float32]:
-    """(E,) the anchor ``apex`` (E,) I2FET generated at intensity ``generated``, at the
-    phrase's own intensity ``lexical`` instead (:func:`lexical_rescale`), from ``neutral``.
-
-    Each shape's departure from the neutral face is scaled by the factor, except that a
-    shape the corpus clipped at 1 does not show how far beyond 1 it was: its per-shape
-    strength against the emotion's prototype (``departure / (prototype × apex_scale)``) is
-    taken as at least the median of the unclipped prototype shapes' (a sad anchor generated
-    at 0.85 keeps its inner brows at E when brought back to the plain word's 0.75).
-    """
-    factor = lexical_rescale(lexical, generated)
-    departure = apex - neutral
-    out = neutral + factor * departure
-    sides = [emotion_prototype(label, names, side=side) for side in ("right", "left")]
-    prototype = max(sides, key=lambda p: float(p @ departure))  # one-sided: contempt
-    active = prototype > _ACTIVE
-    saturated = active & (apex >= _SATURATED)
-    free = active & ~saturated
-    if saturated.any() and free.any():
-        at_generated = prototype * apex_scale(generated)
-        strength = departure[active] / at_generated[active]
-        typical = float(np.median(departure[free] / at_generated[free]))
-        strength = np.maximum(strength, np.where(saturated[active], typical, 0.0))
-        out[active] = neutral[active] + factor * at_generated[active] * strength
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
-
-
-def one_sided_anchor(
-    apex: NDArray[np.float32],
-    neutral: NDArray[np.float32],
-    label: str,
-    names: Sequence[str] = EXPRESSION_NAMES,
-) -> NDArray[np.float32]:
-    """(E,) ``apex`` (E,) with a unilateral emotion's shapes on one side only.
-
-    Contempt is one-sided (R12 + R14, ``engines.instructions.facs``) and the corpus draws
-    its side at random, so I2FET's mean anchor is both sides at half strength: a faint
-    symmetric smile. Each one-sided shape of the prototype takes its mirror's departure from
-    ``neutral`` on the side I2FET made stronger; the other side goes back to neutral. A
-    label without one-sided shapes is returned as it is.
-    """
-    right = emotion_prototype(label, names, side="right")
-    left = emotion_prototype(label, names, side="left")
-    only_right = np.flatnonzero((right > _ACTIVE) & (left <= _ACTIVE))
-    if only_right.size == 0:
-        return apex
-    index = {name: i for i, name in enumerate(names)}
-    mirror = np.array([index[names[int(i)].replace("_R", "_L")] for i in only_right])
-    departure = apex - neutral
-    strong, weak = only_right, mirror
-    if departure[mirror].sum() > departure[only_right].sum():
-        strong, weak = mirror, only_right
-    out = apex.copy()
-    out[strong] = neutral[strong] + departure[strong] + np.maximum(departure[weak], 0.0)
-    out[weak] = neutral[weak]
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
