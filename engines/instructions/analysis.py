@@ -228,7 +228,7 @@ class TextAnalysis:
         """The apex intensity the vocabulary reads for ``mention``: the phrase's own (for a
         WordNet or similarity reading, that of the vocabulary phrase it was related to;
         :data:`PLAIN_INTENSITY` when the lexicon gives none) blended with its intensity word
-        (:func:`blended_intensity`). "furious" 1.0, "annoyed" 0.45, "a bit annoyed" 0.45."""
+        (:func:`blended_intensity`): "furious" 0.95, "annoyed" 0.45, "a bit annoyed" 0.415."""
         intrinsic = _intrinsic_intensities()
         base = intrinsic.get(mention.word, intrinsic.get(mention.via, PLAIN_INTENSITY))
         return blended_intensity(base, self.intensity_for(mention))
