@@ -316,9 +316,9 @@ class InstructionPlanner:
             intensity = float(out.intensities[0, k])
             if labels[k] != "neutral":
                 apex = one_sided_anchor(apex, neutral, labels[k])
-            if k < len(lexical) and labels[k] == grounded_labels[k] and labels[k] != "neutral":
-                apex = rescaled_anchor(apex, neutral, labels[k], lexical[k], intensity)
-                intensity = lexical[k]
+                if k < len(lexical) and labels[k] == grounded_labels[k]:
+                    apex = rescaled_anchor(apex, neutral, labels[k], lexical[k], intensity)
+                    intensity = lexical[k]
             scaled = np.clip(neutral + intensity_scale * (apex - neutral), 0.0, 1.0)
             anchors.append(
                 Anchor(

@@ -12,6 +12,7 @@ Two things the corpus' design hides from I2FET's mean anchor, given back by the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +30,18 @@ _RESCALE_LIMITS = (0.2, 2.5)
 _SATURATED = 0.9
 # Prototype shapes below this are not part of the emotion's action units.
 _ACTIVE = 0.05
+
+
+@lru_cache(maxsize=64)
+def _prototypes(
+    label: str, names: tuple[str, ...]
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """(right, left) posed prototypes of ``label``, each (E,) read-only (planned per anchor:
+    built once per label)."""
+    sides = tuple(emotion_prototype(label, names, side=side) for side in ("right", "left"))
+    for side in sides:
+        side.flags.writeable = False
+    return sides[0], sides[1]
 
 
 def lexical_rescale(lexical: float, generated: float) -> float:
@@ -67,7 +80,7 @@ def rescaled_anchor(
     factor = lexical_rescale(lexical, generated)
     departure = apex - neutral
     out = neutral + factor * departure
-    sides = [emotion_prototype(label, names, side=side) for side in ("right", "left")]
+    sides = _prototypes(label, tuple(names))
     prototype = max(sides, key=lambda p: float(p @ departure))  # one-sided: contempt
     active = prototype > _ACTIVE
     saturated = active & (apex >= _SATURATED)
@@ -95,8 +108,7 @@ def one_sided_anchor(
     ``neutral`` on the side I2FET made stronger; the other side goes back to neutral. A
     label without one-sided shapes is returned as it is.
     """
-    right = emotion_prototype(label, names, side="right")
-    left = emotion_prototype(label, names, side="left")
+    right, left = _prototypes(label, tuple(names))
     only_right = np.flatnonzero((right > _ACTIVE) & (left <= _ACTIVE))
     if only_right.size == 0:
         return apex

@@ -78,7 +78,12 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engines.instructions.vocabulary import COMPOUND_PARENTS, EMOTIONS, validate_label
+from engines.instructions.vocabulary import (
+    COMPOUND_PARENTS,
+    EMOTIONS,
+    PLAIN_INTENSITY,
+    validate_label,
+)
 
 __all__ = [
     "APEX_EXPONENT",
@@ -101,7 +106,7 @@ FACS_INTENSITY: MappingProxyType[str, float] = MappingProxyType(
     {"A": 0.2, "B": 0.4, "C": 0.6, "D": 0.8, "E": 1.0}
 )
 # The lexicon's default intensity of a plain emotion word: it gets the posed apex exactly.
-POSED_INTENSITY = 0.75
+POSED_INTENSITY = PLAIN_INTENSITY
 # The lexicon blends an intensity word with the emotion word's own intensity (0.7 / 0.3),
 # which squeezes "slightly" (0.3) to 0.435; the exponent spreads it back so that "slightly"
 # is about B against the posed apex's D-E (0.44 of it) and "a bit" about C (0.55).

@@ -56,7 +56,7 @@ class FidelityConfig:
         intensity: the server's intensity control (scales every apex).
         seed: None (default): the planner's deterministic mean anchors, as the server plans
             (``server.session`` passes no seed); an int draws that CVAE prior sample, the
-            same for every photo (``facecast animate --seed``).
+            same for every photo (``facecast animate --sample``).
         fps: timeline frame rate (only the judged moments are rendered).
         sheet_cell: px of one cell of the contact sheets.
         render_off: boolean ``RenderConfig`` parts switched off, e.g. ``("wrinkles",
